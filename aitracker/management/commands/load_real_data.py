@@ -1,0 +1,41 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.test.utils import override_settings
+
+from aitracker import services
+from aitracker.models import Instrument
+
+FIXTURES = ["themes", "instruments", "parties", "endorsements", "commitments", "updates"]
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the real data from fixtures/ into an empty database (does nothing if instruments exist, so an "
+        "editor's work is never overwritten), record it in the history, and compute current statuses."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="Load even if the database already has data.")
+
+    def handle(self, *args, force=False, **options):
+        if Instrument.objects.exists() and not force:
+            self.stdout.write("The database already holds data; not loading the fixtures (use --force).")
+            return
+        paths = [str(Path(settings.BASE_DIR) / "fixtures" / f"{name}.json") for name in FIXTURES]
+        with transaction.atomic():
+            # Loading is one event: each row gets exactly one initial history entry below, rather than the
+            # partial entries that loading many-to-many relations would otherwise leave.
+            with override_settings(SIMPLE_HISTORY_ENABLED=False):
+                call_command("loaddata", *paths, verbosity=0)
+                changed = services.commitments_refresh_all()
+            call_command("populate_history", "--auto", verbosity=0)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Loaded the real data ({Instrument.objects.count()} instruments); "
+                f"{changed} current statuses recomputed."
+            )
+        )

@@ -1,0 +1,74 @@
+import os
+import shutil
+
+import pytest
+from django.core.management import call_command
+
+from tests import factories
+
+CHROMIUM = os.environ.get("AITRACKER_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture
+def real_data(db):
+    """The real data of fixtures/, loaded the way `make run` loads it."""
+    call_command("load_real_data", verbosity=0)
+
+
+@pytest.fixture
+def analyst(db):
+    return factories.make_analyst(username="ana")
+
+
+@pytest.fixture
+def editor(db):
+    return factories.make_editor(username="eddie")
+
+
+@pytest.fixture
+def analyst_client(client, analyst):
+    client.force_login(analyst)
+    return client
+
+
+@pytest.fixture
+def editor_client(client, editor):
+    client.force_login(editor)
+    return client
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright. Skips where Chromium is absent, except in CI."""
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        if os.environ.get("AITRACKER_REQUIRE_BROWSER"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}; CI must install it (apt-get install chromium).")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    # Playwright's sync API runs an event loop in this thread; the test database calls are still sync.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()

@@ -1,0 +1,109 @@
+"""Small keyword-only factories for test data. Real reference data comes from fixtures/ instead."""
+
+import itertools
+from datetime import date
+
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from aitracker import services
+from aitracker.models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Theme
+
+_seq = itertools.count(1)
+PASSWORD = "correct horse battery staple"
+
+
+def _n():
+    return next(_seq)
+
+
+def make_user(*, username=None, group=None, password=PASSWORD, **fields) -> User:
+    user = User.objects.create_user(
+        username=username or f"user{_n()}", password=password, is_staff=group is not None, **fields
+    )
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def make_analyst(**fields) -> User:
+    return make_user(group="Analyst", **fields)
+
+
+def make_editor(**fields) -> User:
+    return make_user(group="Editor", **fields)
+
+
+def make_instrument(**fields) -> Instrument:
+    n = _n()
+    defaults = {
+        "slug": f"instrument-{n}",
+        "title": f"Test instrument {n}",
+        "short_title": f"Instrument {n}",
+        "kind": Instrument.Kind.SUMMIT_STATEMENT,
+        "adopted_on": date(2025, 2, 11),
+        "summary": "A test instrument.",
+        "source_url": "https://example.org/instrument",
+    }
+    return Instrument.objects.create(**(defaults | fields))
+
+
+def make_party(**fields) -> Party:
+    n = _n()
+    defaults = {"slug": f"party-{n}", "name": f"Party {n}", "kind": Party.Kind.INTERNATIONAL_ORGANISATION}
+    return Party.objects.create(**(defaults | fields))
+
+
+def make_endorsement(*, instrument=None, party=None, **fields) -> Endorsement:
+    defaults = {
+        "relation": Endorsement.Relation.SIGNED,
+        "source_url": "https://example.org/signatories",
+        "confidence": "confirmed",
+    }
+    return Endorsement.objects.create(
+        instrument=instrument or make_instrument(), party=party or make_party(), **(defaults | fields)
+    )
+
+
+def make_theme(**fields) -> Theme:
+    n = _n()
+    return Theme.objects.create(**({"slug": f"theme-{n}", "name": f"Theme {n}"} | fields))
+
+
+def make_commitment(*, instrument=None, themes=(), parties=(), **fields) -> Commitment:
+    n = _n()
+    defaults = {
+        "reference": f"§{n}",
+        "slug": f"commitment-{n}",
+        "title": f"Commitment {n}",
+        "text": "A test commitment.",
+        "source_url": "https://example.org/text",
+    }
+    commitment = Commitment.objects.create(instrument=instrument or make_instrument(), **(defaults | fields))
+    commitment.themes.set(themes)
+    commitment.parties.set(parties)
+    return commitment
+
+
+def make_update(*, commitment=None, state="draft", sources=1, author=None, **fields) -> ProgressUpdate:
+    """An update in any state, written directly (not through the services) with `sources` sources.
+
+    A published one refreshes its commitment's current status, as the publish service would.
+    """
+    defaults = {
+        "reported_on": date(2025, 6, 1),
+        "status": "in_progress",
+        "progress": 40,
+        "summary": "Something happened.",
+    }
+    if state == "published":
+        defaults["published_at"] = timezone.now()
+    update = ProgressUpdate.objects.create(
+        commitment=commitment or make_commitment(), state=state, author=author, **(defaults | fields)
+    )
+    for i in range(sources):
+        Source.objects.create(update=update, url=f"https://example.org/source/{i}", title=f"Source {i}")
+    if state == "published":
+        services.commitment_refresh_status(commitment=update.commitment)
+        update.commitment.refresh_from_db()
+    return update

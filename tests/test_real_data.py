@@ -1,0 +1,103 @@
+"""The real data of fixtures/ loads cleanly, on either database, with what facts.md implies."""
+
+import pytest
+from django.core.management import call_command
+
+from aitracker.models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Theme
+
+pytestmark = pytest.mark.django_db
+
+# facts.md §4: the candidate list of Paris signatories (ISO 3166-1 alpha-2), plus the parties other reports name.
+PARIS_CANDIDATES = set(
+    "AM AU AT BE BR BG KH CA CL CN CO CI HR CY CZ DK DJ EG EE FI FR DE GR HU IS IN ID IE IT JP KZ KE LV LI LT LU MT "
+    "MX MD MC MA NL NZ NG NO PE PL PT KR RO RW SN RS SG SK SI ES SE CH TH UA UY ZW".split()
+)
+NAMED_IN_REPORTS = {"FR", "CN", "IN", "JP", "AU", "CA", "DE", "BR", "ES", "NZ", "SG", "VA"}
+
+
+def paris(**filters):
+    return Endorsement.objects.filter(instrument__slug="paris-2025", **filters)
+
+
+def test_the_six_instruments(real_data):
+    assert set(Instrument.objects.values_list("slug", flat=True)) == {
+        "paris-2025",
+        "cn-fr-2024",
+        "unga-78-265",
+        "unga-78-311",
+        "gdc-2024",
+        "unga-79-325",
+    }
+    uncertain_dates = set(Instrument.objects.filter(adopted_on_confidence="uncertain").values_list("slug", flat=True))
+    assert uncertain_dates == {"cn-fr-2024", "unga-78-311"}
+
+
+def test_every_pledge_of_both_statements_is_a_commitment_with_its_reference(real_data):
+    paris_refs = set(Commitment.objects.filter(instrument__slug="paris-2025").values_list("reference", flat=True))
+    assert {f"§{n}" for n in range(1, 7)} <= paris_refs
+    bilateral = Commitment.objects.filter(instrument__slug="cn-fr-2024")
+    assert {f"§{n}" for n in range(1, 9)} <= set(bilateral.values_list("reference", flat=True))
+    for commitment in bilateral:
+        assert set(commitment.parties.values_list("country", flat=True)) == {"CN", "FR"}
+
+
+def test_the_required_themes_and_their_commitments(real_data):
+    names = set(Theme.objects.values_list("name", flat=True))
+    assert {"Inclusive AI", "Global South cyber-capacity support", "UN alignment"} <= names
+    cyber = Commitment.objects.for_theme(Theme.objects.get(name="Global South cyber-capacity support"))
+    assert cyber.filter(instrument__slug="cn-fr-2024", reference="§7").exists()
+    assert Commitment.objects.for_theme(Theme.objects.get(name="UN alignment")).count() >= 2
+    assert Commitment.objects.for_theme(Theme.objects.get(name="Inclusive AI")).count() >= 2
+
+
+def test_every_paris_party_with_its_relation_source_and_confidence(real_data):
+    signed = set(paris(relation="signed").exclude(party__country="").values_list("party__country", flat=True))
+    assert PARIS_CANDIDATES | NAMED_IN_REPORTS <= signed
+    organisations = set(paris(relation="signed", party__country="").values_list("party__name", flat=True))
+    assert organisations == {"European Union", "African Union Commission"}
+    for code in ("US", "GB"):
+        refusal = paris(party__country=code).get()
+        assert (refusal.relation, refusal.confidence) == ("did_not_sign", "confirmed")
+    assert paris(party__country="VN").get().confidence == "uncertain"
+    # Named in several reports: not uncertain. Only on the unverified list: uncertain.
+    assert not paris(party__country__in=NAMED_IN_REPORTS, confidence="uncertain").exists()
+    only_listed = PARIS_CANDIDATES - NAMED_IN_REPORTS
+    assert set(paris(confidence="uncertain").values_list("party__country", flat=True)) >= only_listed
+    for endorsement in Endorsement.objects.all():
+        assert endorsement.source_url.startswith(("http://", "https://"))
+
+
+def test_china_and_france_are_the_parties_of_the_bilateral_statement(real_data):
+    bilateral = Endorsement.objects.filter(instrument__slug="cn-fr-2024")
+    assert set(bilateral.values_list("party__country", "relation")) == {("CN", "signed"), ("FR", "signed")}
+
+
+def test_later_developments_are_published_updates_each_with_a_source(real_data):
+    updates = ProgressUpdate.objects.public()
+    assert updates.count() == ProgressUpdate.objects.count() >= 7
+    for update in updates:
+        assert update.sources.exists(), update
+    reported_on = {u.reported_on.isoformat() for u in updates}
+    for day in ("2025-02-11", "2025-07-26", "2025-08-26", "2025-09-25", "2026-02-12", "2026-02-16"):
+        assert day in reported_on
+    # The New Delhi count and the Geneva dialogue are flagged uncertain in facts.md.
+    assert updates.filter(reported_on="2026-02-16", confidence="uncertain").exists()
+    assert updates.filter(reported_on="2026-07-06", confidence="uncertain").exists()
+
+
+def test_current_statuses_match_the_published_updates(real_data):
+    for row in Commitment.objects.with_computed_status():
+        assert row.current_status == (row.computed_status or "not_assessed"), row
+        assert row.last_update_on == row.computed_update_on, row
+    assert Commitment.objects.exclude(current_status="not_assessed").exists()
+
+
+def test_loading_again_never_overwrites_an_editors_work(real_data):
+    Party.objects.filter(country="FR").update(name="République française")
+    call_command("load_real_data", verbosity=0)
+    assert Party.objects.get(country="FR").name == "République française"
+
+
+def test_every_loaded_row_has_its_first_history_entry(real_data):
+    for model in (Instrument, Party, Endorsement, Theme, Commitment, ProgressUpdate, Source):
+        assert model.history.filter(history_type="+").count() == model.objects.count(), model
