@@ -8,10 +8,71 @@ from aitracker.models import Commitment, Endorsement, Instrument, Party, Progres
 pytestmark = pytest.mark.django_db
 
 # facts.md §4: the candidate list of Paris signatories (ISO 3166-1 alpha-2), plus the parties other reports name.
-PARIS_CANDIDATES = set(
-    "AM AU AT BE BR BG KH CA CL CN CO CI HR CY CZ DK DJ EG EE FI FR DE GR HU IS IN ID IE IT JP KZ KE LV LI LT LU MT "
-    "MX MD MC MA NL NZ NG NO PE PL PT KR RO RW SN RS SG SK SI ES SE CH TH UA UY ZW".split()
-)
+PARIS_CANDIDATES = {
+    "AM",
+    "AU",
+    "AT",
+    "BE",
+    "BR",
+    "BG",
+    "KH",
+    "CA",
+    "CL",
+    "CN",
+    "CO",
+    "CI",
+    "HR",
+    "CY",
+    "CZ",
+    "DK",
+    "DJ",
+    "EG",
+    "EE",
+    "FI",
+    "FR",
+    "DE",
+    "GR",
+    "HU",
+    "IS",
+    "IN",
+    "ID",
+    "IE",
+    "IT",
+    "JP",
+    "KZ",
+    "KE",
+    "LV",
+    "LI",
+    "LT",
+    "LU",
+    "MT",
+    "MX",
+    "MD",
+    "MC",
+    "MA",
+    "NL",
+    "NZ",
+    "NG",
+    "NO",
+    "PE",
+    "PL",
+    "PT",
+    "KR",
+    "RO",
+    "RW",
+    "SN",
+    "RS",
+    "SG",
+    "SK",
+    "SI",
+    "ES",
+    "SE",
+    "CH",
+    "TH",
+    "UA",
+    "UY",
+    "ZW",
+}
 NAMED_IN_REPORTS = {"FR", "CN", "IN", "JP", "AU", "CA", "DE", "BR", "ES", "NZ", "SG", "VA"}
 
 
@@ -52,7 +113,7 @@ def test_the_required_themes_and_their_commitments(real_data):
 
 def test_every_paris_party_with_its_relation_source_and_confidence(real_data):
     signed = set(paris(relation="signed").exclude(party__country="").values_list("party__country", flat=True))
-    assert PARIS_CANDIDATES | NAMED_IN_REPORTS <= signed
+    assert signed >= PARIS_CANDIDATES | NAMED_IN_REPORTS
     organisations = set(paris(relation="signed", party__country="").values_list("party__name", flat=True))
     assert organisations == {"European Union", "African Union Commission"}
     for code in ("US", "GB"):
