@@ -1,0 +1,81 @@
+"""Filters of the public commitments table. Every value is a slug or a code, so a filtered URL reads well."""
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.forms.utils import flatatt
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from .models import Commitment, Instrument, Party, Status, Theme
+
+
+class PlainSelect(forms.Select):
+    """A <select> built in Python. Django renders every <option> through a template include, and these lists
+    hold every party and instrument: rendered the usual way, the filter form cost more than the table."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        selected = set(self.format_value(value))
+        options = "".join(
+            f'<option value="{escape(key)}"{" selected" if str(key) in selected else ""}>{escape(label)}</option>'
+            for key, label in self.choices
+        )
+        attributes = flatatt(self.build_attrs(self.attrs, attrs))
+        return mark_safe(f'<select name="{escape(name)}"{attributes}>{options}</select>')
+
+
+class CommitmentFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
+    instrument = django_filters.ChoiceFilter(
+        widget=PlainSelect, label=_("Instrument"), field_name="instrument__slug", empty_label=_("All instruments")
+    )
+    theme = django_filters.ChoiceFilter(
+        widget=PlainSelect, label=_("Theme"), field_name="themes__slug", empty_label=_("All themes")
+    )
+    status = django_filters.ChoiceFilter(
+        widget=PlainSelect,
+        label=_("Status"),
+        field_name="current_status",
+        choices=Status.choices,
+        empty_label=_("Any status"),
+    )
+    party = django_filters.ChoiceFilter(
+        widget=PlainSelect, label=_("Party"), method="filter_party", empty_label=_("All parties")
+    )
+    stale = django_filters.ChoiceFilter(
+        widget=PlainSelect,
+        label=_("Freshness"),
+        method="filter_stale",
+        choices=[("yes", _("Stale only (no update in 12 months)")), ("no", _("Updated in the last 12 months"))],
+        empty_label=_("Any"),
+    )
+
+    class Meta:
+        model = Commitment
+        fields = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Choices are read once per request here, so validating and rendering the form costs one query each.
+        self.filters["instrument"].extra["choices"] = list(
+            Instrument.objects.public().order_by("-adopted_on", "short_title").values_list("slug", "short_title")
+        )
+        self.filters["theme"].extra["choices"] = list(Theme.objects.public().values_list("slug", "name"))
+        parties = list(Party.objects.public().values_list("pk", "slug", "name"))
+        self.party_pks = {slug: pk for pk, slug, _name in parties}
+        self.filters["party"].extra["choices"] = [(slug, name) for _pk, slug, name in parties]
+
+    def filter_text(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(title__icontains=value) | Q(text__icontains=value) | Q(reference__icontains=value))
+
+    def filter_party(self, queryset, name, value):
+        return queryset.for_party(self.party_pks[value])
+
+    def filter_stale(self, queryset, name, value):
+        if value == "yes":
+            return queryset.stale()
+        return queryset.exclude(pk__in=Commitment.objects.stale().values("pk"))

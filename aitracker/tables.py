@@ -1,0 +1,213 @@
+"""The public commitments table: what each column shows and how it sorts."""
+
+import functools
+
+import django_tables2 as tables
+from django.db.models import F, OuterRef, StringAgg, Subquery, Value
+from django.urls import get_script_prefix, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from .models import Commitment, Status
+from .templatetags.aitracker_tags import progress_bar_html, status_badge_html, time_tag
+
+MAX_PER_PAGE = 100
+
+
+def slug_url(name, slug):
+    """reverse(name, kwargs={"slug": slug}), without resolving the pattern again for every row."""
+    prefix, suffix = _slug_url_parts(name, get_script_prefix())
+    return f"{prefix}{slug}{suffix}"
+
+
+@functools.cache
+def _slug_url_parts(name, script_prefix):
+    prefix, _placeholder, suffix = reverse(name, kwargs={"slug": "-slug-"}).partition("-slug-")
+    return prefix, suffix
+
+
+def _ordered(queryset, is_descending, *fields):
+    """Order by fields with empty values last either way, then by pk so that pages never overlap."""
+    expressions = [
+        F(field).desc(nulls_last=True) if is_descending else F(field).asc(nulls_last=True) for field in fields
+    ]
+    return queryset.order_by(*expressions, "pk"), True
+
+
+class CommitmentTable(tables.Table):
+    # The cells are built by the render_* methods below, in Python: django-tables2's generic cells (linkify,
+    # a template parsed anew for every TemplateColumn cell) cost more than the rest of the page put together.
+    instrument = tables.Column(
+        verbose_name=_("Instrument"), accessor="instrument__short_title", attrs={"td": {"class": "col-instrument"}}
+    )
+    reference = tables.Column(verbose_name=_("Ref."))
+    title = tables.Column(verbose_name=_("Commitment"), attrs={"td": {"class": "col-title"}})
+    themes = tables.Column(verbose_name=_("Themes"), empty_values=(), attrs={"td": {"class": "col-themes"}})
+    current_status = tables.Column(verbose_name=_("Current status"), empty_values=())
+    current_progress = tables.Column(
+        verbose_name=_("Progress"), empty_values=(), attrs={"td": {"class": "col-progress"}}
+    )
+    last_update_on = tables.Column(verbose_name=_("Last update"), default=_("Never"), attrs={"td": {"class": "nowrap"}})
+
+    class Meta:
+        model = Commitment
+        fields = ["instrument", "reference", "title", "themes", "current_status", "current_progress", "last_update_on"]
+        template_name = "aitracker/includes/table.html"
+        attrs = {"class": "data-table", "id": "commitments-table"}
+        order_by_field = "sort"
+        page_field = "page"
+        per_page = 25
+        empty_text = _("No commitment matches these filters.")
+
+    def paginate(self, *args, per_page=None, **kwargs):
+        # ?per_page= comes from the visitor: keep a page to a size the server renders quickly.
+        per_page = max(1, min(per_page or self._meta.per_page, MAX_PER_PAGE))
+        return super().paginate(*args, per_page=per_page, **kwargs)
+
+    def body_html(self):
+        """The rows of the current page, built in one pass. django-tables2's own rows go through its generic
+        cell machinery (it inspects a render method's signature for every cell), which cost more than all
+        the rest of the page; the cells are the same."""
+        columns = [(column.name, column.attrs["td"].as_html(), column.default) for column in self.columns]
+        rows = []
+        for number, row in enumerate(self.paginated_rows):
+            record = row.record
+            cells = format_html_join(
+                "", "<td {}>{}</td>", ((attrs, self._cell(name, record, default)) for name, attrs, default in columns)
+            )
+            rows.append(format_html('<tr class="{}">{}</tr>', "odd" if number % 2 else "even", cells))
+        return mark_safe("\n".join(rows))
+
+    def _cell(self, name, record, default):
+        if name == "reference":
+            return record.reference
+        if name == "last_update_on":
+            return self.render_last_update_on(record.last_update_on) or default
+        return getattr(self, f"render_{name}")(record)
+
+    def render_instrument(self, record):
+        return format_html(
+            '<a href="{}">{}</a>', slug_url("instrument_detail", record.instrument.slug), record.instrument
+        )
+
+    def render_title(self, record):
+        return format_html('<a href="{}">{}</a>', slug_url("commitment_detail", record.slug), record.title)
+
+    def render_themes(self, record):
+        themes = record.themes.all()
+        if not themes:
+            return "—"
+        links = ((slug_url("theme_detail", theme.slug), theme.name) for theme in themes)
+        return format_html_join(", ", '<a href="{}">{}</a>', links)
+
+    def render_current_status(self, record):
+        return status_badge_html(record.current_status)
+
+    def render_current_progress(self, record):
+        return progress_bar_html(record.current_progress)
+
+    def render_last_update_on(self, value):
+        return time_tag(value)
+
+    def order_instrument(self, queryset, is_descending):
+        return _ordered(queryset, is_descending, "instrument__short_title", "reference")
+
+    def order_reference(self, queryset, is_descending):
+        return _ordered(queryset, is_descending, "reference", "instrument__short_title")
+
+    def order_title(self, queryset, is_descending):
+        return _ordered(queryset, is_descending, "title")
+
+    def order_themes(self, queryset, is_descending):
+        # By the alphabetically first theme; commitments without a theme come last.
+        return _ordered(queryset.with_first_theme_name(), is_descending, "first_theme_name", "title")
+
+    def order_current_status(self, queryset, is_descending):
+        # By meaning, from "not yet assessed" to "reversed", not alphabetically.
+        return _ordered(queryset.with_status_rank(), is_descending, "status_rank", "title")
+
+    def order_current_progress(self, queryset, is_descending):
+        return _ordered(queryset, is_descending, "current_progress", "title")
+
+    def order_last_update_on(self, queryset, is_descending):
+        return _ordered(queryset, is_descending, "last_update_on", "title")
+
+
+# Downloads of the table: the same rows, every page, with stable machine-readable keys.
+EXPORT_FIELDS = [
+    "instrument",
+    "instrument_title",
+    "reference",
+    "slug",
+    "title",
+    "text",
+    "themes",
+    "status",
+    "status_label",
+    "progress",
+    "last_update_on",
+    "url",
+]
+_EXPORT_COLUMNS = [
+    "instrument__slug",
+    "instrument__short_title",
+    "reference",
+    "slug",
+    "title",
+    "text",
+    "current_status",
+    "current_progress",
+    "last_update_on",
+]
+# Joins a commitment's theme names in the export query; a control character no name contains.
+_THEME_SEPARATOR = "\x1f"
+_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def commitment_export_rows(commitments, *, site_root, chunk_size=1000):
+    """One dict per commitment, in the queryset's order, in one query whatever the number of rows, read from
+    the database chunk by chunk so that memory stays flat. Plain values, not model instances: no per-row
+    objects or reference cycles pile up between two garbage collections.
+
+    `site_root` is the site's address without a trailing slash ("https://example.org").
+    """
+    labels = {value: str(label) for value, label in Status.choices}
+    theme_names = (
+        Commitment.themes.through.objects.filter(commitment_id=OuterRef("pk"))
+        .order_by()
+        .values("commitment_id")
+        .annotate(names=StringAgg("theme__name", delimiter=Value(_THEME_SEPARATOR)))
+        .values("names")
+    )
+    rows = (
+        commitments.prefetch_related(None)
+        .annotate(export_themes=Subquery(theme_names))
+        .values_list(*_EXPORT_COLUMNS, "export_themes")
+        .iterator(chunk_size=chunk_size)
+    )
+    for instrument, instrument_title, reference, slug, title, text, status, progress, last_update, themes in rows:
+        yield {
+            "instrument": instrument,
+            "instrument_title": instrument_title,
+            "reference": reference,
+            "slug": slug,
+            "title": title,
+            "text": text,
+            "themes": sorted(themes.split(_THEME_SEPARATOR)) if themes else [],
+            "status": status,
+            "status_label": labels[status],
+            "progress": progress,
+            "last_update_on": last_update.isoformat() if last_update else None,
+            "url": site_root + reverse("commitment_detail", kwargs={"slug": slug}),
+        }
+
+
+def csv_cell(value):
+    """A cell as text; one that a spreadsheet would run as a formula is quoted with a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = "; ".join(value)
+    value = str(value)
+    return "'" + value if value.startswith(_CSV_FORMULA_START) else value

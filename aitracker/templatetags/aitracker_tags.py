@@ -1,0 +1,195 @@
+"""Template helpers for the public site: safe Markdown, the one date format, status bars and navigation state."""
+
+import functools
+import threading
+
+import markdown as markdown_lib
+import nh3
+from django import template
+from django.template.loader import get_template
+from django.utils.dateformat import format as format_date
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
+
+from aitracker.models import Status
+
+register = template.Library()
+
+# What an analyst's Markdown may become. Headings start at h3 so that a summary never competes with the
+# page's own h1 and h2; images are left out because the CSP would block remote ones anyway.
+ALLOWED_TAGS = {
+    "a",
+    "abbr",
+    "blockquote",
+    "br",
+    "code",
+    "em",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "strong",
+    "sub",
+    "sup",
+    "ul",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}}
+
+_cleaner = nh3.Cleaner(
+    tags=ALLOWED_TAGS,
+    clean_content_tags={"script", "style", "iframe", "object", "embed", "template", "noscript"},
+    attributes=ALLOWED_ATTRIBUTES,
+    url_schemes={"http", "https"},
+    # Relative and protocol-relative links would point into this site or anywhere at all: only absolute
+    # http(s) addresses survive.
+    url_relative="deny",
+    link_rel="nofollow noopener",
+    strip_comments=True,
+)
+
+DATE_FORMAT = "j M Y"
+
+
+_converters = threading.local()
+
+
+@functools.lru_cache(maxsize=4096)
+def render_markdown(text: str) -> str:
+    """Markdown to HTML that is safe to show to anyone, whatever the text holds.
+
+    A pure function of the text, so each process remembers its latest few thousand results: the same
+    summary appears on the dashboard, the feeds, its commitment's, party's and theme's pages, and all of them
+    are rendered again after every publication.
+    """
+    # One converter per thread, reset between texts: building one (markdown.markdown() does, every call)
+    # costs as much as converting a summary.
+    converter = getattr(_converters, "markdown", None)
+    if converter is None:
+        converter = _converters.markdown = markdown_lib.Markdown(extensions=["sane_lists"], output_format="html")
+    return _cleaner.clean(converter.reset().convert(text or ""))
+
+
+def status_badge_html(status) -> str:
+    """The badge of a status (includes/status_badge.html)."""
+    return _render_once("aitracker/includes/status_badge.html", status or Status.NOT_ASSESSED, get_language())
+
+
+def progress_bar_html(progress) -> str:
+    """The bar of a progress figure (includes/progress_bar.html)."""
+    return _render_once("aitracker/includes/progress_bar.html", progress, get_language())
+
+
+@functools.lru_cache(maxsize=1024)
+def _render_once(template_name, value, language):
+    # A badge or a bar depends only on its value and the language (seven statuses, 101 figures): each is
+    # rendered once per process, where an inclusion tag would render its template for every row of a table.
+    if template_name.endswith("status_badge.html"):
+        status = Status(value)
+        context = {"status": status.value, "label": status.label}
+    else:
+        context = {"progress": value}
+    return mark_safe(get_template(template_name).render(context))
+
+
+@register.filter(name="markdown")
+def markdown_filter(text):
+    # Safe because render_markdown sanitised it with nh3.
+    return mark_safe(render_markdown(text))
+
+
+@register.filter
+def http_url(value):
+    """An address for an outbound link, or "" unless it is http(s): the database checks this too, but a page
+    should never depend on every path into the database having done so."""
+    value = (value or "").strip()
+    return value if value.lower().startswith(("http://", "https://")) else ""
+
+
+@register.filter
+def display_date(value):
+    """The one date format of the site: "11 Feb 2025"."""
+    if not value:
+        return ""
+    return format_date(value, DATE_FORMAT)
+
+
+@register.filter
+def time_tag(value):
+    """A date in the site's format inside a machine-readable <time> element."""
+    if not value:
+        return ""
+    return format_html('<time datetime="{}">{}</time>', format_date(value, "Y-m-d"), display_date(value))
+
+
+@register.simple_tag
+def status_badge(status):
+    return status_badge_html(status)
+
+
+@register.inclusion_tag("aitracker/includes/status_bar.html")
+def status_bar(counts, label=""):
+    """A stacked bar (decorative SVG) plus the same numbers as text, for a {status: count} mapping."""
+    total = sum(counts.values())
+    segments, offset = [], 0.0
+    for status in Status:
+        count = counts.get(status.value, 0)
+        if not count:
+            continue
+        width = 100 * count / total
+        segments.append(
+            {
+                "status": status.value,
+                "label": status.label,
+                "count": count,
+                "x": f"{offset:.3f}",
+                "width": f"{width:.3f}",
+            }
+        )
+        offset += width
+    return {"segments": segments, "total": total, "label": label}
+
+
+@register.simple_tag
+def progress_bar(progress):
+    return progress_bar_html(progress)
+
+
+# Which navigation entry each public URL name belongs to. Pages not listed (staff pages, errors) mark none.
+NAV_SECTIONS = {
+    "dashboard": "dashboard",
+    "commitment_list": "commitments",
+    "commitment_detail": "commitments",
+    "instrument_list": "instruments",
+    "instrument_detail": "instruments",
+    "party_list": "parties",
+    "party_detail": "parties",
+    "theme_list": "themes",
+    "theme_detail": "themes",
+    "update_list": "updates",
+    "methodology": "methodology",
+}
+SECTION_ROOTS = {
+    "dashboard",
+    "commitment_list",
+    "instrument_list",
+    "party_list",
+    "theme_list",
+    "update_list",
+    "methodology",
+}
+
+
+@register.simple_tag(takes_context=True)
+def aria_current(context, section):
+    """`aria-current="page"` on the entry of the page itself, `"true"` on the section of a detail page."""
+    match = getattr(context.get("request"), "resolver_match", None)
+    url_name = getattr(match, "url_name", None)
+    if NAV_SECTIONS.get(url_name) != section:
+        return ""
+    return mark_safe('aria-current="page"' if url_name in SECTION_ROOTS else 'aria-current="true"')
