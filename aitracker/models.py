@@ -10,7 +10,18 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -53,15 +64,17 @@ class InstrumentQuerySet(models.QuerySet):
     def public(self):
         return self.all()
 
-    def with_counts(self):
-        return self.annotate(
-            commitment_count=Count("commitments", filter=Q(commitments__deleted_at__isnull=True), distinct=True),
-            signatory_count=Count(
-                "endorsements",
-                filter=Q(endorsements__relation__in=Endorsement.Relation.endorsing()),
-                distinct=True,
-            ),
+    def with_signatory_count(self):
+        """Annotate `signatory_count` with a subquery: unlike a second Count join next to the commitments',
+        it does not multiply the rows the database has to group."""
+        signatories = (
+            Endorsement.objects.filter(instrument=OuterRef("pk"), relation__in=Endorsement.Relation.endorsing())
+            .order_by()
+            .values("instrument")
+            .annotate(n=Count("pk"))
+            .values("n")
         )
+        return self.annotate(signatory_count=Coalesce(Subquery(signatories), 0))
 
 
 class Instrument(models.Model):
@@ -247,6 +260,9 @@ class CommitmentQuerySet(models.QuerySet):
     def public(self):
         return self.filter(deleted_at__isnull=True)
 
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False)
+
     def with_related(self):
         return self.select_related("instrument").prefetch_related("themes")
 
@@ -366,6 +382,11 @@ class Commitment(models.Model):
                 violation_error_message=_("This instrument already has a commitment with this reference."),
             ),
             models.CheckConstraint(
+                condition=Q(source_url__startswith="http://") | Q(source_url__startswith="https://"),
+                name="commitment_source_url_http",
+                violation_error_message=_("The source address must start with http:// or https://."),
+            ),
+            models.CheckConstraint(
                 condition=Q(current_progress__isnull=True) | Q(current_progress__gte=0, current_progress__lte=100),
                 name="commitment_progress_0_100",
                 violation_error_message=_("Progress must be between 0 and 100."),
@@ -399,6 +420,20 @@ class ProgressUpdateQuerySet(models.QuerySet):
     def latest_first(self):
         return self.order_by("-reported_on", "-published_at", "-pk")
 
+    def with_previous_status(self):
+        """Annotate `previous_status`: the status of the commitment's public update just before this one.
+
+        A correlated subquery, one index lookup for each update shown, rather than a window over the whole
+        set: a window numbers every published update of the site to show the latest eight.
+        """
+        earlier = ProgressUpdate.objects.public().filter(
+            Q(reported_on__lt=OuterRef("reported_on"))
+            | Q(reported_on=OuterRef("reported_on"), published_at__lt=OuterRef("published_at"))
+            | Q(reported_on=OuterRef("reported_on"), published_at=OuterRef("published_at"), pk__lt=OuterRef("pk")),
+            commitment=OuterRef("commitment"),
+        )
+        return self.annotate(previous_status=Subquery(earlier.latest_first().values("status")[:1]))
+
     def with_related(self):
         return self.select_related("commitment__instrument", "party").prefetch_related("sources")
 
@@ -406,8 +441,14 @@ class ProgressUpdateQuerySet(models.QuerySet):
         return self.filter(Q(party=party) | Q(commitment__in=Commitment.objects.for_party(party)))
 
     def live(self):
-        """Not soft-deleted: what staff work with."""
-        return self.filter(deleted_at__isnull=True)
+        """Not soft-deleted, nor on a soft-deleted commitment: what staff work with."""
+        return self.filter(deleted_at__isnull=True, commitment__deleted_at__isnull=True)
+
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False)
+
+    def with_staff_related(self):
+        return self.select_related("commitment__instrument", "party", "author", "reviewer").prefetch_related("sources")
 
     def awaiting_review(self):
         return self.live().filter(state=ProgressUpdate.State.SUBMITTED)
@@ -515,9 +556,14 @@ class ProgressUpdate(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["commitment", "state", "-reported_on"], name="update_commitment_timeline"),
+            # Both in the order of latest_first(), so that "the latest N" and a commitment's timeline are read
+            # from the index in order, without sorting every published update.
+            models.Index(
+                fields=["commitment", "state", "-reported_on", "-published_at", "-id"],
+                name="update_commitment_timeline",
+            ),
             models.Index(fields=["state", "-published_at"], name="update_state_published"),
-            models.Index(fields=["state", "-reported_on"], name="update_state_reported"),
+            models.Index(fields=["state", "-reported_on", "-published_at", "-id"], name="update_state_reported"),
             models.Index(fields=["party", "state"], name="update_party_state"),
             models.Index(fields=["author", "state"], name="update_author_state"),
         ]
@@ -535,6 +581,19 @@ class ProgressUpdate(models.Model):
     @property
     def is_public(self):
         return self.state == self.State.PUBLISHED and self.deleted_at is None
+
+    def publication_effect(self):
+        """The commitment's current (status, progress) and what they would be once this update is published.
+
+        A published update sets the current status when its event is the latest (a tie goes to the later
+        publication, i.e. this one); an update about an older event only joins the timeline.
+        """
+        commitment = self.commitment
+        current = (Status(commitment.current_status), commitment.current_progress)
+        latest_on = commitment.last_update_on
+        becomes_current = latest_on is None or self.reported_on >= latest_on
+        proposed = (Status(self.status), self.progress) if becomes_current else current
+        return {"current": current, "proposed": proposed, "changes": current != proposed}
 
 
 class SourceQuerySet(models.QuerySet):

@@ -9,6 +9,21 @@ from tests import factories
 CHROMIUM = os.environ.get("AITRACKER_CHROMIUM", "/usr/bin/chromium")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Real hashers cost seconds per login on a small machine; tests check behaviour, not hashing strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _page_cache_off(settings, tmp_path_factory):
+    """Pages are rendered afresh in tests: a test's database is rolled back but the local-memory cache is not,
+    and on_commit never fires inside a test's transaction. tests/test_cache.py turns the cache on where it
+    tests it. The data generation file goes to a temporary folder, never the project's."""
+    settings.AITRACKER_PAGE_CACHE_SECONDS = 0
+    settings.AITRACKER_PAGE_GENERATION_FILE = tmp_path_factory.getbasetemp() / "page-generation"
+
+
 @pytest.fixture
 def real_data(db):
     """The real data of fixtures/, loaded the way `make run` loads it."""

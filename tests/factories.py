@@ -1,9 +1,12 @@
 """Small keyword-only factories for test data. Real reference data comes from fixtures/ instead."""
 
+import importlib
 import itertools
 from datetime import date
 
 from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
 from aitracker import services
@@ -17,12 +20,23 @@ def _n():
     return next(_seq)
 
 
+def staff_group(name: str) -> Group:
+    """The group as the data migration made it. A transactional test's flush empties every table, the groups
+    with it; they are then made again by the migration's own code, so tests never drift from it."""
+    group = Group.objects.filter(name=name).first()
+    if group is None:
+        state = MigrationLoader(connection).project_state(("aitracker", "0002_groups"))
+        importlib.import_module("aitracker.migrations.0002_groups").create_groups(state.apps, None)
+        group = Group.objects.get(name=name)
+    return group
+
+
 def make_user(*, username=None, group=None, password=PASSWORD, **fields) -> User:
     user = User.objects.create_user(
         username=username or f"user{_n()}", password=password, is_staff=group is not None, **fields
     )
     if group:
-        user.groups.add(Group.objects.get(name=group))
+        user.groups.add(staff_group(group))
     return user
 
 

@@ -19,9 +19,10 @@ EDITOR_EXTRA = [("aitracker", "publish_progressupdate"), ("axes", "view_accessat
 def create_groups(apps, schema_editor):
     # Permissions are normally created after migrations; create them now so the groups can hold them.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = True  # create_permissions skips apps it thinks have no models
         create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        app_config.models_module = models_module
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

@@ -1,0 +1,198 @@
+"""Staff forms: a progress update with its sources, review notes, and the version token that stops one editor
+silently overwriting another's work (checked by `services.check_version`)."""
+
+from django import forms
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.forms import inlineformset_factory
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .models import Commitment, Party, ProgressUpdate, Source
+
+
+class HttpURLField(forms.URLField):
+    """Only web addresses: a source must be something a reader can open."""
+
+    default_validators = [URLValidator(schemes=["http", "https"])]
+    # The field's message replaces the validator's, so the clear one goes here.
+    default_error_messages = {"invalid": _("Enter a web address starting with http:// or https://.")}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("assume_scheme", "https")
+        super().__init__(**kwargs)
+
+
+def _not_in_future(value, message):
+    if value and value > timezone.localdate():
+        raise forms.ValidationError(message, code="future")
+    return value
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class VersionedFormMixin:
+    """A hidden `version` field holding the row's `updated_at` as it was when the form was shown.
+
+    The token is read from the database rather than from `instance`, so that the admin's "revert" form (whose
+    instance is an old version) carries the current row's version too.
+    """
+
+    def set_version_initial(self):
+        instance = getattr(self, "instance", None)
+        if instance is not None and instance.pk:
+            current = type(instance)._default_manager.filter(pk=instance.pk).only("updated_at").first()
+            self.fields["version"].initial = services.version_token(current) if current else ""
+
+    def refresh_version(self, conflict):
+        """After a conflict, carry the new version so that a deliberate second save can go through."""
+        data = self.data.copy()
+        data[self.add_prefix("version")] = conflict.current_version
+        self.data = data
+
+
+def version_field():
+    return forms.CharField(widget=forms.HiddenInput, required=False)
+
+
+class ProgressUpdateForm(VersionedFormMixin, forms.ModelForm):
+    version = version_field()
+    progress = forms.IntegerField(
+        label=_("Progress (%)"),
+        required=False,
+        min_value=0,
+        max_value=100,
+        help_text=_("Optional, from 0 to 100."),
+        error_messages={
+            "min_value": _("Progress must be between 0 and 100."),
+            "max_value": _("Progress must be between 0 and 100."),
+        },
+    )
+
+    class Meta:
+        model = ProgressUpdate
+        fields = ["reported_on", "status", "progress", "party", "confidence", "summary"]
+        widgets = {
+            "reported_on": DateInput(),
+            "summary": forms.Textarea(attrs={"rows": 10}),
+        }
+        help_texts = {
+            "reported_on": _("When the event happened, not when you read about it."),
+            "summary": _("Markdown. What happened, in plain words. Use “Preview” to see it as the public will."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["party"].queryset = Party.objects.order_by("name")
+        self.fields["party"].help_text = _("Optional: who acted.")
+        self.set_version_initial()
+
+    def clean_reported_on(self):
+        return _not_in_future(self.cleaned_data.get("reported_on"), _("The date of the event cannot be in the future."))
+
+    def update_fields(self) -> dict:
+        return {field: self.cleaned_data[field] for field in self.Meta.fields}
+
+
+class CorrectionForm(ProgressUpdateForm):
+    correction_note = forms.CharField(
+        label=_("Correction note"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Shown to the public next to the update: what was corrected and why."),
+    )
+
+
+class SourceForm(forms.ModelForm):
+    url = HttpURLField(label=_("Address"), max_length=500)
+    archived_url = HttpURLField(label=_("Archived copy"), max_length=500, required=False)
+
+    class Meta:
+        model = Source
+        fields = ["url", "title", "publisher", "published_on", "archived_url"]
+        widgets = {"published_on": DateInput()}
+
+    def clean_published_on(self):
+        return _not_in_future(self.cleaned_data.get("published_on"), _("A source cannot be published in the future."))
+
+
+class BaseSourceFormSet(forms.BaseInlineFormSet):
+    default_error_messages = {
+        "too_few_forms": _("Add at least one source: an update without a source cannot be published."),
+    }
+
+    def source_dicts(self) -> list[dict]:
+        """The sources as the services take them: every kept, non-blank form, with the id of existing ones."""
+        sources = []
+        for form in self.forms:
+            if self.can_delete and self._should_delete_form(form):
+                continue
+            if not form.instance.pk and not form.has_changed():
+                continue
+            data = {field: form.cleaned_data.get(field) for field in SourceForm.Meta.fields}
+            data["id"] = form.instance.pk
+            sources.append(data)
+        return sources
+
+
+SourceFormSet = inlineformset_factory(
+    ProgressUpdate,
+    Source,
+    form=SourceForm,
+    formset=BaseSourceFormSet,
+    extra=2,
+    min_num=1,
+    validate_min=True,
+    can_delete=True,
+)
+
+
+class ReviewNoteForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note to the analyst"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("What should change before publication."),
+    )
+
+
+class VersionedAdminForm(VersionedFormMixin, forms.ModelForm):
+    """The admin's change forms for updates and commitments: refuse a save over someone else's newer one."""
+
+    version = version_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_version_initial()
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk:
+            rows = type(self.instance)._default_manager.filter(pk=self.instance.pk)
+            if transaction.get_connection().in_atomic_block:
+                rows = rows.select_for_update()  # held until the admin's save commits
+            current = rows.first()
+            expected = cleaned.get("version") or None
+            if current is not None:
+                try:
+                    services.check_version(obj=current, expected_version=expected)
+                except services.EditConflict as conflict:
+                    self.refresh_version(conflict)
+                    raise
+        return cleaned
+
+
+class CommitmentAdminForm(VersionedAdminForm):
+    class Meta:
+        model = Commitment
+        fields = [*services.COMMITMENT_FIELDS, "themes", "parties"]
+
+
+class ProgressUpdateAdminForm(VersionedAdminForm):
+    class Meta:
+        model = ProgressUpdate
+        fields = [*services.UPDATE_FIELDS, "review_note", "correction_note"]

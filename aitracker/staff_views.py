@@ -1,0 +1,469 @@
+"""Analysts' and editors' pages: log, edit and submit updates; review, publish, return and correct them;
+history, restore, soft delete and undo. Every write goes through `services`, which checks permissions
+again: the checks here only decide who sees a page (anonymous visitors go to the login page, the wrong
+role gets a 403)."""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.generic import TemplateView
+
+from . import services
+from .forms import CorrectionForm, ProgressUpdateForm, ReviewNoteForm, SourceFormSet
+from .models import Commitment, ProgressUpdate, Source
+
+State = ProgressUpdate.State
+
+
+def error_text(error) -> str:
+    return " ".join(getattr(error, "messages", [str(error)]))
+
+
+@method_decorator(never_cache, name="dispatch")
+class AnalystRequiredMixin(LoginRequiredMixin):
+    """Anonymous visitors are sent to log in; logged-in users without the role get a 403."""
+
+    @staticmethod
+    def has_role(user):
+        return services.user_is_analyst(user)
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not self.has_role(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+class EditorRequiredMixin(AnalystRequiredMixin):
+    @staticmethod
+    def has_role(user):
+        return services.user_is_editor(user)
+
+
+# --- Logging, editing and correcting an update -----------------------------------------------------------
+
+
+class UpdateFormView(AnalystRequiredMixin, View):
+    """The update form with its sources. Three buttons: "preview" re-shows the form with the rendered summary,
+    "save" keeps a draft, "submit" saves and sends it for review. What was typed is kept on every refusal."""
+
+    form_class = ProgressUpdateForm
+    template_name = None
+    actions = ("preview", "save", "submit")
+    is_correction = False
+
+    def get_update(self):
+        return None
+
+    def get_commitment(self):
+        raise NotImplementedError
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and services.user_is_analyst(request.user):
+            self.update = self.get_update()
+            self.commitment = self.get_commitment()
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_forms(self, data=None):
+        instance = self.update or ProgressUpdate(commitment=self.commitment)
+        return self.form_class(data, instance=instance), SourceFormSet(data, instance=instance, prefix="sources")
+
+    def render(self, form, formset, *, preview=None, conflict=None, status=200):
+        context = {
+            "form": form,
+            "formset": formset,
+            "commitment": self.commitment,
+            "update": self.update,
+            "preview": preview,
+            "conflict": conflict,
+            "actions": self.actions,
+            "is_correction": self.is_correction,
+        }
+        return TemplateResponse(self.request, self.template_name, context, status=status)
+
+    def get(self, request, *args, **kwargs):
+        return self.render(*self.get_forms())
+
+    def post(self, request, *args, **kwargs):
+        form, formset = self.get_forms(request.POST)
+        action = next((action for action in self.actions if action in request.POST), "save")
+        valid = form.is_valid() & formset.is_valid()
+        if action == "preview":
+            return self.render(form, formset, preview=request.POST.get("summary", ""))
+        if not valid:
+            messages.error(request, _("Nothing was saved: please correct the errors shown next to the fields."))
+            return self.render(form, formset, status=400)
+        try:
+            return self.perform(action, form, formset)
+        except services.EditConflict as conflict:
+            form.refresh_version(conflict)
+            messages.error(request, _("Nothing was saved: someone else changed this update in the meantime."))
+            return self.render(form, formset, conflict=conflict, status=409)
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                for field, errors in error.error_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                form.add_error(None, error)
+            messages.error(request, _("Nothing was saved: please correct the errors shown."))
+            return self.render(form, formset, status=400)
+
+
+class UpdateCreateView(UpdateFormView):
+    template_name = "aitracker/staff/update_create.html"
+
+    def get_commitment(self):
+        return get_object_or_404(Commitment.objects.public().select_related("instrument"), slug=self.kwargs["slug"])
+
+    def perform(self, action, form, formset):
+        update = services.progress_update_create(
+            commitment=self.commitment, author=self.request.user, sources=formset.source_dicts(), **form.update_fields()
+        )
+        return after_save(self.request, update, action)
+
+
+def after_save(request, update, action):
+    if action == "submit":
+        try:
+            services.progress_update_submit(update=update, user=request.user)
+        except ValidationError as error:
+            messages.error(request, _("The draft was saved but not submitted: %(why)s") % {"why": error_text(error)})
+            return HttpResponseRedirect(reverse("update_edit", args=[update.pk]))
+        messages.success(request, _("Your update was submitted for review."))
+        return HttpResponseRedirect(reverse("my_updates"))
+    messages.success(request, _("Draft saved. You can keep editing it, and submit it when it is ready."))
+    return HttpResponseRedirect(reverse("update_edit", args=[update.pk]))
+
+
+class UpdateEditView(UpdateFormView):
+    """An analyst's own draft or returned update; an editor may change any unpublished one."""
+
+    template_name = "aitracker/staff/update_edit.html"
+
+    def get_update(self):
+        update = get_object_or_404(
+            ProgressUpdate.objects.live().select_related("commitment__instrument"), pk=self.kwargs["pk"]
+        )
+        is_editor = services.user_is_editor(self.request.user)
+        if not is_editor and update.author_id != self.request.user.pk:
+            raise PermissionDenied
+        return update
+
+    def get_commitment(self):
+        return self.update.commitment
+
+    @property
+    def actions(self):
+        if self.update.state == State.SUBMITTED:
+            return ("preview", "save")
+        return UpdateFormView.actions
+
+    def get(self, request, *args, **kwargs):
+        redirect = self.redirect_if_not_editable()
+        return redirect or super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        redirect = self.redirect_if_not_editable()
+        return redirect or super().post(request, *args, **kwargs)
+
+    def redirect_if_not_editable(self):
+        update, user = self.update, self.request.user
+        if update.state == State.PUBLISHED:
+            if services.user_is_editor(user):
+                return HttpResponseRedirect(reverse("update_correct", args=[update.pk]))
+            raise PermissionDenied
+        if not services.user_is_editor(user) and update.state == State.SUBMITTED:
+            messages.info(self.request, _("This update is waiting for review; it cannot be changed now."))
+            return HttpResponseRedirect(reverse("my_updates"))
+        return None
+
+    def perform(self, action, form, formset):
+        update = services.progress_update_edit(
+            update=self.update,
+            user=self.request.user,
+            expected_version=form.cleaned_data["version"],
+            sources=formset.source_dicts(),
+            **form.update_fields(),
+        )
+        if action == "save" and update.state == State.SUBMITTED:
+            messages.success(self.request, _("Changes saved; the update is still waiting for review."))
+            return HttpResponseRedirect(reverse("review_queue"))
+        return after_save(self.request, update, action)
+
+
+class UpdateCorrectView(UpdateFormView):
+    """An editor corrects a published update; the public page then says it was corrected, when and why."""
+
+    form_class = CorrectionForm
+    template_name = "aitracker/staff/update_correct.html"
+    actions = ("preview", "save")
+    is_correction = True
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not services.user_is_editor(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_update(self):
+        return get_object_or_404(
+            ProgressUpdate.objects.live().filter(state=State.PUBLISHED).select_related("commitment__instrument"),
+            pk=self.kwargs["pk"],
+        )
+
+    def get_commitment(self):
+        return self.update.commitment
+
+    def perform(self, action, form, formset):
+        update = services.progress_update_correct(
+            update=self.update,
+            editor=self.request.user,
+            note=form.cleaned_data["correction_note"],
+            expected_version=form.cleaned_data["version"],
+            sources=formset.source_dicts(),
+            **form.update_fields(),
+        )
+        messages.success(self.request, _("The correction is published."))
+        return HttpResponseRedirect(update.get_absolute_url())
+
+
+# --- Lists -----------------------------------------------------------------------------------------------
+
+
+class MyUpdatesView(AnalystRequiredMixin, TemplateView):
+    template_name = "aitracker/staff/my_updates.html"
+
+    def get_context_data(self, **kwargs):
+        mine = ProgressUpdate.objects.by_author(self.request.user).with_staff_related().order_by("-updated_at")
+        return super().get_context_data(
+            returned=mine.filter(state=State.RETURNED),
+            drafts=mine.filter(state=State.DRAFT),
+            submitted=mine.filter(state=State.SUBMITTED),
+            published=mine.filter(state=State.PUBLISHED)[:10],
+            **kwargs,
+        )
+
+
+class ReviewQueueView(EditorRequiredMixin, TemplateView):
+    template_name = "aitracker/staff/review_queue.html"
+
+    def get_context_data(self, **kwargs):
+        updates = ProgressUpdate.objects.awaiting_review().with_staff_related().order_by("updated_at", "pk")
+        return super().get_context_data(
+            rows=[{"update": update, "effect": update.publication_effect()} for update in updates],
+            **kwargs,
+        )
+
+
+class DeletedItemsView(EditorRequiredMixin, TemplateView):
+    template_name = "aitracker/staff/deleted_items.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            commitments=Commitment.objects.deleted().select_related("instrument").order_by("-deleted_at"),
+            updates=ProgressUpdate.objects.deleted()
+            .select_related("commitment__instrument", "author")
+            .order_by("-deleted_at"),
+            **kwargs,
+        )
+
+
+# --- History ---------------------------------------------------------------------------------------------
+
+
+def history_entries(records, *, kind=""):
+    """Each historical record with who, when, why and its changes against the record before it."""
+    records = list(records)
+    entries = []
+    for index, record in enumerate(records):
+        previous = records[index + 1] if index + 1 < len(records) else None
+        entries.append(
+            {
+                "record": record,
+                "kind": kind,
+                "changes": services.history_changes(record=record, previous=previous) if previous else [],
+                "created": previous is None,
+            }
+        )
+    return entries
+
+
+class UpdateHistoryView(EditorRequiredMixin, TemplateView):
+    template_name = "aitracker/staff/update_history.html"
+
+    def get_context_data(self, **kwargs):
+        update = get_object_or_404(
+            ProgressUpdate.objects.select_related("commitment__instrument"), pk=self.kwargs["pk"]
+        )
+        records = update.history.select_related("history_user").order_by("-history_date", "-history_id")
+        by_source = {}
+        for record in (
+            Source.history.filter(update_id=update.pk)
+            .select_related("history_user")
+            .order_by("-history_date", "-history_id")
+        ):
+            by_source.setdefault(record.id, []).append(record)
+        sources = [
+            entry for source_versions in by_source.values() for entry in history_entries(source_versions, kind="source")
+        ]
+        sources.sort(key=lambda entry: entry["record"].history_date, reverse=True)
+        return super().get_context_data(
+            update=update,
+            entries=history_entries(records),
+            source_entries=sources,
+            version=services.version_token(update),
+            **kwargs,
+        )
+
+
+class CommitmentHistoryView(EditorRequiredMixin, TemplateView):
+    template_name = "aitracker/staff/commitment_history.html"
+
+    def get_context_data(self, **kwargs):
+        commitment = get_object_or_404(Commitment.objects.select_related("instrument"), slug=self.kwargs["slug"])
+        records = commitment.history.select_related("history_user").order_by("-history_date", "-history_id")
+        return super().get_context_data(
+            commitment=commitment,
+            entries=history_entries(records),
+            updates=commitment.updates.select_related("author").order_by("-reported_on", "-pk"),
+            version=services.version_token(commitment),
+            **kwargs,
+        )
+
+
+# --- One-click actions (POST, CSRF-protected) ------------------------------------------------------------
+
+
+class ActionView(AnalystRequiredMixin, View):
+    """Run one service on one object, then go back where the button was (or to `default_next`)."""
+
+    http_method_names = ["post"]
+
+    def get_object(self):
+        return get_object_or_404(ProgressUpdate.objects.live(), pk=self.kwargs["pk"])
+
+    def get_default_next(self, obj):
+        return reverse("my_updates")
+
+    def post(self, request, *args, **kwargs):
+        obj = self.get_object()
+        try:
+            done = self.perform(obj)
+        except ValidationError as error:
+            messages.error(request, error_text(error))
+        else:
+            messages.success(request, done)
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = self.get_default_next(obj)
+        return HttpResponseRedirect(target)
+
+
+class UpdateSubmitView(ActionView):
+    def get_object(self):
+        update = super().get_object()
+        if not services.user_is_editor(self.request.user) and update.author_id != self.request.user.pk:
+            raise PermissionDenied
+        return update
+
+    def perform(self, update):
+        services.progress_update_submit(update=update, user=self.request.user)
+        return _("Your update was submitted for review.")
+
+
+class EditorActionView(EditorRequiredMixin, ActionView):
+    def get_default_next(self, obj):
+        return reverse("review_queue")
+
+
+class UpdatePublishView(EditorActionView):
+    def perform(self, update):
+        services.progress_update_publish(update=update, editor=self.request.user)
+        return _("Published: it is now on the commitment's public page.")
+
+
+class UpdateReturnView(EditorActionView):
+    def perform(self, update):
+        form = ReviewNoteForm(self.request.POST)
+        if not form.is_valid():
+            raise ValidationError(_("Say what the analyst should change before returning the update."))
+        services.progress_update_return(update=update, editor=self.request.user, note=form.cleaned_data["note"])
+        return _("Returned to the analyst with your note.")
+
+
+class UpdateDeleteView(EditorActionView):
+    def perform(self, update):
+        services.progress_update_delete(update=update, editor=self.request.user)
+        return _("Deleted. You can undo this from “Deleted items”.")
+
+
+class UpdateUndeleteView(EditorActionView):
+    def get_object(self):
+        return get_object_or_404(ProgressUpdate.objects.deleted(), pk=self.kwargs["pk"])
+
+    def get_default_next(self, obj):
+        return reverse("deleted_items")
+
+    def perform(self, update):
+        services.progress_update_undelete(update=update, editor=self.request.user)
+        return _("The deletion was undone.")
+
+
+class UpdateRestoreView(EditorActionView):
+    def get_default_next(self, obj):
+        return reverse("update_history", args=[obj.pk])
+
+    def perform(self, update):
+        services.progress_update_restore(
+            update=update,
+            history_id=self.kwargs["history_id"],
+            editor=self.request.user,
+            expected_version=self.request.POST.get("version", ""),
+        )
+        return _("The earlier version was restored; the restore is in the history too.")
+
+
+class CommitmentActionView(EditorActionView):
+    def get_object(self):
+        return get_object_or_404(Commitment.objects.all(), slug=self.kwargs["slug"])
+
+    def get_default_next(self, obj):
+        return reverse("commitment_history", args=[obj.slug])
+
+
+class CommitmentDeleteView(CommitmentActionView):
+    def get_default_next(self, obj):
+        return reverse("deleted_items")
+
+    def perform(self, commitment):
+        services.commitment_delete(commitment=commitment, editor=self.request.user)
+        return _("Deleted. You can undo this from “Deleted items”.")
+
+
+class CommitmentUndeleteView(CommitmentActionView):
+    def get_default_next(self, obj):
+        return reverse("deleted_items")
+
+    def perform(self, commitment):
+        services.commitment_undelete(commitment=commitment, editor=self.request.user)
+        return _("The deletion was undone.")
+
+
+class CommitmentRestoreView(CommitmentActionView):
+    def perform(self, commitment):
+        services.commitment_restore(
+            commitment=commitment,
+            history_id=self.kwargs["history_id"],
+            editor=self.request.user,
+            expected_version=self.request.POST.get("version", ""),
+        )
+        return _("The earlier version was restored; the restore is in the history too.")
