@@ -1,0 +1,143 @@
+"""What the site adds to every response for its own safety, and what it answers when the database is gone.
+
+- `SecurityHeadersMiddleware` (first in MIDDLEWARE, so its headers reach every response, redirects and static
+  files included): the Permissions-Policy, and `Cache-Control: no-store, private` on anything that belongs to
+  one person (admin and staff pages, any response to someone logged in), so neither the browser nor a shared
+  cache keeps it.
+- `DatabaseUnavailableMiddleware` (above the session middleware, below the ones that add headers): a database
+  that cannot be reached gives visitors a plain 503 page (no stack trace, nothing that needs the database)
+  instead of a 500, whether a view or a middleware below it met the failure; the error goes to the log.
+- `lockout_response`: django-axes' lockout page, saying when the visitor may try again.
+- `client_ip`: the visitor's address for django-axes, behind as many trusted proxies as configured.
+"""
+
+import logging
+import sys
+from datetime import timedelta
+
+from axes.helpers import get_client_username, get_cool_off, get_failure_limit
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.core.signals import got_request_exception
+from django.db import InterfaceError, OperationalError
+from django.dispatch import receiver
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+# OperationalError covers a refused or dropped connection, a server shutting down, a lock or statement
+# timeout; InterfaceError a connection that is already closed. All pass: the visitor may simply retry.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 30
+_FLAG = "_aitracker_database_unavailable"
+
+
+def is_private(request, response) -> bool:
+    """Whether a response belongs to one person: a staff or admin page, or anything sent to a logged-in user.
+
+    Being logged in is read from the session cookie rather than `request.user`, so that deciding this never
+    needs the database (which may be the thing that is failing).
+    """
+    path = request.path_info
+    if any(path.startswith(prefix) for prefix in settings.AITRACKER_PRIVATE_PATH_PREFIXES):
+        return True
+    cookie = settings.SESSION_COOKIE_NAME
+    return cookie in request.COOKIES or cookie in response.cookies
+
+
+def database_unavailable_response() -> HttpResponse:
+    """The 503 page, rendered without a request: no context processor, no database, no session."""
+    try:
+        content = render_to_string("503.html")
+        content_type = "text/html; charset=utf-8"
+    except Exception:  # The error page must never fail: fall back to one line of text.
+        logger.exception("could not render 503.html")
+        content, content_type = "The site is temporarily unavailable. Please try again in a minute.\n", "text/plain"
+    response = HttpResponse(content, status=503, content_type=content_type)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.PERMISSIONS_POLICY:
+            response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        if is_private(request, response):
+            response["Cache-Control"] = "no-store, private"
+            del response["Expires"]
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 500 and getattr(request, _FLAG, False):
+            # The database failed in a middleware below (the session, loaded or saved for a logged-in user):
+            # Django has made a 500 of it, and logged it; it is still an outage, not a bug.
+            response = database_unavailable_response()
+        return response
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
+            return None
+        logger.error("database unavailable: %s %s", request.method, request.path, exc_info=exception)
+        return database_unavailable_response()
+
+
+@receiver(got_request_exception)
+def flag_database_unavailable(sender, request=None, **kwargs):
+    """Mark a request whose uncaught exception is a database outage, for DatabaseUnavailableMiddleware."""
+    if request is not None and isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        setattr(request, _FLAG, True)
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """django-axes' lockout page (AXES_LOCKOUT_CALLABLE), with the time from which logging in works again.
+
+    The lock lifts one cool-off period after the last counted failure; failures during the lockout are not
+    counted (axes does not record them), so that time does not move while the visitor waits.
+    """
+    cool_off = get_cool_off(request) or timedelta(0)
+    username = get_client_username(request, credentials) or ""
+    last_failure = (
+        AccessAttempt.objects.filter(username=username, ip_address=getattr(request, "axes_ip_address", None))
+        .order_by("-attempt_time")
+        .values_list("attempt_time", flat=True)
+        .first()
+    )
+    retry_at = (last_failure or timezone.now()) + cool_off
+    context = {
+        "failure_limit": get_failure_limit(request, credentials),
+        "username": username,
+        "cooloff_minutes": max(1, round(cool_off.total_seconds() / 60)),
+        "retry_at": retry_at,
+    }
+    response = render(request, settings.AXES_LOCKOUT_TEMPLATE, context, status=settings.AXES_HTTP_RESPONSE_CODE)
+    response["Retry-After"] = str(max(0, int((retry_at - timezone.now()).total_seconds())))
+    return response
+
+
+def client_ip(request) -> str | None:
+    """The visitor's address (AXES_CLIENT_IP_CALLABLE), so that a lockout is per visitor, not per proxy.
+
+    Behind DJANGO_TRUSTED_PROXY_COUNT reverse proxies, each appending the address it received the request from
+    to X-Forwarded-For, the visitor's address is that many entries from the right; anything further left was
+    sent by the visitor and proves nothing. With no proxy trusted, it is the connection's own address.
+    """
+    remote = request.META.get("REMOTE_ADDR")
+    proxies = settings.AITRACKER_TRUSTED_PROXY_COUNT
+    if not proxies:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    return forwarded[-proxies] if len(forwarded) >= proxies else remote
