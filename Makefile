@@ -53,6 +53,38 @@ data: migrate
 run: data
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+SECRET_KEY_FILE := .secret_key
+
+# As in production: gunicorn (gunicorn.conf.py: 2 x cores + 1 workers, WEB_CONCURRENCY to change it),
+# DJANGO_DEBUG=0, whitenoise serving the collected, compressed and hashed static files, plain HTTP on
+# $(HOST). The secret key is DJANGO_SECRET_KEY, else one generated once into the git-ignored .secret_key.
+serve: data
+	@if [ -z "$$DJANGO_SECRET_KEY" ]; then \
+	  if [ ! -s $(SECRET_KEY_FILE) ]; then \
+	    (umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(64))' > $(SECRET_KEY_FILE)) && \
+	    echo "Generated a secret key into $(SECRET_KEY_FILE) (git-ignored, kept for the next runs)."; \
+	  else \
+	    echo "Using the secret key in $(SECRET_KEY_FILE); set DJANGO_SECRET_KEY to use another."; \
+	  fi; \
+	fi
+	@export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" DJANGO_DEBUG=0 \
+	  DJANGO_SECURE_SSL_REDIRECT="$${DJANGO_SECURE_SSL_REDIRECT:-0}" \
+	  DJANGO_ALLOWED_HOSTS="$${DJANGO_ALLOWED_HOSTS:-$(HOST),localhost}"; \
+	$(PY) manage.py collectstatic --noinput -v0 && \
+	echo "Serving on http://$(HOST):$(PORT) (gunicorn, DJANGO_DEBUG=0; Ctrl-C to stop)" && \
+	exec $(PY) -m gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) aitracker.wsgi
+
+# The public pages under load at 1,000 and 10,000 commitments (see bench/README.md); BENCH_DATABASE=postgres
+# to run it on PostgreSQL. Needs wrk (apt-get install wrk).
+bench: $(VENV)/.installed-run
+	$(PY) -m bench.run
+
+# Five minutes (SOAK_SECONDS) at concurrency 32 over the public pages while an editor publishes; errors, latency,
+# worker memory and whether every publication shows go to bench/results/soak-<date>-<db>.md (see bench/soak.py;
+# SOAK_DATABASE=postgres for PostgreSQL). Needs wrk.
+soak: $(VENV)/.installed-run
+	$(PY) -m bench.soak
+
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest
 

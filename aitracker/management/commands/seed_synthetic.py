@@ -1,0 +1,574 @@
+"""Synthetic data at scale, for the benchmark: deterministic for a seed, written with bulk inserts."""
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.core.management.color import no_style
+from django.db import connection, transaction
+from django.test.utils import override_settings
+from django.utils.text import slugify
+from django_countries import countries
+from simple_history.manager import HistoryManager
+
+from aitracker.cache import public_pages_changed
+from aitracker.models import (
+    Commitment,
+    Confidence,
+    Endorsement,
+    Instrument,
+    Party,
+    ProgressUpdate,
+    Source,
+    Status,
+    Theme,
+)
+
+# Every date is relative to this fixed day, not today, so a seed gives the same data whenever it runs.
+BASE_DATE = date(2026, 6, 30)
+PARTY_COUNT = 200
+ORGANISATIONS = [
+    "African Union",
+    "European Union",
+    "Association of Southeast Asian Nations",
+    "Council of Europe",
+    "Organisation for Economic Co-operation and Development",
+    "UNESCO",
+    "International Telecommunication Union",
+    "World Bank",
+    "Group of Seven",
+    "Group of Twenty",
+]
+THEMES = [
+    ("Inclusive AI", "Access to AI and its benefits for everyone, between and within countries."),
+    ("Global South cyber-capacity support", "Skills, infrastructure and security capacity in developing countries."),
+    ("UN alignment", "Work through, or in line with, the United Nations and its resolutions."),
+    ("Safety, security and trust", "Evaluations, safety institutes and incident reporting."),
+    ("Sustainability and energy", "The environmental footprint of AI, and AI for the environment."),
+    ("Future of work", "Effects of AI on jobs, skills and working conditions."),
+    ("Innovation and market concentration", "Competition, open models and access to compute."),
+    ("Data protection and rights", "Privacy, human rights and non-discrimination."),
+    ("International governance cooperation", "Shared rules, dialogues and interoperable frameworks."),
+    ("Public sector AI", "Use of AI by governments and in public services."),
+    ("Research and science", "Public research funding, science cooperation and open data."),
+    ("Children and education", "AI in schools, and the protection of minors."),
+]
+PLACES = [
+    "Paris",
+    "Seoul",
+    "Bletchley Park",
+    "New York",
+    "Geneva",
+    "Beijing",
+    "New Delhi",
+    "Nairobi",
+    "Brasília",
+    "Tokyo",
+]
+KIND_WEIGHTS = [
+    (Instrument.Kind.SUMMIT_STATEMENT, 40),
+    (Instrument.Kind.BILATERAL_DECLARATION, 25),
+    (Instrument.Kind.UN_RESOLUTION, 25),
+    (Instrument.Kind.COMPACT, 10),
+]
+VERBS = ["Establish", "Fund", "Support", "Promote", "Strengthen", "Develop", "Launch", "Expand", "Publish", "Share"]
+OBJECTS = [
+    "a national AI safety institute",
+    "open datasets for public-interest research",
+    "AI skills programmes for public servants",
+    "compute access for universities",
+    "an incident reporting mechanism",
+    "energy-efficiency standards for data centres",
+    "capacity-building partnerships with developing countries",
+    "a regular dialogue on AI governance",
+    "guidance on AI in schools",
+    "independent evaluations of frontier models",
+    "privacy safeguards for training data",
+    "a fund for public-interest AI",
+]
+QUALIFIERS = ["by 2027", "with civil society", "across the region", "under UN auspices", "in every ministry", ""]
+EVENTS = [
+    "A government decree created the body this commitment calls for",
+    "The budget law set aside funding for the programme",
+    "Ministers announced a pilot in three regions",
+    "An official report found that the work has not started",
+    "The agency published its first annual report",
+    "Parliament debated the plan but took no decision",
+    "The programme was suspended pending a review",
+    "The partnership signed its founding memorandum",
+    "Independent researchers assessed the first results",
+    "The government withdrew from the initiative",
+]
+PUBLISHERS = ["Reuters", "Le Monde", "Xinhua", "The Guardian", "Official Gazette", "UN News", "OECD.AI", "AP"]
+# The status an update asserts tends to follow the previous one: a small random walk over the statuses.
+NEXT_STATUS = {
+    None: [Status.NOT_STARTED, Status.IN_PROGRESS],
+    Status.NOT_STARTED: [Status.NOT_STARTED, Status.IN_PROGRESS, Status.IN_PROGRESS, Status.STALLED],
+    Status.IN_PROGRESS: [Status.IN_PROGRESS, Status.IN_PROGRESS, Status.PARTLY_ACHIEVED, Status.STALLED],
+    Status.PARTLY_ACHIEVED: [Status.PARTLY_ACHIEVED, Status.IN_PROGRESS, Status.ACHIEVED, Status.STALLED],
+    Status.ACHIEVED: [Status.ACHIEVED, Status.ACHIEVED, Status.PARTLY_ACHIEVED, Status.REVERSED],
+    Status.STALLED: [Status.STALLED, Status.IN_PROGRESS, Status.REVERSED, Status.NOT_STARTED],
+    Status.REVERSED: [Status.REVERSED, Status.IN_PROGRESS, Status.STALLED],
+}
+PROGRESS_RANGE = {
+    Status.NOT_STARTED: (0, 0),
+    Status.IN_PROGRESS: (10, 60),
+    Status.PARTLY_ACHIEVED: (40, 90),
+    Status.ACHIEVED: (100, 100),
+    Status.STALLED: (5, 50),
+    Status.REVERSED: (0, 20),
+}
+PUBLISHED, RETURNED = ProgressUpdate.State.PUBLISHED.value, ProgressUpdate.State.RETURNED.value
+UNPUBLISHED_STATES = [ProgressUpdate.State.DRAFT.value, ProgressUpdate.State.SUBMITTED.value, RETURNED]
+SOURCES_PER_PUBLISHED_UPDATE = [1, 1, 1, 2, 2, 3]
+CONFIDENCES = list(Confidence.values)
+CONFIDENCE_WEIGHTS = [70, 22, 8]
+STATUS_WORDS = {status.value: str(status.label).lower() for status in Status}
+# Plain strings from here on: the rows below skip the fields' conversions, and psycopg would write an
+# enumeration member's name rather than its value.
+NEXT_STATUS = {
+    current and current.value: [status.value for status in following] for current, following in NEXT_STATUS.items()
+}
+PROGRESS_RANGE = {status.value: bounds for status, bounds in PROGRESS_RANGE.items()}
+NOT_ASSESSED = (Status.NOT_ASSESSED.value, None, None)
+NINE_AM = dt_time(9)
+CORRECTION_DELAY = timedelta(days=3)
+DELETED_AT = datetime.combine(BASE_DATE, dt_time(12), UTC)
+UPDATE_COLUMNS = [
+    "id",
+    "commitment",
+    "reported_on",
+    "status",
+    "progress",
+    "summary",
+    "confidence",
+    "party",
+    "author",
+    "state",
+    "reviewer",
+    "review_note",
+    "published_at",
+    "corrected_at",
+    "correction_note",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+]
+SOURCE_COLUMNS = ["id", "update", "url", "title", "publisher", "published_on", "archived_url"]
+BATCH = 2000
+# Parameters per INSERT statement: under SQLite's default limit (32,766) and PostgreSQL's (65,535).
+MAX_PARAMS = 30_000
+
+
+@dataclass
+class Ids:
+    """The next free primary key of each table: explicit keys avoid a RETURNING round trip per batch."""
+
+    instrument: int
+    party: int
+    endorsement: int
+    theme: int
+    commitment: int
+    update: int
+    source: int
+
+
+def _next_id(model):
+    last = model.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return (last or 0) + 1
+
+
+class Command(BaseCommand):
+    help = (
+        "Fill the database with realistic, deterministic synthetic data for benchmarks: instruments, 200 parties, "
+        "endorsements, themes, commitments, published and unpublished progress updates with sources. Rows are "
+        "written with bulk inserts, and each commitment's current status is set in the same pass. No history "
+        "rows are written (simple-history only records saves made one by one), and nothing goes through the "
+        "services, so use it for benchmarks and tests, never on a database with real editorial work. Refuses "
+        "to run if commitments exist, unless --flush."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--commitments", type=int, default=1000, help="How many commitments (default 1000).")
+        parser.add_argument(
+            "--updates-per-commitment", type=int, default=30, help="Progress updates per commitment (default 30)."
+        )
+        parser.add_argument("--seed", type=int, default=1, help="Random seed: the same seed gives the same data.")
+        parser.add_argument(
+            "--instruments",
+            type=int,
+            default=None,
+            help="How many instruments (default: one per 50 commitments, at least 1).",
+        )
+        parser.add_argument(
+            "--flush",
+            action="store_true",
+            help="First delete every instrument, party, endorsement, theme, commitment, update and source, "
+            "and their history.",
+        )
+
+    def handle(self, *args, commitments, updates_per_commitment, seed, instruments, flush, **options):
+        if commitments < 1 or updates_per_commitment < 0:
+            raise CommandError("--commitments must be at least 1 and --updates-per-commitment at least 0.")
+        instruments = instruments or max(1, commitments // 50)
+        if instruments > commitments:
+            raise CommandError("--instruments cannot exceed --commitments.")
+        if not flush and Commitment.objects.exists():
+            raise CommandError(
+                f"The database already holds {Commitment.objects.count()} commitments. seed_synthetic only fills "
+                "an empty database; use --flush to delete the existing data first (never on real data)."
+            )
+        started = time.perf_counter()
+        # With DEBUG on, Django would keep the text of every huge INSERT in connection.queries.
+        with override_settings(DEBUG=False), transaction.atomic():
+            if flush:
+                self._flush()
+            seeder = Seeder(rng=random.Random(seed), updates_per_commitment=updates_per_commitment)
+            counts = seeder.run(commitments=commitments, instruments=instruments)
+            self._reset_sequences()
+            public_pages_changed()
+        elapsed = time.perf_counter() - started
+        summary = ", ".join(f"{count:,} {name}" for name, count in counts.items())
+        self.stdout.write(self.style.SUCCESS(f"Seeded {summary} in {elapsed:.1f} s (seed {seed})."))
+
+    def _flush(self):
+        """Empty the public models' tables, their many-to-many and history tables, and whatever refers to them
+        (TRUNCATE on PostgreSQL, DELETE on SQLite)."""
+        models, pending = set(), [Source, ProgressUpdate, Commitment, Endorsement, Theme, Party, Instrument]
+        while pending:
+            model = pending.pop()
+            if model in models:
+                continue
+            models.add(model)
+            pending += [relation.related_model for relation in model._meta.related_objects]
+            pending += [field.remote_field.through for field in model._meta.local_many_to_many]
+            if isinstance(history := getattr(model, "history", None), HistoryManager):
+                pending.append(history.model)
+        tables = sorted({model._meta.db_table for model in models})
+        with connection.cursor() as cursor:
+            for sql in connection.ops.sql_flush(no_style(), tables):
+                cursor.execute(sql)
+
+    def _reset_sequences(self):
+        """Explicit primary keys leave PostgreSQL's sequences behind; move them past the new rows."""
+        models = [Instrument, Party, Endorsement, Theme, Commitment, ProgressUpdate, Source]
+        statements = connection.ops.sequence_reset_sql(no_style(), models)
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
+
+
+class Seeder:
+    def __init__(self, *, rng: random.Random, updates_per_commitment: int):
+        self.rng = rng
+        self.updates_per_commitment = updates_per_commitment
+        self.ids = Ids(
+            instrument=_next_id(Instrument),
+            party=_next_id(Party),
+            endorsement=_next_id(Endorsement),
+            theme=_next_id(Theme),
+            commitment=_next_id(Commitment),
+            update=_next_id(ProgressUpdate),
+            source=_next_id(Source),
+        )
+        self.counts = dict.fromkeys(
+            ["instruments", "parties", "endorsements", "themes", "commitments", "updates", "sources"], 0
+        )
+
+    def run(self, *, commitments: int, instruments: int) -> dict:
+        self.analysts, self.editors = self._staff()
+        themes = self._themes()
+        parties = self._parties()
+        instrument_rows = self._instruments(instruments)
+        signatories = self._endorsements(instrument_rows, parties)
+        # Spread the commitments over the instruments as evenly as the numbers allow.
+        per_instrument = [commitments // instruments + (i < commitments % instruments) for i in range(instruments)]
+        pending = []
+        for instrument, count in zip(instrument_rows, per_instrument, strict=True):
+            for number in range(1, count + 1):
+                pending.append((instrument, number))
+                if len(pending) * max(1, self.updates_per_commitment) >= BATCH * 10:
+                    self._commitments(pending, themes, signatories)
+                    pending = []
+        if pending:
+            self._commitments(pending, themes, signatories)
+        return self.counts
+
+    def _staff(self):
+        User = get_user_model()
+        users = {}
+        for name in ["synthetic-analyst-1", "synthetic-analyst-2", "synthetic-analyst-3", "synthetic-editor-1"]:
+            user, created = User.objects.get_or_create(username=name, defaults={"is_staff": True})
+            if created:
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+            users[name] = user.pk
+        return [pk for name, pk in users.items() if "analyst" in name], [users["synthetic-editor-1"]]
+
+    def _themes(self):
+        rows = []
+        for name, description in THEMES:
+            rows.append(Theme(pk=self.ids.theme, slug=slugify(name), name=name, description=description))
+            self.ids.theme += 1
+        Theme.objects.bulk_create(rows)
+        self.counts["themes"] = len(rows)
+        return [theme.pk for theme in rows]
+
+    def _parties(self):
+        codes = sorted(code for code, _name in countries)
+        chosen = sorted(self.rng.sample(codes, PARTY_COUNT - len(ORGANISATIONS)))
+        rows = []
+        for code in chosen:
+            name = countries.name(code)
+            rows.append(
+                Party(pk=self.ids.party, slug=slugify(name) or code.lower(), name=name, kind="country", country=code)
+            )
+            self.ids.party += 1
+        for index, name in enumerate(ORGANISATIONS):
+            kind = Party.Kind.REGIONAL_ORGANISATION if index < 4 else Party.Kind.INTERNATIONAL_ORGANISATION
+            rows.append(Party(pk=self.ids.party, slug=slugify(name), name=name, kind=kind, country=""))
+            self.ids.party += 1
+        Party.objects.bulk_create(rows, batch_size=BATCH)
+        self.counts["parties"] = len(rows)
+        return [party.pk for party in rows]
+
+    def _instruments(self, count):
+        rng = self.rng
+        kinds, weights = zip(*KIND_WEIGHTS, strict=True)
+        rows = []
+        for number in range(1, count + 1):
+            kind = rng.choices(kinds, weights)[0]
+            adopted_on = BASE_DATE - timedelta(days=rng.randint(200, 3000))
+            place = rng.choice(PLACES)
+            label = Instrument.Kind(kind).label
+            rows.append(
+                Instrument(
+                    pk=self.ids.instrument,
+                    slug=f"synthetic-{number}-{adopted_on.year}",
+                    title=f"{label} on artificial intelligence no. {number} ({place}, {adopted_on.year})",
+                    short_title=f"{label} {number} ({adopted_on.year})",
+                    kind=kind,
+                    adopted_on=adopted_on,
+                    adopted_on_confidence=rng.choices(CONFIDENCES, [90, 8, 2])[0],
+                    place=place,
+                    summary=f"A synthetic {str(label).lower()} adopted in {place}, for benchmarks.",
+                    source_url=f"https://example.org/instruments/{number}",
+                )
+            )
+            self.ids.instrument += 1
+        Instrument.objects.bulk_create(rows, batch_size=BATCH)
+        self.counts["instruments"] = len(rows)
+        return rows
+
+    def _endorsements(self, instruments, parties):
+        """Signatories per instrument: two for a bilateral declaration, most parties for a UN resolution."""
+        rng = self.rng
+        rows, signatories = [], {}
+        for instrument in instruments:
+            if instrument.kind == Instrument.Kind.BILATERAL_DECLARATION:
+                signed, others = rng.sample(parties, 2), []
+            elif instrument.kind == Instrument.Kind.UN_RESOLUTION:
+                signed = rng.sample(parties, rng.randint(140, 190))
+                others = rng.sample([p for p in parties if p not in set(signed)], 3)
+            else:
+                involved = rng.sample(parties, rng.randint(25, 90))
+                cut = int(len(involved) * 0.85)
+                signed, others = involved[:cut], involved[cut:]
+            signatories[instrument.pk] = signed
+            for party in signed:
+                later = rng.random() < 0.1
+                relation = Endorsement.Relation.JOINED_LATER if later else Endorsement.Relation.SIGNED
+                rows.append(self._endorsement(instrument, party, relation, later))
+            for party in others:
+                relation = rng.choice(
+                    [Endorsement.Relation.DID_NOT_SIGN, Endorsement.Relation.ATTENDED_WITHOUT_SIGNING]
+                )
+                rows.append(self._endorsement(instrument, party, relation, False))
+        Endorsement.objects.bulk_create(rows, batch_size=BATCH)
+        self.counts["endorsements"] = len(rows)
+        return signatories
+
+    def _endorsement(self, instrument, party, relation, later):
+        days = self.rng.randint(30, 400) if later else 0
+        row = Endorsement(
+            pk=self.ids.endorsement,
+            instrument_id=instrument.pk,
+            party_id=party,
+            relation=relation,
+            date=instrument.adopted_on + timedelta(days=days),
+            source_url=f"https://example.org/instruments/{instrument.pk}/signatories",
+            confidence=self.rng.choices(CONFIDENCES, [85, 12, 3])[0],
+        )
+        self.ids.endorsement += 1
+        return row
+
+    def _commitments(self, pending, themes, signatories):
+        rng = self.rng
+        commitments, theme_links, party_links, updates, sources = [], [], [], [], []
+        ThemeLink, PartyLink = Commitment.themes.through, Commitment.parties.through
+        for instrument, number in pending:
+            title = f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(QUALIFIERS)}".strip()
+            commitment = Commitment(
+                pk=self.ids.commitment,
+                instrument_id=instrument.pk,
+                reference=f"§{number}",
+                slug=f"{instrument.slug}-{number}",
+                title=title[:200],
+                text=f"Signatories of {instrument.short_title} undertake to {title[0].lower()}{title[1:]}.",
+                target_date=BASE_DATE + timedelta(days=rng.randint(-400, 1500)) if rng.random() < 0.3 else None,
+                source_url=f"https://example.org/instruments/{instrument.pk}#p{number}",
+                confidence=rng.choices(CONFIDENCES, [85, 12, 3])[0],
+                deleted_at=DELETED_AT if rng.random() < 0.005 else None,
+            )
+            self.ids.commitment += 1
+            commitments.append(commitment)
+            for theme in rng.sample(themes, rng.choice([1, 1, 2, 2, 3])):
+                theme_links.append(ThemeLink(commitment_id=commitment.pk, theme_id=theme))
+            # Most pledges bind every signatory; some name who must act.
+            named = signatories[instrument.pk]
+            if rng.random() < 0.2:
+                for party in rng.sample(named, min(len(named), rng.randint(1, 3))):
+                    party_links.append(PartyLink(commitment_id=commitment.pk, party_id=party))
+            latest = self._updates(commitment, instrument.adopted_on, named, updates, sources)
+            if latest is None or commitment.deleted_at is not None:
+                # What services.commitment_refresh_status writes for a commitment with no public update.
+                commitment.current_status, commitment.current_progress, commitment.last_update_on = NOT_ASSESSED
+            else:
+                commitment.current_status, commitment.current_progress, commitment.last_update_on = latest
+        Commitment.objects.bulk_create(commitments, batch_size=BATCH)
+        ThemeLink.objects.bulk_create(theme_links, batch_size=BATCH)
+        PartyLink.objects.bulk_create(party_links, batch_size=BATCH)
+        self._insert(ProgressUpdate, UPDATE_COLUMNS, updates)
+        self._insert(Source, SOURCE_COLUMNS, sources)
+        self.counts["commitments"] += len(commitments)
+        self.counts["updates"] += len(updates)
+        self.counts["sources"] += len(sources)
+
+    def _updates(self, commitment, adopted_on, signatories, updates, sources):
+        """Append the commitment's update rows (and their sources) in UPDATE_COLUMNS order; return the
+        (status, progress, date) of the latest public one, as services.commitment_refresh_status would
+        choose it: by date of the event, then publication time, then id."""
+        rng = self.rng
+        random, choice, randint = rng.random, rng.choice, rng.randint
+        count = self.updates_per_commitment
+        span = max(1, (BASE_DATE - adopted_on).days)
+        days = sorted(randint(0, span) for _ in range(count))
+        reference, analysts, editor = commitment.reference, self.analysts, self.editors[0]
+        # A few commitments are still being assessed: every update is unpublished.
+        never_published = random() < 0.04
+        status, latest, latest_key = None, None, None
+        for index, day in enumerate(days):
+            pk = self.ids.update
+            self.ids.update += 1
+            status = choice(NEXT_STATUS[status])
+            low, high = PROGRESS_RANGE[status]
+            progress = randint(low, high) if random() < 0.6 else None
+            reported_on = adopted_on + timedelta(days=day)
+            # The newest updates are the likeliest to be still in review.
+            unpublished = never_published or random() < (0.35 if index >= count - 3 else 0.08)
+            state = choice(UNPUBLISHED_STATES) if unpublished else PUBLISHED
+            event = choice(EVENTS)
+            if state == PUBLISHED:
+                published_at = datetime.combine(reported_on + timedelta(days=randint(1, 20)), NINE_AM, UTC)
+                published_at += timedelta(minutes=randint(0, 59))
+                corrected = random() < 0.02
+                deleted = random() < 0.005
+                if not deleted and (latest_key is None or (reported_on, published_at, pk) > latest_key):
+                    latest_key, latest = (reported_on, published_at, pk), (status, progress, reported_on)
+                stamp, source_count = published_at, choice(SOURCES_PER_PUBLISHED_UPDATE)
+            else:
+                published_at, corrected, deleted = None, False, False
+                stamp, source_count = datetime.combine(reported_on, NINE_AM, UTC), 1
+            returned = state == RETURNED
+            updates.append(
+                (
+                    pk,
+                    commitment.pk,
+                    reported_on,
+                    status,
+                    progress,
+                    f"{event} on {reported_on:%-d %B %Y}. Our reading: **{STATUS_WORDS[status]}**; "
+                    f"see the sources for the detail of {reference}.",
+                    rng.choices(CONFIDENCES, CONFIDENCE_WEIGHTS)[0],
+                    choice(signatories) if random() < 0.4 else None,
+                    choice(analysts),
+                    state,
+                    editor if state == PUBLISHED or returned else None,
+                    "Add a primary source, please." if returned else "",
+                    published_at,
+                    stamp + CORRECTION_DELAY if corrected else None,
+                    "The date of the event was corrected." if corrected else "",
+                    stamp,
+                    stamp + CORRECTION_DELAY if corrected else stamp,
+                    stamp if deleted else None,
+                )
+            )
+            for number in range(source_count):
+                publisher = choice(PUBLISHERS)
+                sources.append(
+                    (
+                        self.ids.source,
+                        pk,
+                        f"https://example.org/news/{pk}/{number}",
+                        f"{event} ({publisher})",
+                        publisher,
+                        reported_on + timedelta(days=randint(0, 5)),
+                        f"https://web.archive.org/web/{pk}/{number}" if random() < 0.5 else "",
+                    )
+                )
+                self.ids.source += 1
+        return latest
+
+    def _insert(self, model, columns, rows):
+        """Insert plain rows: COPY on PostgreSQL, many rows per INSERT elsewhere. For these two big tables,
+        bulk_create spends about three times longer compiling its SQL value by value than the database spends
+        inserting (10,000 commitments x 30 updates would take about 90 s on SQLite instead of 30)."""
+        if not rows:
+            return
+        ops = connection.ops
+        table = ops.quote_name(model._meta.db_table)
+        column_list = ", ".join(ops.quote_name(model._meta.get_field(name).column) for name in columns)
+        if connection.vendor == "postgresql":
+            # COPY: psycopg encodes the rows in C, many times faster than binding parameters in Python.
+            with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        date_memo, datetime_memo = {}, {}
+        converting = []
+        for index, name in enumerate(columns):
+            kind = model._meta.get_field(name).get_internal_type()
+            if kind == "DateTimeField":
+                converting.append((index, _memoised(ops.adapt_datetimefield_value, datetime_memo)))
+            elif kind == "DateField":
+                converting.append((index, _memoised(ops.adapt_datefield_value, date_memo)))
+        row_sql = f"({', '.join(['%s'] * len(columns))})"
+        per_statement = max(1, min(1000, MAX_PARAMS // len(columns)))
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), per_statement):
+                batch = rows[start : start + per_statement]
+                params = []
+                for row in batch:
+                    row = list(row)
+                    for index, adapt in converting:
+                        if row[index] is not None:
+                            row[index] = adapt(row[index])
+                    params += row
+                cursor.execute(
+                    f"INSERT INTO {table} ({column_list}) VALUES {', '.join([row_sql] * len(batch))}", params
+                )
+
+
+def _memoised(adapt, memo):
+    def adapted(value):
+        try:
+            return memo[value]
+        except KeyError:
+            memo[value] = result = adapt(value)
+            return result
+
+    return adapted

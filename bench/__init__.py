@@ -1,0 +1,1 @@
+"""The benchmark and the helpers other load tests share (bench/harness.py)."""

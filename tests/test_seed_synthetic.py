@@ -1,0 +1,113 @@
+"""seed_synthetic: deterministic for a seed, consistent denormalised statuses, and careful with existing data."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count
+
+from aitracker.models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Status, Theme
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def seed(**options):
+    out = StringIO()
+    call_command(
+        "seed_synthetic",
+        **{"commitments": 40, "updates_per_commitment": 6, "seed": 7, "instruments": 4, **options},
+        stdout=out,
+    )
+    return out.getvalue()
+
+
+def snapshot():
+    """Everything seed_synthetic writes, except the commitments' creation and change times (the clock's)."""
+    return {
+        "instruments": list(Instrument.objects.order_by("pk").values()),
+        "parties": list(Party.objects.order_by("pk").values()),
+        "endorsements": list(Endorsement.objects.order_by("pk").values()),
+        "themes": list(Theme.objects.order_by("pk").values()),
+        "commitments": list(
+            Commitment.objects.order_by("pk").values(
+                "pk", "instrument", "reference", "slug", "title", "text", "target_date", "source_url",
+                "confidence", "current_status", "current_progress", "last_update_on", "deleted_at",
+            )
+        ),
+        "commitment_themes": list(Commitment.themes.through.objects.order_by("pk").values("commitment", "theme")),
+        "commitment_parties": list(Commitment.parties.through.objects.order_by("pk").values("commitment", "party")),
+        "updates": list(ProgressUpdate.objects.order_by("pk").values()),
+        "sources": list(Source.objects.order_by("pk").values()),
+    }  # fmt: skip
+
+
+def test_fills_every_table_and_reports_its_time():
+    output = seed()
+    assert Instrument.objects.count() == 4
+    assert Party.objects.count() == 200
+    assert Theme.objects.count() >= 3
+    assert Commitment.objects.count() == 40
+    assert ProgressUpdate.objects.count() == 40 * 6
+    assert Endorsement.objects.exists()
+    assert "40 commitments" in output and " s (seed 7)" in output
+    states = set(ProgressUpdate.objects.values_list("state", flat=True))
+    assert {"published", "draft"} <= states
+
+
+def test_every_published_update_has_a_source_and_the_models_constraints_hold():
+    seed()
+    assert not ProgressUpdate.objects.filter(state="published").annotate(n=Count("sources")).filter(n=0).exists()
+    for model in (Instrument, Party, Endorsement, Commitment, ProgressUpdate, Source):
+        for obj in model.objects.order_by("?")[:20]:
+            obj.full_clean(validate_unique=False)
+
+
+def test_the_same_seed_gives_the_same_data_and_another_seed_does_not():
+    seed()
+    first = snapshot()
+    seed(flush=True)
+    assert snapshot() == first
+    seed(flush=True, seed=8)
+    assert snapshot()["updates"] != first["updates"]
+
+
+def test_denormalised_status_matches_the_published_updates():
+    seed(commitments=120, updates_per_commitment=5)
+    wrong = [
+        c.slug
+        for c in Commitment.objects.with_computed_status()
+        if (c.current_status, c.current_progress, c.last_update_on)
+        != (c.computed_status or Status.NOT_ASSESSED, c.computed_progress, c.computed_update_on)
+    ]
+    assert wrong == []
+    # Several statuses occur, including a commitment nobody has assessed yet.
+    assert len({c.current_status for c in Commitment.objects.all()}) >= 4
+
+
+def test_writes_no_history():
+    seed()
+    assert not Commitment.history.exists()
+    assert not ProgressUpdate.history.exists()
+
+
+def test_refuses_a_database_with_commitments_unless_flushed():
+    factories.make_commitment(title="Real work")
+    with pytest.raises(CommandError, match=r"already holds 1 commitments.*--flush"):
+        seed()
+    assert Commitment.objects.count() == 1
+    seed(flush=True)
+    assert Commitment.objects.count() == 40
+    assert not Commitment.objects.filter(title="Real work").exists()
+
+
+def test_no_updates_means_every_commitment_is_not_assessed():
+    seed(updates_per_commitment=0)
+    assert set(Commitment.objects.values_list("current_status", flat=True)) == {Status.NOT_ASSESSED}
+
+
+def test_rejects_impossible_sizes():
+    with pytest.raises(CommandError):
+        seed(commitments=0)
+    with pytest.raises(CommandError):
+        seed(commitments=3, instruments=4)
