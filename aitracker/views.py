@@ -304,6 +304,9 @@ class UncountedPage:
         return self.number - 1
 
 
+MAX_UPDATE_PAGE = 1_000_000
+
+
 class UpdateListView(ListView):
     template_name = "aitracker/update_list.html"
     context_object_name = "updates"
@@ -320,6 +323,8 @@ class UpdateListView(ListView):
             number = max(1, int(self.request.GET.get(self.page_kwarg, 1)))
         except ValueError:
             number = 1
+        # Past any real page, but small enough that the OFFSET fits the database's 64-bit integers.
+        number = min(number, MAX_UPDATE_PAGE)
         rows = list(queryset[(number - 1) * page_size : number * page_size + 1])
         page = UncountedPage(object_list=rows[:page_size], number=number, has_next_page=len(rows) > page_size)
         return None, page, page.object_list, page.has_other_pages()

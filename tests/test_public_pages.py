@@ -749,3 +749,10 @@ def test_long_lists_of_commitments_point_to_the_table(client, monkeypatch, name)
     assert "Showing the first 2 of 3 commitments." in html
     filter_name = name.removesuffix("_detail")
     assert f'href="/commitments/?{filter_name}=long"' in html
+
+
+@pytest.mark.parametrize("page", ["461168601842738792", "99999999999999999999", "-3", "abc"])
+def test_the_updates_list_survives_any_page_number(client, real_data, page):
+    """Found by the fuzz test: a huge page number overflowed the database's OFFSET and gave a 500."""
+    response = client.get(reverse("update_list"), {"page": page})
+    assert response.status_code == 200
