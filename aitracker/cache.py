@@ -35,8 +35,8 @@ logger = logging.getLogger(__name__)
 GENERATION_KEY = "aitracker:generation"
 PAGE_KEY_PREFIX = "aitracker:page"
 STATUS_HEADER = "X-Page-Cache"
-# Cookies that make a page personal: a staff session, or a flash message the page would consume.
-PRIVATE_COOKIES = (settings.SESSION_COOKIE_NAME, "messages")
+# The cookie of django.contrib.messages' CookieStorage: a flash message the page would show and consume.
+MESSAGES_COOKIE = "messages"
 UNCACHEABLE_CACHE_CONTROL = {"private", "no-cache", "no-store"}
 
 
@@ -133,7 +133,7 @@ def _page_key(request, generation: str) -> str:
 def _bypasses_cache(request) -> bool:
     if request.method != "GET":
         return True
-    if any(name in request.COOKIES for name in PRIVATE_COOKIES):
+    if settings.SESSION_COOKIE_NAME in request.COOKIES or MESSAGES_COOKIE in request.COOKIES:
         # Staff see their own pages (forms, links to edit, messages); an expired cookie only costs a miss.
         return True
     user = getattr(request, "user", None)

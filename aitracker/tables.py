@@ -4,10 +4,12 @@ import functools
 
 import django_tables2 as tables
 from django.db.models import F, OuterRef, StringAgg, Subquery, Value
+from django.db.models.query import QuerySet
 from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django_tables2.data import TableQuerysetData
 
 from .models import Commitment, Status
 from .templatetags.aitracker_tags import progress_bar_html, status_badge_html, time_tag
@@ -35,6 +37,19 @@ def _ordered(queryset, is_descending, *fields):
     return queryset.order_by(*expressions, "pk"), True
 
 
+class PageByKeysData(TableQuerysetData):
+    """A page of a sorted queryset in two steps: the page's primary keys first, sorting only the sort keys and
+    the ids, then the page's rows by key. Sorting whole rows (the text of every commitment) for a page near
+    the end spills to disk on PostgreSQL (an external merge of 6 MB at 10,000 commitments)."""
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):
+            return super().__getitem__(key)
+        keys = list(self.data.prefetch_related(None).values_list("pk", flat=True)[key])
+        rows = {row.pk: row for row in self.data.order_by().filter(pk__in=keys)}
+        return [rows[pk] for pk in keys]
+
+
 class CommitmentTable(tables.Table):
     # The cells are built by the render_* methods below, in Python: django-tables2's generic cells (linkify,
     # a template parsed anew for every TemplateColumn cell) cost more than the rest of the page put together.
@@ -59,6 +74,11 @@ class CommitmentTable(tables.Table):
         page_field = "page"
         per_page = 25
         empty_text = _("No commitment matches these filters.")
+
+    def __init__(self, data=None, *args, **kwargs):
+        if isinstance(data, QuerySet):
+            data = PageByKeysData(data)
+        super().__init__(data, *args, **kwargs)
 
     def paginate(self, *args, per_page=None, **kwargs):
         # ?per_page= comes from the visitor: keep a page to a size the server renders quickly.

@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -284,6 +285,8 @@ def main(argv=None) -> int:
         help="Seconds of /healthz on the same server before each page: the share of /healthz uses it.",
     )
     args = parser.parse_args(argv)
+    # Stopped from outside (timeout, kill): still stop the servers it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     started = datetime.now(UTC)
     load_before = harness.load_average()
