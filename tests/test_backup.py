@@ -33,7 +33,6 @@ def history_rich_data(real_data, editor, analyst, settings):
     """The real data, plus what a working site accumulates: an update written, submitted, published and
     corrected through the services; an edit in the admin (history with its author, the admin's log);
     many-to-many history; a custom group; failed and successful logins (axes' records)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     editor.set_password(factories.PASSWORD)
     editor.save()
     commitment = Commitment.objects.order_by("pk").first()

@@ -81,7 +81,6 @@ class Browsing:
 
 @pytest.fixture
 def browsing(page, live_server, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return Browsing(page, live_server.url)
 
 

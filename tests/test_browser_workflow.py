@@ -16,12 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def groups(fast_password_hashing):
+def groups(_fast_password_hashing):
     """The Analyst and Editor groups that a data migration creates. An earlier transactional test's flush
     removes them, and serialized_rollback cannot bring them back once Playwright's event loop runs in this
     thread (Django then keeps a fresh connection object, without the serialized data): so run the migration's

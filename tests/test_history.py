@@ -13,11 +13,6 @@ from tests.factories import make_commitment, make_editor, make_update
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def login(user):
     client = Client()
     client.force_login(user)

@@ -21,11 +21,6 @@ HEADER = ["id", "commitment", "reported_on", "status", "progress", "party", "con
 SOURCES = json.dumps([{"url": "https://example.org/a", "title": "A report", "publisher": "Example"}])
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def data(db):
     return {

@@ -38,7 +38,6 @@ def fast_tests(settings):
     """Every request here must reach the view (no page cached by an earlier test), and the many logins hash
     their passwords quickly (what is tested is the validators and the lockout, not the hasher)."""
     settings.AITRACKER_PAGE_CACHE_SECONDS = 0
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def login_url():

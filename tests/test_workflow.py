@@ -15,12 +15,6 @@ from tests.factories import make_analyst, make_commitment, make_editor, make_par
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # The default hasher takes seconds on a busy machine; these tests log in with force_login anyway.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 SOURCE = {
     "url": "https://example.org/news/1",
     "title": "Ministry launches the AI fund",
