@@ -31,6 +31,12 @@ def staff_group(name: str) -> Group:
     return group
 
 
+def ensure_staff_groups() -> None:
+    """Both groups as the data migration made them, re-created if a transactional test's flush removed them."""
+    for name in ("Analyst", "Editor"):
+        staff_group(name)
+
+
 def make_user(*, username=None, group=None, password=PASSWORD, **fields) -> User:
     user = User.objects.create_user(
         username=username or f"user{_n()}", password=password, is_staff=group is not None, **fields

@@ -2,11 +2,9 @@
 Django admin (login, changelists, change forms with autocomplete and inlines, history) all work in headless
 Chromium with no CSP violation and no console error."""
 
-import importlib
 import re
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from aitracker.models import Party
@@ -84,34 +82,9 @@ def browsing(page, live_server, settings):
     return Browsing(page, live_server.url)
 
 
-def ensure_the_groups():
-    """The groups that the data migration made, which a transactional test's flush removes. serialized_rollback
-    should bring them back, but once Playwright's event loop runs in this thread, Django keeps its connections
-    in context-local storage (asgiref.local), on a new connection object that no longer carries the serialized
-    data; the flush's post_migrate still recreates the permissions. So make the groups again when missing."""
-    if Group.objects.filter(name__in=["Analyst", "Editor"]).count() == 2:
-        return
-    groups = importlib.import_module("aitracker.migrations.0002_groups")
-    analyst, _ = Group.objects.get_or_create(name="Analyst")
-    analyst.permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="aitracker",
-            codename__in=[f"{action}_{model}" for model, actions in groups.ANALYST.items() for action in actions],
-        )
-    )
-    editor, _ = Group.objects.get_or_create(name="Editor")
-    codenames = [f"{a}_{m}" for m in groups.EDITOR_MODELS for a in ("add", "change", "delete", "view")]
-    editor.permissions.set(
-        [
-            *Permission.objects.filter(content_type__app_label="aitracker", codename__in=codenames),
-            *(Permission.objects.get(content_type__app_label=app, codename=code) for app, code in groups.EDITOR_EXTRA),
-        ]
-    )
-
-
 @pytest.fixture
 def data(db):
-    ensure_the_groups()
+    factories.ensure_staff_groups()
     instrument = factories.make_instrument(slug="paris", short_title="Paris statement")
     party = factories.make_party(slug="france", name="France", kind="country", country="FR")
     factories.make_party(slug="india", name="India", kind="country", country="IN")

@@ -1,16 +1,12 @@
 """The workflow in a real browser (headless Chromium): an analyst logs in with their password, logs an update with
 two sources and submits it; an editor publishes it from the review queue and sees it on the public page."""
 
-import importlib
 import re
 
 import pytest
-from django.contrib.auth.models import Group
-from django.db import connection
-from django.db.migrations.loader import MigrationLoader
 from django.urls import reverse
 
-from tests.factories import PASSWORD, make_analyst, make_commitment, make_editor
+from tests.factories import PASSWORD, ensure_staff_groups, make_analyst, make_commitment, make_editor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -21,10 +17,7 @@ def groups(_fast_password_hashing):
     removes them, and serialized_rollback cannot bring them back once Playwright's event loop runs in this
     thread (Django then keeps a fresh connection object, without the serialized data): so run the migration's
     own function again, on the migration state, when they are missing."""
-    if Group.objects.filter(name__in=["Analyst", "Editor"]).count() == 2:
-        return
-    state = MigrationLoader(connection).project_state(("aitracker", "0002_groups"))
-    importlib.import_module("aitracker.migrations.0002_groups").create_groups(state.apps, None)
+    ensure_staff_groups()
 
 
 def log_in(page, base, username):
