@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "aitracker:generation"
 PAGE_KEY_PREFIX = "aitracker:page"
+SUMMARY_KEY_PREFIX = "aitracker:summary"
 STATUS_HEADER = "X-Page-Cache"
 # The cookie of django.contrib.messages' CookieStorage: a flash message the page would show and consume.
 MESSAGES_COOKIE = "messages"
@@ -123,6 +124,28 @@ def _bump_after_commit():
         logger.exception(
             "could not clear the public page cache: pages may be stale for up to %ss", page_cache_seconds()
         )
+
+
+def cached_summary(name: str, compute):
+    """compute(), kept under the current data generation: for the site-wide counts (commitments per status,
+    per instrument, per theme) that cost a pass over every commitment and change only with a write the
+    public can see, which moves to a new generation. Whole pages are cached on top of these for anonymous
+    visitors; these serve the rest (staff, a page with a new query string, the first visit after a write).
+
+    `name` says what is counted and over what (e.g. "status-counts:party:12"); the value must not depend on
+    the language. Off when AITRACKER_SUMMARY_CACHE_SECONDS is 0, as in the tests.
+    """
+    seconds = settings.AITRACKER_SUMMARY_CACHE_SECONDS
+    generation = current_generation() if seconds > 0 else None
+    if generation is None:
+        return compute()
+    key = f"{SUMMARY_KEY_PREFIX}:{generation}:{name}"
+    cache = _cache()
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, seconds)
+    return value
 
 
 def _page_key(request, generation: str) -> str:

@@ -1,19 +1,22 @@
 """Filters of the public commitments table. Every value is a slug or a code, so a filtered URL reads well."""
 
+from html import escape
+
 import django_filters
 from django import forms
 from django.db.models import Q
 from django.forms.utils import flatatt
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import ChoiceField
 
 from .models import Commitment, Instrument, Party, Status, Theme
 
 
 class PlainSelect(forms.Select):
     """A <select> built in Python. Django renders every <option> through a template include, and these lists
-    hold every party and instrument: rendered the usual way, the filter form cost more than the table."""
+    hold every party and instrument: rendered the usual way, the filter form cost more than the table. The
+    standard library's escape() is the one Django's wraps, without the lazy-string checks on every call."""
 
     def render(self, name, value, attrs=None, renderer=None):
         selected = set(self.format_value(value))
@@ -25,25 +28,39 @@ class PlainSelect(forms.Select):
         return mark_safe(f'<select name="{escape(name)}"{attributes}>{options}</select>')
 
 
+class SharedChoiceField(ChoiceField):
+    """A choice field whose copies share its choices. Django copies every field of a form for each request,
+    choices included: a few hundred parties and instruments copied element by element, to be read only."""
+
+    def __deepcopy__(self, memo):
+        result = forms.Field.__deepcopy__(self, memo)
+        result.choices = self._choices.choices
+        return result
+
+
+class SharedChoiceFilter(django_filters.ChoiceFilter):
+    field_class = SharedChoiceField
+
+
 class CommitmentFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
-    instrument = django_filters.ChoiceFilter(
+    instrument = SharedChoiceFilter(
         widget=PlainSelect, label=_("Instrument"), field_name="instrument__slug", empty_label=_("All instruments")
     )
-    theme = django_filters.ChoiceFilter(
+    theme = SharedChoiceFilter(
         widget=PlainSelect, label=_("Theme"), field_name="themes__slug", empty_label=_("All themes")
     )
-    status = django_filters.ChoiceFilter(
+    status = SharedChoiceFilter(
         widget=PlainSelect,
         label=_("Status"),
         field_name="current_status",
         choices=Status.choices,
         empty_label=_("Any status"),
     )
-    party = django_filters.ChoiceFilter(
+    party = SharedChoiceFilter(
         widget=PlainSelect, label=_("Party"), method="filter_party", empty_label=_("All parties")
     )
-    stale = django_filters.ChoiceFilter(
+    stale = SharedChoiceFilter(
         widget=PlainSelect,
         label=_("Freshness"),
         method="filter_stale",

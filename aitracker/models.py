@@ -22,11 +22,12 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
+
+from .links import slug_url
 
 HTTP_URL = Q(url__startswith="http://") | Q(url__startswith="https://")
 
@@ -48,6 +49,9 @@ class Status(models.TextChoices):
     STALLED = "stalled", _("Stalled")
     REVERSED = "reversed", _("Reversed")
 
+
+# Status.values builds a new list from the enum on every access: read it once for the per-row loops.
+STATUS_VALUES = tuple(Status.values)
 
 STATUS_DEFINITIONS = {
     Status.NOT_ASSESSED: _("No published, sourced update exists yet for this commitment."),
@@ -104,6 +108,8 @@ class Instrument(models.Model):
         ordering = ["-adopted_on", "short_title"]
         verbose_name = _("instrument")
         verbose_name_plural = _("instruments")
+        # The commitments table's default order starts with the instrument's date and slug.
+        indexes = [models.Index(fields=["adopted_on", "slug"], name="instrument_adopted_slug")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(source_url__startswith="http://") | Q(source_url__startswith="https://"),
@@ -116,7 +122,7 @@ class Instrument(models.Model):
         return self.short_title
 
     def get_absolute_url(self):
-        return reverse("instrument_detail", kwargs={"slug": self.slug})
+        return slug_url("instrument_detail", self.slug)
 
 
 class PartyQuerySet(models.QuerySet):
@@ -169,7 +175,7 @@ class Party(models.Model):
         return self.name
 
     def get_absolute_url(self):
-        return reverse("party_detail", kwargs={"slug": self.slug})
+        return slug_url("party_detail", self.slug)
 
 
 class EndorsementQuerySet(models.QuerySet):
@@ -253,7 +259,7 @@ class Theme(models.Model):
         return self.name
 
     def get_absolute_url(self):
-        return reverse("theme_detail", kwargs={"slug": self.slug})
+        return slug_url("theme_detail", self.slug)
 
 
 class CommitmentQuerySet(models.QuerySet):
@@ -302,7 +308,7 @@ class CommitmentQuerySet(models.QuerySet):
     def status_counts(self):
         """{status: count} over this queryset, every status present (zero where none)."""
         counts = dict(self.order_by().values_list("current_status").annotate(n=Count("pk")))
-        return {status: counts.get(status, 0) for status in Status.values}
+        return {status: counts.get(status, 0) for status in STATUS_VALUES}
 
     def status_counts_by(self, *fields):
         """{(values of fields): {status: count}} over this queryset in one query, every status present in each.
@@ -313,7 +319,7 @@ class CommitmentQuerySet(models.QuerySet):
         rows = self.order_by().values_list(*fields, "current_status").annotate(n=Count("pk", distinct=True))
         breakdown = {}
         for *key, status, count in rows:
-            breakdown.setdefault(tuple(key), dict.fromkeys(Status.values, 0))[status] = count
+            breakdown.setdefault(tuple(key), dict.fromkeys(STATUS_VALUES, 0))[status] = count
         return breakdown
 
     def with_status_rank(self):
@@ -398,13 +404,15 @@ class Commitment(models.Model):
             models.Index(fields=["current_progress"], name="commitment_progress"),
             models.Index(fields=["reference"], name="commitment_reference"),
             models.Index(fields=["title"], name="commitment_title"),
+            # The table's default order (instrument by date, then slug): walked instrument by instrument.
+            models.Index(fields=["instrument", "slug"], name="commitment_instrument_slug"),
         ]
 
     def __str__(self):
         return f"{self.instrument.short_title} {self.reference}: {self.title}"
 
     def get_absolute_url(self):
-        return reverse("commitment_detail", kwargs={"slug": self.slug})
+        return slug_url("commitment_detail", self.slug)
 
     @property
     def status_definition(self):
@@ -438,7 +446,11 @@ class ProgressUpdateQuerySet(models.QuerySet):
         return self.select_related("commitment__instrument", "party").prefetch_related("sources")
 
     def for_party(self, party):
-        return self.filter(Q(party=party) | Q(commitment__in=Commitment.objects.for_party(party)))
+        """Updates that name the party as acting, or on a commitment that binds it (the rule of
+        CommitmentQuerySet.for_party). Tested row by row, so that the latest few are found by walking the
+        latest-first index rather than by collecting every update of every commitment binding the party."""
+        binds = Commitment.objects.for_party(party).filter(pk=OuterRef("commitment"))
+        return self.filter(Q(party=party) | Exists(binds))
 
     def live(self):
         """Not soft-deleted, nor on a soft-deleted commitment: what staff work with."""

@@ -245,6 +245,8 @@ SIMPLE_HISTORY_REVERT_DISABLED = False
 AITRACKER_STALE_AFTER_DAYS = 365
 # Seconds a public page stays in the cache; publications and edits clear it at once.
 AITRACKER_PAGE_CACHE_SECONDS = int(os.environ.get("AITRACKER_PAGE_CACHE_SECONDS", "600"))
+# The site-wide counts under the same data generation (aitracker/cache.py: cached_summary); 0 turns them off.
+AITRACKER_SUMMARY_CACHE_SECONDS = int(os.environ.get("AITRACKER_SUMMARY_CACHE_SECONDS", "600"))
 
 LOGGING = {
     "version": 1,

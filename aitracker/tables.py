@@ -1,32 +1,19 @@
 """The public commitments table: what each column shows and how it sorts."""
 
-import functools
-
 import django_tables2 as tables
 from django.db.models import F, OuterRef, StringAgg, Subquery, Value
 from django.db.models.query import QuerySet
-from django.urls import get_script_prefix, reverse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django_tables2.data import TableQuerysetData
 
+from .links import slug_url
 from .models import Commitment, Status
 from .templatetags.aitracker_tags import progress_bar_html, status_badge_html, time_tag
 
 MAX_PER_PAGE = 100
-
-
-def slug_url(name, slug):
-    """reverse(name, kwargs={"slug": slug}), without resolving the pattern again for every row."""
-    prefix, suffix = _slug_url_parts(name, get_script_prefix())
-    return f"{prefix}{slug}{suffix}"
-
-
-@functools.cache
-def _slug_url_parts(name, script_prefix):
-    prefix, _placeholder, suffix = reverse(name, kwargs={"slug": "-slug-"}).partition("-slug-")
-    return prefix, suffix
 
 
 def _ordered(queryset, is_descending, *fields):
@@ -40,14 +27,32 @@ def _ordered(queryset, is_descending, *fields):
 class PageByKeysData(TableQuerysetData):
     """A page of a sorted queryset in two steps: the page's primary keys first, sorting only the sort keys and
     the ids, then the page's rows by key. Sorting whole rows (the text of every commitment) for a page near
-    the end spills to disk on PostgreSQL (an external merge of 6 MB at 10,000 commitments)."""
+    the end spills to disk on PostgreSQL (an external merge of 6 MB at 10,000 commitments).
+
+    A page in the second half is read from the other end, in the reverse order: an OFFSET makes the database
+    walk past every row before the page, so the last page would otherwise cost the most. Every order of the
+    table ends with a unique key, so the reverse order is exactly the same rows backwards.
+
+    `count`, when given, is the number of rows, known beforehand (the unfiltered table's).
+    """
+
+    def __init__(self, data, count=None):
+        super().__init__(data)
+        self._length = count
 
     def __getitem__(self, key):
-        if not isinstance(key, slice):
+        if not isinstance(key, slice) or key.step is not None:
             return super().__getitem__(key)
-        keys = list(self.data.prefetch_related(None).values_list("pk", flat=True)[key])
-        rows = {row.pk: row for row in self.data.order_by().filter(pk__in=keys)}
-        return [rows[pk] for pk in keys]
+        keys = self.data.prefetch_related(None).values_list("pk", flat=True)
+        start, stop = key.start or 0, key.stop
+        total = len(self) if stop is not None else None
+        if total is not None and start > total // 2:
+            stop = min(stop, total)
+            page_keys = list(keys.reverse()[max(total - stop, 0) : max(total - start, 0)])[::-1]
+        else:
+            page_keys = list(keys[key])
+        rows = {row.pk: row for row in self.data.order_by().filter(pk__in=page_keys)}
+        return [rows[pk] for pk in page_keys]
 
 
 class CommitmentTable(tables.Table):
@@ -75,9 +80,9 @@ class CommitmentTable(tables.Table):
         per_page = 25
         empty_text = _("No commitment matches these filters.")
 
-    def __init__(self, data=None, *args, **kwargs):
+    def __init__(self, data=None, *args, count=None, **kwargs):
         if isinstance(data, QuerySet):
-            data = PageByKeysData(data)
+            data = PageByKeysData(data, count=count)
         super().__init__(data, *args, **kwargs)
 
     def paginate(self, *args, per_page=None, **kwargs):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
@@ -17,9 +18,11 @@ from django.views.generic import DetailView, ListView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
+from .cache import cached_summary
 from .filters import CommitmentFilter
 from .models import (
     STATUS_DEFINITIONS,
+    STATUS_VALUES,
     Commitment,
     Endorsement,
     Instrument,
@@ -36,6 +39,7 @@ LATEST_UPDATES = 8
 # A detail page lists this many commitments at most; the table, one click away, has them all.
 COMMITMENTS_SHOWN = 50
 DASHBOARD_INSTRUMENTS = 10
+ENDORSEMENTS_PER_PAGE = 20
 EXPORT_CHUNK = 1000
 
 
@@ -48,9 +52,10 @@ def public_updates():
     )
 
 
-def commitments_summary(commitments):
-    """The context a page needs to show a set of commitments: how many in each status, and the first few."""
-    status_counts = commitments.status_counts()
+def commitments_summary(commitments, summary_name):
+    """The context a page needs to show a set of commitments: how many in each status (kept as the summary
+    `summary_name` until the next write), and the first few."""
+    status_counts = cached_summary(f"status-counts:{summary_name}", commitments.status_counts)
     return {
         "status_counts": status_counts,
         "commitment_total": sum(status_counts.values()),
@@ -62,28 +67,47 @@ def breakdown_rows(objects, breakdown):
     """Pair each object with its {status: count} (zeros if it has none) and its total."""
     rows = []
     for obj in objects:
-        counts = breakdown.get((obj.pk,), dict.fromkeys(Status.values, 0))
+        counts = breakdown.get((obj.pk,), dict.fromkeys(STATUS_VALUES, 0))
         rows.append({"object": obj, "counts": counts, "total": sum(counts.values())})
     return rows
+
+
+# The site-wide counts, each a pass over every commitment: kept until the next write the public can see.
+def status_counts():
+    return cached_summary("status-counts:all", Commitment.objects.public().status_counts)
+
+
+def status_counts_by_instrument():
+    return cached_summary(
+        "status-counts:by-instrument", lambda: Commitment.objects.public().status_counts_by("instrument")
+    )
+
+
+def status_counts_by_theme():
+    return cached_summary("status-counts:by-theme", lambda: Commitment.objects.public().status_counts_by("themes"))
+
+
+def stale_count():
+    # Staleness moves with the calendar as well as with the data.
+    return cached_summary(f"stale:{timezone.now().date()}", Commitment.objects.public().stale().count)
 
 
 class DashboardView(TemplateView):
     template_name = "aitracker/dashboard.html"
 
     def get_context_data(self, **kwargs):
-        commitments = Commitment.objects.public()
-        status_counts = commitments.status_counts()
+        counts = status_counts()
         return super().get_context_data(
-            status_counts=status_counts,
-            status_rows=[(Status(status), count) for status, count in status_counts.items()],
-            total=sum(status_counts.values()),
-            stale_count=commitments.stale().count(),
+            status_counts=counts,
+            status_rows=[(Status(status), count) for status, count in counts.items()],
+            total=sum(counts.values()),
+            stale_count=stale_count(),
             # The latest instruments only: the list of them all, with the same bars, is the instruments page.
             by_instrument=breakdown_rows(
-                Instrument.objects.public()[:DASHBOARD_INSTRUMENTS], commitments.status_counts_by("instrument")
+                Instrument.objects.public()[:DASHBOARD_INSTRUMENTS], status_counts_by_instrument()
             ),
-            instrument_count=Instrument.objects.public().count(),
-            by_theme=breakdown_rows(Theme.objects.public(), commitments.status_counts_by("themes")),
+            instrument_count=cached_summary("instruments", Instrument.objects.public().count),
+            by_theme=breakdown_rows(Theme.objects.public(), status_counts_by_theme()),
             latest_updates=public_updates()[:LATEST_UPDATES],
             **kwargs,
         )
@@ -123,6 +147,13 @@ class CommitmentListView(SingleTableMixin, FilterView):
         # The table adds the sort annotations (status rank, first theme) only when it sorts by them: as
         # columns they would be computed for every matching commitment before the page is cut out.
         return Commitment.objects.public().with_related()
+
+    def get_table_kwargs(self):
+        # Unfiltered, the table counts every public commitment: the dashboard's kept count says how many.
+        filterset = self.filterset
+        if not filterset.is_bound or (filterset.is_valid() and not any(filterset.form.cleaned_data.values())):
+            return {"count": sum(status_counts().values())}
+        return {}
 
     def get(self, request, *args, **kwargs):
         export = request.GET.get("_export")
@@ -196,8 +227,7 @@ class InstrumentListView(ListView):
         return Instrument.objects.public().with_signatory_count()
 
     def get_context_data(self, **kwargs):
-        breakdown = Commitment.objects.public().status_counts_by("instrument")
-        return super().get_context_data(rows=breakdown_rows(self.object_list, breakdown), **kwargs)
+        return super().get_context_data(rows=breakdown_rows(self.object_list, status_counts_by_instrument()), **kwargs)
 
 
 RELATION_ORDER = [
@@ -224,7 +254,11 @@ class InstrumentDetailView(DetailView):
             for relation in RELATION_ORDER
             if any(e.relation == relation for e in endorsements)
         ]
-        return super().get_context_data(endorsement_groups=groups, **commitments_summary(commitments), **kwargs)
+        return super().get_context_data(
+            endorsement_groups=groups,
+            **commitments_summary(commitments, f"instrument:{self.object.pk}"),
+            **kwargs,
+        )
 
 
 class PartyListView(ListView):
@@ -243,13 +277,19 @@ class PartyDetailView(DetailView):
     def get_context_data(self, **kwargs):
         party = self.object
         commitments = Commitment.objects.public().for_party(party)
-        return super().get_context_data(
-            endorsements=Endorsement.objects.public()
+        # The latest instruments first, a page at a time: a party can have a relation to hundreds.
+        endorsements = (
+            Endorsement.objects.public()
             .filter(party=party)
             .select_related("instrument")
-            .order_by("-instrument__adopted_on"),
+            .order_by("-instrument__adopted_on", "instrument__slug")
+        )
+        endorsement_page = Paginator(endorsements, ENDORSEMENTS_PER_PAGE).get_page(self.request.GET.get("page"))
+        return super().get_context_data(
+            endorsements=endorsement_page.object_list,
+            endorsement_page=endorsement_page,
             updates=public_updates().for_party(party)[:LATEST_UPDATES],
-            **commitments_summary(commitments),
+            **commitments_summary(commitments, f"party:{party.pk}"),
             **kwargs,
         )
 
@@ -261,8 +301,7 @@ class ThemeListView(ListView):
         return Theme.objects.public().with_counts()
 
     def get_context_data(self, **kwargs):
-        breakdown = Commitment.objects.public().status_counts_by("themes")
-        return super().get_context_data(rows=breakdown_rows(self.object_list, breakdown), **kwargs)
+        return super().get_context_data(rows=breakdown_rows(self.object_list, status_counts_by_theme()), **kwargs)
 
 
 class ThemeDetailView(DetailView):
@@ -275,7 +314,7 @@ class ThemeDetailView(DetailView):
         commitments = Commitment.objects.public().for_theme(self.object)
         return super().get_context_data(
             updates=public_updates().filter(commitment__themes=self.object)[:LATEST_UPDATES],
-            **commitments_summary(commitments),
+            **commitments_summary(commitments, f"theme:{self.object.pk}"),
             **kwargs,
         )
 

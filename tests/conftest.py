@@ -21,6 +21,7 @@ def _page_cache_off(settings, tmp_path_factory):
     and on_commit never fires inside a test's transaction. tests/test_cache.py turns the cache on where it
     tests it. The data generation file goes to a temporary folder, never the project's."""
     settings.AITRACKER_PAGE_CACHE_SECONDS = 0
+    settings.AITRACKER_SUMMARY_CACHE_SECONDS = 0
     settings.AITRACKER_PAGE_GENERATION_FILE = tmp_path_factory.getbasetemp() / "page-generation"
 
 

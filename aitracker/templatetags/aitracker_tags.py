@@ -124,6 +124,12 @@ def time_tag(value):
     """A date in the site's format inside a machine-readable <time> element."""
     if not value:
         return ""
+    return _time_tag(value, get_language())
+
+
+@functools.lru_cache(maxsize=4096)
+def _time_tag(value, language):
+    # Formatting a date costs more than the rest of a table cell, and a page repeats the same few dates.
     return format_html('<time datetime="{}">{}</time>', format_date(value, "Y-m-d"), display_date(value))
 
 
