@@ -49,6 +49,34 @@ def _cache():
     return caches["default"]
 
 
+# A cache store that fails (Redis refused, or worse, hung until its socket timeout) is left alone by this
+# worker for AITRACKER_CACHE_RETRY_SECONDS: a page makes several cache calls, and each would wait for the
+# timeout again. The site serves without the cache meanwhile; every call in this module goes through here.
+_cache_down_until = 0.0
+
+
+def _cache_call(method: str, *args, default=None, **kwargs):
+    global _cache_down_until
+    if time.monotonic() < _cache_down_until:
+        return default
+    try:
+        return getattr(_cache(), method)(*args, **kwargs)
+    except Exception:
+        retry = settings.AITRACKER_CACHE_RETRY_SECONDS
+        _cache_down_until = time.monotonic() + retry
+        logger.exception("the cache failed on %s(); serving without it for %ss", method, retry)
+        return default
+
+
+def cache_is_down() -> bool:
+    return time.monotonic() < _cache_down_until
+
+
+def reset_cache_breaker() -> None:
+    global _cache_down_until
+    _cache_down_until = 0.0
+
+
 def _generation_in_file() -> bool:
     """Process-local caches cannot share the generation between workers; a file on the machine can."""
     return isinstance(_cache(), LocMemCache | DummyCache)
@@ -88,12 +116,11 @@ def current_generation() -> str | None:
         except OSError:
             logger.exception("cannot read the page cache generation from %s", path)
             return None
-    cache = _cache()
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
+    generation = _cache_call("get", GENERATION_KEY)
+    if generation is None and not cache_is_down():
         # First use, or the cache lost the key: start from a token never used before.
-        cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
-        generation = cache.get(GENERATION_KEY)
+        _cache_call("add", GENERATION_KEY, time.time_ns(), timeout=None)
+        generation = _cache_call("get", GENERATION_KEY)
     return None if generation is None else str(generation)
 
 
@@ -102,6 +129,8 @@ def bump_generation() -> None:
     if _generation_in_file():
         _write_generation_file(generation_file())
         return
+    # Never skipped by the breaker: a publication must reach the other servers, so a failure here is raised
+    # (and logged by _bump_after_commit) rather than assumed away.
     cache = _cache()
     try:
         cache.incr(GENERATION_KEY)
@@ -140,11 +169,10 @@ def cached_summary(name: str, compute):
     if generation is None:
         return compute()
     key = f"{SUMMARY_KEY_PREFIX}:{generation}:{name}"
-    cache = _cache()
-    value = cache.get(key)
+    value = _cache_call("get", key)
     if value is None:
         value = compute()
-        cache.set(key, value, seconds)
+        _cache_call("set", key, value, seconds)
     return value
 
 
@@ -193,8 +221,7 @@ def cache_public_page(view):
         if generation is None:
             return view(request, *args, **kwargs)
         key = _page_key(request, generation)
-        cache = _cache()
-        entry = cache.get(key)
+        entry = _cache_call("get", key)
         if entry is not None:
             status, content, headers = entry
             response = HttpResponse(content, status=status, headers=headers)
@@ -204,7 +231,7 @@ def cache_public_page(view):
 
         def store(response):
             if _cacheable(request, response):
-                cache.set(key, (response.status_code, response.content, dict(response.items())), seconds)
+                _cache_call("set", key, (response.status_code, response.content, dict(response.items())), seconds)
                 response[STATUS_HEADER] = "miss"
 
         if callable(getattr(response, "render", None)) and not response.is_rendered:

@@ -125,14 +125,15 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
-                # A Redis outage must not take the site down: serve without the cache.
-                "IGNORE_EXCEPTIONS": True,
+                # A Redis outage must not take the site down. Errors are raised, not swallowed, so that
+                # aitracker/cache.py (the only user of this cache) can tell an outage from a miss and leave a
+                # failing Redis alone for AITRACKER_CACHE_RETRY_SECONDS instead of waiting on every call.
+                "IGNORE_EXCEPTIONS": False,
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
             },
         }
     }
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "aitracker"}}
 
@@ -245,6 +246,8 @@ SIMPLE_HISTORY_REVERT_DISABLED = False
 AITRACKER_STALE_AFTER_DAYS = 365
 # Seconds a public page stays in the cache; publications and edits clear it at once.
 AITRACKER_PAGE_CACHE_SECONDS = int(os.environ.get("AITRACKER_PAGE_CACHE_SECONDS", "600"))
+# After a cache failure (Redis down or hung), each worker serves without the cache this long, then tries again.
+AITRACKER_CACHE_RETRY_SECONDS = float(os.environ.get("AITRACKER_CACHE_RETRY_SECONDS", "30"))
 # The site-wide counts under the same data generation (aitracker/cache.py: cached_summary); 0 turns them off.
 AITRACKER_SUMMARY_CACHE_SECONDS = int(os.environ.get("AITRACKER_SUMMARY_CACHE_SECONDS", "600"))
 

@@ -4,6 +4,7 @@ import shutil
 import pytest
 from django.core.management import call_command
 
+from aitracker import cache as page_cache
 from tests import factories
 
 CHROMIUM = os.environ.get("AITRACKER_CHROMIUM", "/usr/bin/chromium")
@@ -23,6 +24,7 @@ def _page_cache_off(settings, tmp_path_factory):
     settings.AITRACKER_PAGE_CACHE_SECONDS = 0
     settings.AITRACKER_SUMMARY_CACHE_SECONDS = 0
     settings.AITRACKER_PAGE_GENERATION_FILE = tmp_path_factory.getbasetemp() / "page-generation"
+    page_cache.reset_cache_breaker()
 
 
 @pytest.fixture
