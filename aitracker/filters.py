@@ -75,10 +75,14 @@ class CommitmentFilter(django_filters.FilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Choices are read once per request here, so validating and rendering the form costs one query each.
-        self.filters["instrument"].extra["choices"] = list(
-            Instrument.objects.public().order_by("-adopted_on", "short_title").values_list("slug", "short_title")
+        instruments = list(
+            Instrument.objects.public().order_by("-adopted_on", "short_title").values_list("pk", "slug", "short_title")
         )
-        self.filters["theme"].extra["choices"] = list(Theme.objects.public().values_list("slug", "name"))
+        self.instrument_pks = {slug: pk for pk, slug, _title in instruments}
+        self.filters["instrument"].extra["choices"] = [(slug, title) for _pk, slug, title in instruments]
+        themes = list(Theme.objects.public().values_list("pk", "slug", "name"))
+        self.theme_pks = {slug: pk for pk, slug, _name in themes}
+        self.filters["theme"].extra["choices"] = [(slug, name) for _pk, slug, name in themes]
         parties = list(Party.objects.public().values_list("pk", "slug", "name"))
         self.party_pks = {slug: pk for pk, slug, _name in parties}
         self.filters["party"].extra["choices"] = [(slug, name) for _pk, slug, name in parties]

@@ -281,12 +281,15 @@ class CommitmentQuerySet(models.QuerySet):
     def for_party(self, party):
         """Commitments that bind a party: those naming it, and those naming nobody (binding every
         signatory) in an instrument it signed or joined."""
-        endorsed = Endorsement.objects.filter(
-            instrument=OuterRef("instrument"), party=party, relation__in=Endorsement.Relation.endorsing()
-        )
-        names_party = Commitment.parties.through.objects.filter(commitment=OuterRef("pk"), party=party)
+        # As lists the database reads once (the party's few instruments and named commitments) and then
+        # looks up by index, rather than tests to run on every commitment.
+        endorsed = Endorsement.objects.filter(party=party, relation__in=Endorsement.Relation.endorsing())
+        naming_party = Commitment.parties.through.objects.filter(party=party)
         names_anyone = Commitment.parties.through.objects.filter(commitment=OuterRef("pk"))
-        return self.filter(Exists(names_party) | (~Exists(names_anyone) & Exists(endorsed)))
+        return self.filter(
+            Q(pk__in=naming_party.values("commitment_id"))
+            | (Q(instrument__in=endorsed.values("instrument_id")) & ~Exists(names_anyone))
+        )
 
     def with_status(self, status):
         return self.filter(current_status=status)

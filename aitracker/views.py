@@ -56,10 +56,14 @@ def commitments_summary(commitments, summary_name):
     """The context a page needs to show a set of commitments: how many in each status (kept as the summary
     `summary_name` until the next write), and the first few."""
     status_counts = cached_summary(f"status-counts:{summary_name}", commitments.status_counts)
+    # The first few by key, then their rows: sorting every match whole (texts included) to keep a few costs
+    # more as the matches grow.
+    keys = list(commitments.values_list("pk", flat=True)[:COMMITMENTS_SHOWN])
+    rows = {row.pk: row for row in Commitment.objects.filter(pk__in=keys).with_related()}
     return {
         "status_counts": status_counts,
         "commitment_total": sum(status_counts.values()),
-        "commitments": commitments.with_related()[:COMMITMENTS_SHOWN],
+        "commitments": [rows[pk] for pk in keys],
     }
 
 
@@ -149,11 +153,27 @@ class CommitmentListView(SingleTableMixin, FilterView):
         return Commitment.objects.public().with_related()
 
     def get_table_kwargs(self):
-        # Unfiltered, the table counts every public commitment: the dashboard's kept count says how many.
+        return {"count": self.kept_count()}
+
+    def kept_count(self):
+        """How many rows match, from the kept counts, when the filters are among those they count by (status,
+        and one instrument or one theme); else None, and the table counts them."""
         filterset = self.filterset
-        if not filterset.is_bound or (filterset.is_valid() and not any(filterset.form.cleaned_data.values())):
-            return {"count": sum(status_counts().values())}
-        return {}
+        if filterset.is_bound and not filterset.is_valid():
+            return None
+        cleaned = filterset.form.cleaned_data if filterset.is_bound else {}
+        chosen = {name: value for name, value in cleaned.items() if value}
+        status = chosen.pop("status", None)
+        if not chosen:
+            counts = status_counts()
+        elif chosen.keys() == {"instrument"}:
+            key = (filterset.instrument_pks[chosen["instrument"]],)
+            counts = status_counts_by_instrument().get(key, {})
+        elif chosen.keys() == {"theme"}:
+            counts = status_counts_by_theme().get((filterset.theme_pks[chosen["theme"]],), {})
+        else:
+            return None
+        return counts.get(status, 0) if status else sum(counts.values())
 
     def get(self, request, *args, **kwargs):
         export = request.GET.get("_export")

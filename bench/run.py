@@ -11,6 +11,7 @@ import json
 import math
 import os
 import signal
+import statistics
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,8 +111,7 @@ def prepare(size: str, db_url: str, args) -> dict:
 
 
 def measure(runs: dict, args) -> None:
-    """Both sizes served at once, each page measured on one then the other, so that the comparison of the two
-    sizes (and with /healthz) is not skewed by whatever else the machine does meanwhile."""
+    """Both sizes served at once; each page measured on both, in alternating rounds (see measure_page)."""
     for run in runs.values():
         run["results"] = []
     for cached in (True, False):
@@ -125,45 +125,92 @@ def measure(runs: dict, args) -> None:
             for index, page in enumerate(runs["small"]["pages"]):
                 if not cached and not page.html:
                     continue
-                for size, run in runs.items():
-                    measure_page(size, run, servers[size], run["pages"][index], cached and page.html, args)
+                measure_page(runs, servers, index, cached and page.html, args)
         finally:
             for server in servers.values():
                 server.stop()
 
 
-def measure_page(size, run, server, page, cached, args):
-    headers = {"Cookie": run["cookie"]} if page.admin else {}
-    url = server.url + page.path
-    if page.path == "/healthz":
-        baseline = None
-    else:
-        baseline = harness.run_wrk(server.url + "/healthz", seconds=args.baseline, connections=args.connections).rps
-    # Warm up: fill each worker's page cache and the database's own caches.
-    harness.run_wrk(url, seconds=args.warmup, connections=args.connections, headers=headers)
-    server.wait_idle()
-    with harness.MemorySampler(server.worker_pids()) as memory:
-        result = harness.run_wrk(url, seconds=args.seconds, connections=args.connections, headers=headers)
-        # Requests still queued when wrk stops are worked off before anything else is measured.
-        server.wait_idle()
-    label = "cached" if cached else ("uncached" if page.html else "-")
-    print(
-        f"   {size:<5} {page.name:<32} {label:<8} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.1f} ms  "
-        f"p99 {result.p99_ms:7.1f} ms  errors {result.errors}  peak {memory.peak_mib:.0f} MiB"
-        + (f"  (/healthz {baseline:.0f} req/s)" if baseline else ""),
-        flush=True,
+def combine(results: list[harness.WrkResult]) -> harness.WrkResult:
+    """Rounds of one page on one server as one result: throughput over all of them, the median round's p50,
+    the worst round's p99, every error."""
+    socket_errors = {}
+    for result in results:
+        for kind, count in result.socket_errors.items():
+            socket_errors[kind] = socket_errors.get(kind, 0) + count
+    requests, seconds = sum(r.requests for r in results), sum(r.seconds for r in results)
+    return harness.WrkResult(
+        requests=requests,
+        seconds=seconds,
+        rps=requests / seconds if seconds else 0.0,
+        p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=max(r.p99_ms for r in results),
+        non_2xx_3xx=sum(r.non_2xx_3xx for r in results),
+        socket_errors=socket_errors,
     )
-    run["results"].append(
-        Measurement(
-            page=page,
-            cached=cached,
-            wrk=result,
-            peak_mib=memory.peak_mib,
-            growth_mib=memory.growth_mib,
-            queries=run["queries"][page.path]["render"],
-            baseline_rps=baseline or result.rps,
+
+
+def measure_page(runs, servers, index, cached, args):
+    """One page on both sizes, in rounds that alternate the order (small then large, large then small, ...),
+    each round of the page just after a short /healthz on the same server. Whatever else the machine does
+    drifts across all of them alike, rather than falling on one size or on the page but not its baseline."""
+    sizes = list(runs)
+    pages = {size: runs[size]["pages"][index] for size in sizes}
+    # The admin is seen logged in as a superuser, through a session cookie of each database.
+    headers = {size: {"Cookie": runs[size]["cookie"]} if pages[size].admin else {} for size in sizes}
+    for size in sizes:
+        # Warm up: fill each worker's page cache and the database's own caches.
+        url = servers[size].url + pages[size].path
+        harness.run_wrk(url, seconds=args.warmup, connections=args.connections, headers=headers[size])
+        servers[size].wait_idle()
+    rounds = {size: [] for size in sizes}
+    baselines = {size: [] for size in sizes}
+    samplers = {size: harness.MemorySampler(servers[size].worker_pids()) for size in sizes}
+    for sampler in samplers.values():
+        sampler.__enter__()
+    try:
+        for number in range(args.rounds):
+            for size in sizes if number % 2 == 0 else sizes[::-1]:
+                server, page = servers[size], pages[size]
+                if page.path != "/healthz":
+                    healthz = harness.run_wrk(
+                        server.url + "/healthz", seconds=args.baseline, connections=args.connections
+                    )
+                    baselines[size].append(healthz.rps)
+                    server.wait_idle()
+                result = harness.run_wrk(
+                    server.url + page.path,
+                    seconds=args.seconds / args.rounds,
+                    connections=args.connections,
+                    headers=headers[size],
+                )
+                rounds[size].append(result)
+                # Requests still queued when wrk stops are worked off before anything else is measured.
+                server.wait_idle()
+    finally:
+        for sampler in samplers.values():
+            sampler.__exit__(None, None, None)
+    label = "cached" if cached else ("uncached" if pages["small"].html else "-")
+    for size in sizes:
+        result, memory = combine(rounds[size]), samplers[size]
+        baseline = statistics.mean(baselines[size]) if baselines[size] else None
+        print(
+            f"   {size:<5} {pages[size].name:<32} {label:<8} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.1f} ms  "
+            f"p99 {result.p99_ms:7.1f} ms  errors {result.errors}  peak {memory.peak_mib:.0f} MiB"
+            + (f"  (/healthz {baseline:.0f} req/s)" if baseline else ""),
+            flush=True,
         )
-    )
+        runs[size]["results"].append(
+            Measurement(
+                page=pages[size],
+                cached=cached,
+                wrk=result,
+                peak_mib=memory.peak_mib,
+                growth_mib=memory.growth_mib,
+                queries=runs[size]["queries"][pages[size].path]["render"],
+                baseline_rps=baseline or result.rps,
+            )
+        )
 
 
 def share(measurement: Measurement) -> float:
@@ -272,7 +319,18 @@ def main(argv=None) -> int:
         help="SQLite files under bench/db/ (default), or PostgreSQL databases aitracker_bench_small and "
         "aitracker_bench_large at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432).",
     )
-    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 10)))
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=float(os.environ.get("BENCH_SECONDS", 12)),
+        help="Seconds of load per page and size, split into --rounds rounds.",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=int(os.environ.get("BENCH_ROUNDS", 3)),
+        help="Rounds per page, alternating the sizes, each after --baseline seconds of /healthz.",
+    )
     parser.add_argument("--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", 1)))
     parser.add_argument("--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", 32)))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY") or 0) or None)
@@ -281,8 +339,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--baseline",
         type=float,
-        default=float(os.environ.get("BENCH_BASELINE", 3)),
-        help="Seconds of /healthz on the same server before each page: the share of /healthz uses it.",
+        default=float(os.environ.get("BENCH_BASELINE", 1.5)),
+        help="Seconds of /healthz on the same server before each round of a page: its share of /healthz uses "
+        "their mean.",
     )
     args = parser.parse_args(argv)
     # Stopped from outside (timeout, kill): still stop the servers it started.
@@ -307,8 +366,9 @@ def main(argv=None) -> int:
         f"- Database: {args.database} (small: {SIZES['small']:,}, large: {SIZES['large']:,} commitments, "
         f"{UPDATES_PER_COMMITMENT} updates each)",
         f"- Server: gunicorn, {workers} sync workers, DJANGO_DEBUG=0; load: wrk, {args.connections} connections, "
-        f"{args.seconds:g} s per page after {args.warmup:g} s of warm-up, each page after {args.baseline:g} s of "
-        "/healthz on the same server (the baseline of its share)",
+        f"{args.seconds:g} s per page and size after {args.warmup:g} s of warm-up, in {args.rounds} rounds that "
+        f"alternate the sizes, each round after {args.baseline:g} s of /healthz on the same server (the baseline "
+        "of its share: their mean)",
         f"- Load average (1, 5, 15 min): {load_before} before, {load_after} after",
         f"- Pages: commitment `{runs['large']['facts']['commitment']}`, party `{runs['large']['facts']['party']}` "
         f"({runs['large']['facts']['party_endorsements']} endorsements) in the large database",

@@ -344,6 +344,10 @@ def summary_pages(world):
         reverse("instrument_detail", kwargs={"slug": world["instrument"].slug}),
         reverse("theme_detail", kwargs={"slug": world["theme"].slug}),
         reverse("party_detail", kwargs={"slug": world["party"].slug}),
+        # The table's total comes from the kept counts for these filters.
+        reverse("commitment_list") + "?status=achieved",
+        reverse("commitment_list") + f"?theme={world['theme'].slug}&status=in_progress&sort=-last_update_on",
+        reverse("commitment_list") + f"?instrument={world['instrument'].slug}",
     ]
 
 
