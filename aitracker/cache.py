@@ -56,16 +56,20 @@ _cache_down_until = 0.0
 
 
 def _cache_call(method: str, *args, default=None, **kwargs):
-    global _cache_down_until
     if time.monotonic() < _cache_down_until:
         return default
     try:
         return getattr(_cache(), method)(*args, **kwargs)
     except Exception:
-        retry = settings.AITRACKER_CACHE_RETRY_SECONDS
-        _cache_down_until = time.monotonic() + retry
-        logger.exception("the cache failed on %s(); serving without it for %ss", method, retry)
+        _cache_call_failed(method)
         return default
+
+
+def _cache_call_failed(method: str) -> None:
+    global _cache_down_until
+    retry = settings.AITRACKER_CACHE_RETRY_SECONDS
+    _cache_down_until = time.monotonic() + retry
+    logger.exception("the cache failed on %s(); serving without it for %ss", method, retry)
 
 
 def cache_is_down() -> bool:
@@ -73,8 +77,9 @@ def cache_is_down() -> bool:
 
 
 def reset_cache_breaker() -> None:
-    global _cache_down_until
+    global _cache_down_until, _bump_pending
     _cache_down_until = 0.0
+    _bump_pending = False
 
 
 def _generation_in_file() -> bool:
@@ -107,6 +112,9 @@ def _write_generation_file(path: Path) -> str:
 
 def current_generation() -> str | None:
     """The current data generation, or None when it cannot be read (then pages are served uncached)."""
+    # A publication that could not clear the cache when it committed must before anything is read from it.
+    if _bump_pending and not _retry_bump():
+        return None
     if _generation_in_file():
         path = generation_file()
         try:
@@ -145,14 +153,34 @@ def public_pages_changed(*, using=None) -> None:
     transaction.on_commit(_bump_after_commit, using=using)
 
 
+# Set when a committed write could not move the generation (the cache was down): until a retry succeeds,
+# this worker serves nothing from the cache, and it retries before its next read.
+_bump_pending = False
+
+
 def _bump_after_commit():
+    global _bump_pending
+    try:
+        bump_generation()
+        _bump_pending = False
+    except Exception:
+        # The write is committed; a failed clear must not turn it into an error page, but it must be seen.
+        _bump_pending = True
+        _cache_call_failed("incr")
+        logger.error("could not clear the public page cache; this worker will clear it before reading it again")
+
+
+def _retry_bump() -> bool:
+    global _bump_pending
+    if cache_is_down():
+        return False
     try:
         bump_generation()
     except Exception:
-        # The write is committed; a failed clear must not turn it into an error page, but it must be seen.
-        logger.exception(
-            "could not clear the public page cache: pages may be stale for up to %ss", page_cache_seconds()
-        )
+        _cache_call_failed("incr")
+        return False
+    _bump_pending = False
+    return True
 
 
 def cached_summary(name: str, compute):

@@ -41,6 +41,11 @@ class SharedChoiceField(ChoiceField):
 class SharedChoiceFilter(django_filters.ChoiceFilter):
     field_class = SharedChoiceField
 
+    def __init__(self, *args, **kwargs):
+        # django-filter reads the value "null" as "is empty" by default: a theme or party could be called that.
+        kwargs.setdefault("null_value", None)
+        super().__init__(*args, **kwargs)
+
 
 class CommitmentFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)

@@ -409,6 +409,13 @@ class Commitment(models.Model):
             models.Index(fields=["title"], name="commitment_title"),
             # The table's default order (instrument by date, then slug): walked instrument by instrument.
             models.Index(fields=["instrument", "slug"], name="commitment_instrument_slug"),
+            # Filtered by status, newest update first (migration 0006 creates it, with "empty last" on
+            # PostgreSQL, where a descending index would otherwise put them first).
+            models.Index(
+                fields=["current_status", "-last_update_on", "-title", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="commitment_public_status_last",
+            ),
         ]
 
     def __str__(self):

@@ -52,7 +52,8 @@ class PageByKeysData(TableQuerysetData):
         else:
             page_keys = list(keys[key])
         rows = {row.pk: row for row in self.data.order_by().filter(pk__in=page_keys)}
-        return [rows[pk] for pk in page_keys]
+        # A row deleted between the two queries is left out rather than failing the page.
+        return [rows[pk] for pk in page_keys if pk in rows]
 
 
 class CommitmentTable(tables.Table):

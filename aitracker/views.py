@@ -63,7 +63,7 @@ def commitments_summary(commitments, summary_name):
     return {
         "status_counts": status_counts,
         "commitment_total": sum(status_counts.values()),
-        "commitments": [rows[pk] for pk in keys],
+        "commitments": [rows[pk] for pk in keys if pk in rows],
     }
 
 

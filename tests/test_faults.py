@@ -364,3 +364,43 @@ def test_a_failing_cache_is_left_alone_for_a_while_then_tried_again(settings, mo
     now[0] += 31
     assert page_cache.cached_summary("counts", lambda: 42) == 42
     assert store.calls == 2, "tried again once the retry time has passed"
+
+
+class WorkingStore:
+    """A shared cache store that answers (the generation lives in it, as with Redis)."""
+
+    def __init__(self):
+        self.data = {}
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    def add(self, key, value, timeout=None):
+        self.data.setdefault(key, value)
+
+    def set(self, key, value, timeout=None):
+        self.data[key] = value
+
+    def incr(self, key):
+        if key not in self.data:
+            raise ValueError(key)
+        self.data[key] += 1
+
+
+def test_a_publication_made_while_the_cache_was_down_clears_it_before_it_is_read_again(settings, monkeypatch):
+    settings.AITRACKER_CACHE_RETRY_SECONDS = 30
+    store = WorkingStore()
+    monkeypatch.setattr(page_cache, "_cache", lambda: store)
+    now = [1000.0]
+    monkeypatch.setattr(page_cache.time, "monotonic", lambda: now[0])
+    before = page_cache.current_generation()
+    # The store fails just as a publication commits.
+    monkeypatch.setattr(page_cache, "_cache", lambda: FailingStore())
+    page_cache._bump_after_commit()
+    # It answers again: still nothing is read from it, until the retry time has passed and the clear is made.
+    monkeypatch.setattr(page_cache, "_cache", lambda: store)
+    assert page_cache.current_generation() is None
+    now[0] += 31
+    after = page_cache.current_generation()
+    assert after is not None and after != before
+    assert page_cache.current_generation() == after

@@ -179,3 +179,14 @@ def test_for_party_covers_named_parties_and_every_signatory_of_open_commitments(
     names_refuser = make_commitment(instrument=instrument, parties=[refuser])
     assert set(Commitment.objects.for_party(signer)) == {binds_all}
     assert set(Commitment.objects.for_party(refuser)) == {names_refuser}
+
+
+def test_the_status_and_latest_update_index_exists_on_public_commitments():
+    """Migration 0006 creates it by hand, per database; the table filtered by status and sorted by latest update
+    reads its pages from it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "aitracker_commitment")
+    index = constraints["commitment_public_status_last"]
+    assert index["index"] and index["columns"][:2] == ["current_status", "last_update_on"]

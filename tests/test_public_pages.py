@@ -802,3 +802,13 @@ def test_a_party_page_lists_its_instruments_a_page_at_a_time(client):
     # A page number that is not one shows the nearest real page, never an error.
     assert "Statement 25" in get_ok(client, url + "?page=first")
     assert "Statement 01" in get_ok(client, url + "?page=99")
+
+
+def test_a_theme_or_party_called_null_filters_like_any_other(client):
+    """django-filter reads "null" as "is empty" unless told otherwise."""
+    null_theme = factories.make_theme(slug="null", name="Null")
+    factories.make_commitment(title="Themed null", themes=[null_theme])
+    factories.make_commitment(title="No theme at all")
+    html = get_ok(client, f"{reverse('commitment_list')}?theme=null")
+    assert table_titles(html) == ["Themed null"]
+    assert "1 commitment" in html

@@ -85,13 +85,21 @@ def progress_bar_html(progress) -> str:
     return _render_once("aitracker/includes/progress_bar.html", progress, get_language())
 
 
+def confidence_badge_html(confidence) -> str:
+    """The badge of a confidence level (includes/confidence.html)."""
+    return _render_once("aitracker/includes/confidence.html", confidence, get_language())
+
+
 @functools.lru_cache(maxsize=1024)
 def _render_once(template_name, value, language):
-    # A badge or a bar depends only on its value and the language (seven statuses, 101 figures): each is
-    # rendered once per process, where an inclusion tag would render its template for every row of a table.
+    # A badge or a bar depends only on its value and the language (seven statuses, three confidence levels,
+    # 101 figures): each is rendered once per process, where an include would render its template for every
+    # row of a table or update of a timeline.
     if template_name.endswith("status_badge.html"):
         status = Status(value)
         context = {"status": status.value, "label": status.label}
+    elif template_name.endswith("confidence.html"):
+        context = {"confidence": value}
     else:
         context = {"progress": value}
     return mark_safe(get_template(template_name).render(context))
@@ -136,6 +144,11 @@ def _time_tag(value, language):
 @register.simple_tag
 def status_badge(status):
     return status_badge_html(status)
+
+
+@register.simple_tag
+def confidence_badge(confidence):
+    return confidence_badge_html(confidence)
 
 
 @register.inclusion_tag("aitracker/includes/status_bar.html")
