@@ -457,10 +457,18 @@ class ProgressUpdateQuerySet(models.QuerySet):
 
     def for_party(self, party):
         """Updates that name the party as acting, or on a commitment that binds it (the rule of
-        CommitmentQuerySet.for_party). Tested row by row, so that the latest few are found by walking the
-        latest-first index rather than by collecting every update of every commitment binding the party."""
-        binds = Commitment.objects.for_party(party).filter(pk=OuterRef("commitment"))
-        return self.filter(Q(party=party) | Exists(binds))
+        CommitmentQuerySet.for_party), tested on each update's own commitment row against the party's few
+        instruments and named commitments: the latest few are found by walking the latest-first index, rather
+        than by collecting every update of every commitment binding the party (or, on PostgreSQL, hashing
+        every commitment binding it first)."""
+        endorsed = Endorsement.objects.filter(party=party, relation__in=Endorsement.Relation.endorsing())
+        naming_party = Commitment.parties.through.objects.filter(party=party)
+        names_anyone = Commitment.parties.through.objects.filter(commitment=OuterRef("commitment"))
+        return self.filter(
+            Q(party=party)
+            | Q(commitment__in=naming_party.values("commitment_id"))
+            | (Q(commitment__instrument__in=endorsed.values("instrument_id")) & ~Exists(names_anyone))
+        )
 
     def live(self):
         """Not soft-deleted, nor on a soft-deleted commitment: what staff work with."""
