@@ -163,6 +163,8 @@ def measure_page(runs, servers, index, cached, args):
         url = servers[size].url + pages[size].path
         harness.run_wrk(url, seconds=args.warmup, connections=args.connections, headers=headers[size])
         servers[size].wait_idle()
+        # Counted once they all serve: just after the start, some may still be forking.
+        runs[size]["workers"] = max(runs[size].get("workers", 0), len(servers[size].worker_pids()))
     rounds = {size: [] for size in sizes}
     baselines = {size: [] for size in sizes}
     samplers = {size: harness.MemorySampler(servers[size].worker_pids()) for size in sizes}
