@@ -80,17 +80,16 @@ class CommitmentFilter(django_filters.FilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Choices are read once per request here, so validating and rendering the form costs one query each.
-        instruments = list(
-            Instrument.objects.public().order_by("-adopted_on", "short_title").values_list("pk", "slug", "short_title")
-        )
-        self.instrument_pks = {slug: pk for pk, slug, _title in instruments}
-        self.filters["instrument"].extra["choices"] = [(slug, title) for _pk, slug, title in instruments]
-        themes = list(Theme.objects.public().values_list("pk", "slug", "name"))
-        self.theme_pks = {slug: pk for pk, slug, _name in themes}
-        self.filters["theme"].extra["choices"] = [(slug, name) for _pk, slug, name in themes]
-        parties = list(Party.objects.public().values_list("pk", "slug", "name"))
-        self.party_pks = {slug: pk for pk, slug, _name in parties}
-        self.filters["party"].extra["choices"] = [(slug, name) for _pk, slug, name in parties]
+        instruments = Instrument.objects.public().order_by("-adopted_on", "short_title")
+        self.instrument_pks = self._slug_choices("instrument", instruments, "short_title")
+        self.theme_pks = self._slug_choices("theme", Theme.objects.public(), "name")
+        self.party_pks = self._slug_choices("party", Party.objects.public(), "name")
+
+    def _slug_choices(self, name, queryset, label_field):
+        """Give filter `name` the choices (slug, label) of `queryset`; returns {slug: primary key}."""
+        rows = list(queryset.values_list("pk", "slug", label_field))
+        self.filters[name].extra["choices"] = [(slug, label) for _pk, slug, label in rows]
+        return {slug: pk for pk, slug, _label in rows}
 
     def filter_text(self, queryset, name, value):
         value = value.strip()

@@ -262,6 +262,21 @@ class Theme(models.Model):
         return slug_url("theme_detail", self.slug)
 
 
+def binds_party(party, via=""):
+    """The condition "this commitment binds the party": it names the party, or it names nobody (binding every
+    signatory) and belongs to an instrument the party signed or joined. `via` is the path from the queried
+    model to the commitment ("" on commitments, "commitment__" on updates).
+
+    The party's instruments and named commitments are lists the database reads once and then looks up by
+    index, rather than tests to run against every commitment."""
+    endorsed = Endorsement.objects.filter(party=party, relation__in=Endorsement.Relation.endorsing())
+    naming_party = Commitment.parties.through.objects.filter(party=party)
+    names_anyone = Commitment.parties.through.objects.filter(commitment=OuterRef(f"{via}pk"))
+    return Q(**{f"{via}pk__in": naming_party.values("commitment_id")}) | (
+        Q(**{f"{via}instrument__in": endorsed.values("instrument_id")}) & ~Exists(names_anyone)
+    )
+
+
 class CommitmentQuerySet(models.QuerySet):
     def public(self):
         return self.filter(deleted_at__isnull=True)
@@ -281,15 +296,13 @@ class CommitmentQuerySet(models.QuerySet):
     def for_party(self, party):
         """Commitments that bind a party: those naming it, and those naming nobody (binding every
         signatory) in an instrument it signed or joined."""
-        # As lists the database reads once (the party's few instruments and named commitments) and then
-        # looks up by index, rather than tests to run on every commitment.
-        endorsed = Endorsement.objects.filter(party=party, relation__in=Endorsement.Relation.endorsing())
-        naming_party = Commitment.parties.through.objects.filter(party=party)
-        names_anyone = Commitment.parties.through.objects.filter(commitment=OuterRef("pk"))
-        return self.filter(
-            Q(pk__in=naming_party.values("commitment_id"))
-            | (Q(instrument__in=endorsed.values("instrument_id")) & ~Exists(names_anyone))
-        )
+        return self.filter(binds_party(party))
+
+    def in_key_order(self, keys):
+        """The rows of these primary keys, in the keys' order; a key whose row is gone is left out. For a page
+        chosen by sorting only the keys (sorting whole rows, texts included, costs more as matches grow)."""
+        rows = {row.pk: row for row in self.order_by().filter(pk__in=keys)}
+        return [rows[pk] for pk in keys if pk in rows]
 
     def with_status(self, status):
         return self.filter(current_status=status)
@@ -456,19 +469,11 @@ class ProgressUpdateQuerySet(models.QuerySet):
         return self.select_related("commitment__instrument", "party").prefetch_related("sources")
 
     def for_party(self, party):
-        """Updates that name the party as acting, or on a commitment that binds it (the rule of
-        CommitmentQuerySet.for_party), tested on each update's own commitment row against the party's few
-        instruments and named commitments: the latest few are found by walking the latest-first index, rather
+        """Updates that name the party as acting, or on a commitment that binds it. The rule is tested on each
+        update's own commitment row, so the latest few are found by walking the latest-first index, rather
         than by collecting every update of every commitment binding the party (or, on PostgreSQL, hashing
         every commitment binding it first)."""
-        endorsed = Endorsement.objects.filter(party=party, relation__in=Endorsement.Relation.endorsing())
-        naming_party = Commitment.parties.through.objects.filter(party=party)
-        names_anyone = Commitment.parties.through.objects.filter(commitment=OuterRef("commitment"))
-        return self.filter(
-            Q(party=party)
-            | Q(commitment__in=naming_party.values("commitment_id"))
-            | (Q(commitment__instrument__in=endorsed.values("instrument_id")) & ~Exists(names_anyone))
-        )
+        return self.filter(Q(party=party) | binds_party(party, via="commitment__"))
 
     def live(self):
         """Not soft-deleted, nor on a soft-deleted commitment: what staff work with."""

@@ -51,9 +51,7 @@ class PageByKeysData(TableQuerysetData):
             page_keys = list(keys.reverse()[max(total - stop, 0) : max(total - start, 0)])[::-1]
         else:
             page_keys = list(keys[key])
-        rows = {row.pk: row for row in self.data.order_by().filter(pk__in=page_keys)}
-        # A row deleted between the two queries is left out rather than failing the page.
-        return [rows[pk] for pk in page_keys if pk in rows]
+        return self.data.in_key_order(page_keys)
 
 
 class CommitmentTable(tables.Table):

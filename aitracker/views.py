@@ -56,14 +56,11 @@ def commitments_summary(commitments, summary_name):
     """The context a page needs to show a set of commitments: how many in each status (kept as the summary
     `summary_name` until the next write), and the first few."""
     status_counts = cached_summary(f"status-counts:{summary_name}", commitments.status_counts)
-    # The first few by key, then their rows: sorting every match whole (texts included) to keep a few costs
-    # more as the matches grow.
     keys = list(commitments.values_list("pk", flat=True)[:COMMITMENTS_SHOWN])
-    rows = {row.pk: row for row in Commitment.objects.filter(pk__in=keys).with_related()}
     return {
         "status_counts": status_counts,
         "commitment_total": sum(status_counts.values()),
-        "commitments": [rows[pk] for pk in keys if pk in rows],
+        "commitments": Commitment.objects.with_related().in_key_order(keys),
     }
 
 
