@@ -8,7 +8,6 @@ from django.db.models import Q
 from django.forms.utils import flatatt
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
-from django_filters.fields import ChoiceField
 
 from .models import Commitment, Instrument, Party, Status, Theme
 
@@ -28,18 +27,12 @@ class PlainSelect(forms.Select):
         return mark_safe(f'<select name="{escape(name)}"{attributes}>{options}</select>')
 
 
-class SharedChoiceField(ChoiceField):
-    """A choice field whose copies share its choices. Django copies every field of a form for each request,
-    choices included: a few hundred parties and instruments copied element by element, to be read only."""
+class SlugChoiceFilter(django_filters.ChoiceFilter):
+    """A choice filter whose choices are given as a callable (Django's documented form for lazy choices).
 
-    def __deepcopy__(self, memo):
-        result = forms.Field.__deepcopy__(self, memo)
-        result.choices = self._choices.choices
-        return result
-
-
-class SharedChoiceFilter(django_filters.ChoiceFilter):
-    field_class = SharedChoiceField
+    Django deep-copies every field of a form for each request, choices included: given as a list, a few hundred
+    parties and instruments would be copied element by element, only to be read. A callable is copied as a
+    reference, and called when the choices are read."""
 
     def __init__(self, *args, **kwargs):
         # django-filter reads the value "null" as "is empty" by default: a theme or party could be called that.
@@ -49,23 +42,21 @@ class SharedChoiceFilter(django_filters.ChoiceFilter):
 
 class CommitmentFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
-    instrument = SharedChoiceFilter(
+    instrument = SlugChoiceFilter(
         widget=PlainSelect, label=_("Instrument"), field_name="instrument__slug", empty_label=_("All instruments")
     )
-    theme = SharedChoiceFilter(
+    theme = SlugChoiceFilter(
         widget=PlainSelect, label=_("Theme"), field_name="themes__slug", empty_label=_("All themes")
     )
-    status = SharedChoiceFilter(
+    status = SlugChoiceFilter(
         widget=PlainSelect,
         label=_("Status"),
         field_name="current_status",
         choices=Status.choices,
         empty_label=_("Any status"),
     )
-    party = SharedChoiceFilter(
-        widget=PlainSelect, label=_("Party"), method="filter_party", empty_label=_("All parties")
-    )
-    stale = SharedChoiceFilter(
+    party = SlugChoiceFilter(widget=PlainSelect, label=_("Party"), method="filter_party", empty_label=_("All parties"))
+    stale = SlugChoiceFilter(
         widget=PlainSelect,
         label=_("Freshness"),
         method="filter_stale",
@@ -88,7 +79,8 @@ class CommitmentFilter(django_filters.FilterSet):
     def _slug_choices(self, name, queryset, label_field):
         """Give filter `name` the choices (slug, label) of `queryset`; returns {slug: primary key}."""
         rows = list(queryset.values_list("pk", "slug", label_field))
-        self.filters[name].extra["choices"] = [(slug, label) for _pk, slug, label in rows]
+        choices = [(slug, label) for _pk, slug, label in rows]
+        self.filters[name].extra["choices"] = lambda: choices
         return {slug: pk for pk, slug, _label in rows}
 
     def filter_text(self, queryset, name, value):

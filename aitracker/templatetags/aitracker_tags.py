@@ -77,31 +77,39 @@ def render_markdown(text: str) -> str:
 
 def status_badge_html(status) -> str:
     """The badge of a status (includes/status_badge.html)."""
-    return _render_once("aitracker/includes/status_badge.html", status or Status.NOT_ASSESSED, get_language())
+    return _status_badge(status or Status.NOT_ASSESSED, get_language())
 
 
 def progress_bar_html(progress) -> str:
     """The bar of a progress figure (includes/progress_bar.html)."""
-    return _render_once("aitracker/includes/progress_bar.html", progress, get_language())
+    return _progress_bar(progress, get_language())
 
 
 def confidence_badge_html(confidence) -> str:
     """The badge of a confidence level (includes/confidence.html)."""
-    return _render_once("aitracker/includes/confidence.html", confidence, get_language())
+    return _confidence_badge(confidence, get_language())
 
 
-@functools.lru_cache(maxsize=1024)
-def _render_once(template_name, value, language):
-    # A badge or a bar depends only on its value and the language (seven statuses, three confidence levels,
-    # 101 figures): each is rendered once per process, where an include would render its template for every
-    # row of a table or update of a timeline.
-    if template_name.endswith("status_badge.html"):
-        status = Status(value)
-        context = {"status": status.value, "label": status.label}
-    elif template_name.endswith("confidence.html"):
-        context = {"confidence": value}
-    else:
-        context = {"progress": value}
+# A badge or a bar depends only on its value and the language (seven statuses, three confidence levels, 101
+# figures): each is rendered once per process, where an include would render its template for every row of a
+# table or update of a timeline. The language is part of each key because the labels are translated.
+@functools.lru_cache(maxsize=64)
+def _status_badge(value, language):
+    status = Status(value)
+    return _render("aitracker/includes/status_badge.html", {"status": status.value, "label": status.label})
+
+
+@functools.lru_cache(maxsize=512)
+def _progress_bar(progress, language):
+    return _render("aitracker/includes/progress_bar.html", {"progress": progress})
+
+
+@functools.lru_cache(maxsize=64)
+def _confidence_badge(confidence, language):
+    return _render("aitracker/includes/confidence.html", {"confidence": confidence})
+
+
+def _render(template_name, context):
     return mark_safe(get_template(template_name).render(context))
 
 
