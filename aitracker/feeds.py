@@ -1,5 +1,6 @@
 """Atom feeds of published progress updates: all of them, one commitment's, one party's."""
 
+import datetime
 import re
 
 from django.contrib.syndication.views import Feed
@@ -9,6 +10,7 @@ from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from .links import absolute_url
 from .models import Commitment, Party, ProgressUpdate
 
 FEED_ITEMS = 50
@@ -20,8 +22,18 @@ def _xml_safe(value):
     return XML_FORBIDDEN.sub("", value) if isinstance(value, str) else value
 
 
+# An empty feed's <updated>: a fixed moment rather than "now", which would differ from one request, and one
+# worker, to the next (and make feed readers think something changed).
+EMPTY_FEED_UPDATED = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+
+
 class XmlSafeAtom1Feed(Atom1Feed):
     """An Atom feed that drops the control characters XML cannot hold instead of failing on them."""
+
+    def latest_post_date(self):
+        if not any(item.get("updateddate") or item.get("pubdate") for item in self.items):
+            return EMPTY_FEED_UPDATED
+        return super().latest_post_date()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*map(_xml_safe, args), **{key: _xml_safe(value) for key, value in kwargs.items()})
@@ -35,9 +47,19 @@ class UpdatesFeed(Feed):
     title = gettext_lazy("aitracker: latest progress updates")
     subtitle = gettext_lazy("Published, sourced assessments of what governments promised about AI.")
     description_template = "aitracker/includes/feed_update.html"
+    # RFC 4287 requires an author for the feed or for every entry: the updates are the editors' work.
+    author_name = gettext_lazy("aitracker editors")
+
+    # Every address is absolute on the configured site address, so a feed's ids never change with the Host
+    # the feed was fetched through.
+    def author_link(self):
+        return absolute_url("/")
 
     def link(self):
-        return reverse("update_list")
+        return absolute_url(reverse("update_list"))
+
+    def feed_url(self, obj=None):
+        return absolute_url(reverse("feed_updates"))
 
     def updates(self):
         return (
@@ -57,7 +79,7 @@ class UpdatesFeed(Feed):
         }
 
     def item_link(self, item):
-        return item.get_absolute_url()
+        return absolute_url(item.get_absolute_url())
 
     def item_pubdate(self, item):
         return item.published_at
@@ -70,6 +92,9 @@ class CommitmentUpdatesFeed(UpdatesFeed):
     def get_object(self, request, slug):
         return get_object_or_404(Commitment.objects.public().select_related("instrument"), slug=slug)
 
+    def feed_url(self, obj):
+        return absolute_url(reverse("feed_commitment", kwargs={"slug": obj.slug}))
+
     def title(self, obj):
         return _("aitracker: updates on %(commitment)s") % {"commitment": obj}
 
@@ -77,7 +102,7 @@ class CommitmentUpdatesFeed(UpdatesFeed):
         return obj.text
 
     def link(self, obj):
-        return obj.get_absolute_url()
+        return absolute_url(obj.get_absolute_url())
 
     def items(self, obj):
         return self.updates().filter(commitment=obj)[:FEED_ITEMS]
@@ -86,6 +111,9 @@ class CommitmentUpdatesFeed(UpdatesFeed):
 class PartyUpdatesFeed(UpdatesFeed):
     def get_object(self, request, slug):
         return get_object_or_404(Party.objects.public(), slug=slug)
+
+    def feed_url(self, obj):
+        return absolute_url(reverse("feed_party", kwargs={"slug": obj.slug}))
 
     def title(self, obj):
         return _("aitracker: updates on commitments binding %(party)s") % {"party": obj}
@@ -96,7 +124,7 @@ class PartyUpdatesFeed(UpdatesFeed):
         }
 
     def link(self, obj):
-        return obj.get_absolute_url()
+        return absolute_url(obj.get_absolute_url())
 
     def items(self, obj):
         return self.updates().for_party(obj)[:FEED_ITEMS]

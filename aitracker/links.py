@@ -2,6 +2,7 @@
 
 import functools
 
+from django.conf import settings
 from django.urls import get_script_prefix, reverse
 
 
@@ -15,3 +16,9 @@ def slug_url(name, slug):
 def _slug_url_parts(name, script_prefix):
     prefix, _placeholder, suffix = reverse(name, kwargs={"slug": "-slug-"}).partition("-slug-")
     return prefix, suffix
+
+
+def absolute_url(path: str) -> str:
+    """The address of a path of this site, from the configured site address (AITRACKER_SITE_URL), never from
+    the request's Host: a feed's ids and a download's links stay the same however the site was reached."""
+    return f"{settings.AITRACKER_SITE_URL}{path}"

@@ -41,6 +41,14 @@ if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_DEBUG=0 needs DJANGO_ALLOWED_HOSTS (comma-separated host names).")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
+# The site's public address: every absolute link (feeds, downloads, the sitemap, canonical links) is built from
+# it, never from the Host a request came through (a proxy, an IP address or a forged header would change them).
+AITRACKER_SITE_URL = os.environ.get("AITRACKER_SITE_URL", "http://127.0.0.1:8000").strip().rstrip("/")
+if not AITRACKER_SITE_URL.startswith(("http://", "https://")) or "/" in AITRACKER_SITE_URL.split("://", 1)[1]:
+    raise ImproperlyConfigured(
+        "AITRACKER_SITE_URL must be the site's address with its scheme and no path, e.g. https://aitracker.example.org"
+    )
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -50,6 +58,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",
     "django_countries",
     "django_filters",
     "django_tables2",
@@ -94,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "aitracker.context_processors.canonical",
             ],
         },
     },

@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path
 
 from . import feeds, views
 from .cache import cache_public_page
+from .sitemaps import SITEMAPS, robots_txt, sitemap_index
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -24,6 +26,16 @@ urlpatterns = [
         "feeds/commitments/<slug:slug>.atom", cache_public_page(feeds.CommitmentUpdatesFeed()), name="feed_commitment"
     ),
     path("feeds/parties/<slug:slug>.atom", cache_public_page(feeds.PartyUpdatesFeed()), name="feed_party"),
+    path("robots.txt", robots_txt, name="robots_txt"),
+    # An index of one sitemap per kind of page: a sitemap holds at most 50,000 addresses, and a section that
+    # grows past that is paged (?p=2) by the index itself.
+    path("sitemap.xml", cache_public_page(sitemap_index), name="sitemap"),
+    path(
+        "sitemap-<section>.xml",
+        cache_public_page(sitemap_views.sitemap),
+        {"sitemaps": SITEMAPS},
+        name="sitemap_section",
+    ),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
 ]

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -20,6 +20,7 @@ from django_tables2 import RequestConfig, SingleTableMixin
 
 from .cache import cached_summary
 from .filters import CommitmentFilter
+from .links import absolute_url
 from .models import (
     STATUS_DEFINITIONS,
     STATUS_VALUES,
@@ -62,6 +63,17 @@ def commitments_summary(commitments, summary_name):
         "commitment_total": sum(status_counts.values()),
         "commitments": Commitment.objects.with_related().in_key_order(keys),
     }
+
+
+def page_or_404(paginator, number):
+    """The page asked for: the first if the number is not one, a 404 past the end (not the last page again
+    under another address)."""
+    try:
+        return paginator.page(number or 1)
+    except PageNotAnInteger:
+        return paginator.page(1)
+    except EmptyPage:
+        raise Http404(_("This list has no such page.")) from None
 
 
 def breakdown_rows(objects, breakdown):
@@ -152,6 +164,11 @@ class CommitmentListView(SingleTableMixin, FilterView):
     def get_table_kwargs(self):
         return {"count": self.kept_count()}
 
+    def get_table_pagination(self, table):
+        # A page past the end (or before the first) is not a page of this table: 404, not the nearest page, so
+        # that a crawler never indexes the same rows under endless addresses.
+        return super().get_table_pagination(table) | {"silent": False}
+
     def kept_count(self):
         """How many rows match, from the kept counts, when the filters are among those they count by (status,
         and one instrument or one theme); else None, and the table counts them."""
@@ -174,9 +191,12 @@ class CommitmentListView(SingleTableMixin, FilterView):
 
     def get(self, request, *args, **kwargs):
         export = request.GET.get("_export")
-        if export is None:
+        if export is not None:
+            return self.export(export)
+        try:
             return super().get(request, *args, **kwargs)
-        return self.export(export)
+        except EmptyPage:
+            raise Http404(_("This table has no such page.")) from None
 
     def export(self, export):
         """Stream exactly the filtered and sorted rows, every page, so memory stays flat however many."""
@@ -189,9 +209,7 @@ class CommitmentListView(SingleTableMixin, FilterView):
                 content_type="text/plain",
             )
         table = RequestConfig(self.request, paginate=False).configure(self.table_class(data=filterset.qs))
-        rows = commitment_export_rows(
-            table.data.data, site_root=self.request.build_absolute_uri("/").rstrip("/"), chunk_size=EXPORT_CHUNK
-        )
+        rows = commitment_export_rows(table.data.data, site_root=absolute_url(""), chunk_size=EXPORT_CHUNK)
         stream, content_type = EXPORTS[export]
         response = StreamingHttpResponse(stream(rows), content_type=content_type)
         filename = f"aitracker-commitments-{timezone.localdate():%Y-%m-%d}.{export}"
@@ -301,7 +319,7 @@ class PartyDetailView(DetailView):
             .select_related("instrument")
             .order_by("-instrument__adopted_on", "instrument__slug")
         )
-        endorsement_page = Paginator(endorsements, ENDORSEMENTS_PER_PAGE).get_page(self.request.GET.get("page"))
+        endorsement_page = page_or_404(Paginator(endorsements, ENDORSEMENTS_PER_PAGE), self.request.GET.get("page"))
         return super().get_context_data(
             endorsements=endorsement_page.object_list,
             endorsement_page=endorsement_page,

@@ -148,7 +148,8 @@ def test_every_page_has_the_frame_a_visitor_and_a_screen_reader_need(client, rea
         assert "<script" not in html, url
         assert not re.search(r"\sstyle=", html), url
         assert not re.search(r"\son[a-z]+=", html), url
-        for asset in re.findall(r'<(?:link|img|script)[^>]+(?:href|src)="([^"]+)"', html):
+        # Assets come from the site itself (the canonical link names the page, on the configured address).
+        for asset in re.findall(r'<(?:link(?! rel="canonical")|img|script)[^>]+(?:href|src)="([^"]+)"', html):
             assert asset.startswith("/"), (url, asset)
 
 
@@ -362,8 +363,6 @@ def test_every_column_header_is_a_sort_link_that_keeps_the_filters(client, table
         "sort=-",
         "sort=title&sort=-bogus",
         "page=abc",
-        "page=99999",
-        "page=-3",
         "per_page=abc",
         "per_page=0",
         "per_page=-5",
@@ -575,7 +574,7 @@ def _budget_urls(world):
         reverse("commitment_list"),
         reverse("commitment_list")
         + f"?instrument={instrument.slug}&theme={theme.slug}&party={party.slug}&status=stalled&q=C",
-        reverse("commitment_list") + "?sort=themes&page=2",
+        reverse("commitment_list") + "?sort=themes&page=2&per_page=2",
         reverse("commitment_list") + "?sort=-current_status",
         reverse("commitment_detail", kwargs={"slug": commitment.slug}),
         reverse("commitment_detail", kwargs={"slug": world.commitments[1].slug}),
@@ -779,11 +778,8 @@ def test_every_page_of_the_table_holds_the_next_rows_in_order_whichever_end_it_i
             seen += table_titles(get_ok(client, f"{query}&page={page}&per_page=10"))
             page += 1
         assert seen == expected, (sort, filters)
-        # One past the last page shows the last page again, read from the end like it.
-        assert (
-            table_titles(get_ok(client, f"{query}&page={page + 5}&per_page=10"))
-            == expected[-(len(expected) % 10 or 10) :]
-        )
+        # Past the last page there is no page: a 404, not the last page again under another address.
+        assert client.get(f"{query}&page={page + 5}&per_page=10").status_code == 404
 
 
 def test_a_party_page_lists_its_instruments_a_page_at_a_time(client):
@@ -799,9 +795,9 @@ def test_a_party_page_lists_its_instruments_a_page_at_a_time(client):
     html = get_ok(client, url + "?page=2")
     assert "Statement 05" in html and "Statement 01" in html and "Statement 06" not in html
     assert "21\u201325 of 25" in html
-    # A page number that is not one shows the nearest real page, never an error.
+    # A page number that is not one shows the first page; one past the end is not a page of the list.
     assert "Statement 25" in get_ok(client, url + "?page=first")
-    assert "Statement 01" in get_ok(client, url + "?page=99")
+    assert client.get(url + "?page=99").status_code == 404
 
 
 def test_a_theme_or_party_called_null_filters_like_any_other(client):

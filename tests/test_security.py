@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
@@ -538,7 +539,11 @@ class HostileMarkup(HTMLParser):
             self.problems.append(f"<{tag}>")
         if tag == "meta" and "http-equiv" in attributes:
             self.problems.append("<meta http-equiv>")
-        if tag == "link" and not (attributes.get("href") or "/").startswith("/"):
+        # Style sheets and icons come from the site; the canonical link names the page on the site's own address.
+        canonical = attributes.get("rel") == "canonical" and (attributes.get("href") or "").startswith(
+            settings.AITRACKER_SITE_URL + "/"
+        )
+        if tag == "link" and not canonical and not (attributes.get("href") or "/").startswith("/"):
             self.problems.append(f"<link href={attributes['href']!r}>")
         if tag in ("form", "button") and re.match(r"\s*(https?:)?//", attributes.get("action") or ""):
             self.problems.append(f"<{tag} action=…>")
