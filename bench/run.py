@@ -104,6 +104,10 @@ def prepare(size: str, db_url: str, args) -> dict:
     )
     print("   seeded in {seconds:.1f} s".format(**info) if info["seeded"] else "   reusing the seeded database")
     pages, facts = pick_pages(db_url)
+    if args.pages:
+        # The baseline always runs: every figure is a share of it.
+        wanted = [word.strip() for word in args.pages.split(",") if word.strip()]
+        pages = [p for p in pages if p.path == "/healthz" or any(word in p.name for word in wanted)]
     env = harness.production_env(db_url)
     cookie = harness.superuser_session_cookie(db_url, env=env)
     queries = harness.count_queries(db_url, [p.path for p in pages], admin_cookie=cookie, env=env)
@@ -338,6 +342,12 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY") or 0) or None)
     parser.add_argument("--cache-seconds", type=int, default=600, help="Page cache lifetime when it is on.")
     parser.add_argument("--reseed", action="store_true", help="Seed again even if the databases look seeded.")
+    parser.add_argument(
+        "--pages",
+        default=os.environ.get("BENCH_PAGES", ""),
+        help="Only the pages whose names contain one of these comma-separated words (e.g. 'party,compare'); "
+        "the /healthz baseline always runs.",
+    )
     parser.add_argument(
         "--baseline",
         type=float,
