@@ -1,8 +1,9 @@
 """The sitemap (django.contrib.sitemaps) and robots.txt: what crawlers may read, and every public page to read."""
 
 from django.contrib import sitemaps
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 
@@ -84,3 +85,9 @@ def robots_txt(request):
         f"Sitemap: {absolute_url('/sitemap.xml')}",
     ]
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+
+
+@cache_control(public=True, max_age=86400)
+def favicon(request):
+    """Browsers ask for /favicon.ico on every page without an icon link (the admin's, error pages, feeds)."""
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))

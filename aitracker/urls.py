@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from . import feeds, views
 from .cache import cache_public_page
-from .sitemaps import SITEMAPS, robots_txt, sitemap_index
+from .sitemaps import SITEMAPS, favicon, robots_txt, sitemap_index
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -27,6 +27,7 @@ urlpatterns = [
     ),
     path("feeds/parties/<slug:slug>.atom", cache_public_page(feeds.PartyUpdatesFeed()), name="feed_party"),
     path("robots.txt", robots_txt, name="robots_txt"),
+    path("favicon.ico", favicon, name="favicon"),
     # An index of one sitemap per kind of page: a sitemap holds at most 50,000 addresses, and a section that
     # grows past that is paged (?p=2) by the index itself.
     path("sitemap.xml", cache_public_page(sitemap_index), name="sitemap"),

@@ -135,3 +135,10 @@ def test_pages_past_the_end_of_the_table_are_not_found(client, world, query):
 
 def test_a_page_number_that_is_not_one_shows_the_first_page(client, world):
     assert client.get(f"{reverse('commitment_list')}?page=abc").status_code == 200
+
+
+def test_favicon_ico_leads_to_the_site_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("img/favicon.svg")
+    assert client.get(response["Location"]).status_code == 200
