@@ -447,3 +447,62 @@ def test_the_admin_csv_export_escapes_formula_cells(editor_client):
     assert sorted(row["summary"] for row in rows) == sorted("'" + formula for formula in FORMULAE)
     notes = exported_rows(editor_client, "endorsement", ["instrument", "party", "note"])
     assert [row["note"] for row in notes] == ["'" + endorsement.note]
+
+
+def test_the_admin_csv_export_with_formula_cells_imports_back_unchanged(editor_client):
+    from tests.test_import_export import confirm, preview
+
+    commitment = make_commitment()
+    make_update(commitment=commitment, state="draft", summary='=HYPERLINK("https://evil.example/")')
+    make_update(commitment=commitment, state="draft", summary="'=already quoted")
+    fields = ["id", "commitment", "reported_on", "status", "progress", "party", "confidence", "summary", "state"]
+    export = editor_client.post(
+        reverse("admin:aitracker_progressupdate_export"),
+        {"format": "0", **{f"progressupdateresource_{name}": "on" for name in [*fields, "sources"]}},
+    )
+    before = list(ProgressUpdate.objects.order_by("pk").values()), ProgressUpdate.history.count()
+    done = confirm(editor_client, "progressupdate", preview(editor_client, "progressupdate", export.content))
+    assert "0 new, 0 updated, 0 deleted and 2 skipped" in done.content.decode()
+    assert (list(ProgressUpdate.objects.order_by("pk").values()), ProgressUpdate.history.count()) == before
+
+
+# --- More of the same doors ------------------------------------------------------------------------------
+
+
+def test_an_analyst_may_still_view_their_own_published_update(analyst):
+    mine = make_update(state="published", author=analyst, summary="Mine, published.")
+    response = login(analyst).get(admin_url(mine, "change"))
+    assert response.status_code == 200 and "Mine, published." in response.content.decode()
+
+
+def test_an_analyst_cannot_add_a_source_to_their_own_update_under_review(analyst):
+    mine = make_update(state="submitted", author=analyst)
+    login(analyst).post(reverse("admin:aitracker_source_add"), source_data(mine))
+    assert not Source.objects.filter(title="Planted source").exists()
+
+
+def test_an_editor_adding_a_source_to_a_published_update_corrects_it(editor_client):
+    update = make_update(state="published")
+    url = reverse("admin:aitracker_source_add")
+    refused = editor_client.post(url, source_data(update))
+    assert refused.status_code == 200 and "Say what was corrected" in refused.content.decode()
+    assert not Source.objects.filter(title="Planted source").exists()
+    assert editor_client.post(url, source_data(update, correction_note="A second source.")).status_code == 302
+    update.refresh_from_db()
+    assert update.sources.filter(title="Planted source").exists()
+    assert update.corrected_at and update.correction_note == "A second source."
+
+
+def test_an_endorsement_import_goes_through_the_service(editor, editor_client):
+    from tests.test_import_export import confirm, preview
+
+    endorsement = make_endorsement(note="Before.")
+    content = (
+        "instrument,party,relation,date,source_url,confidence,note\n"
+        f"{endorsement.instrument.slug},{endorsement.party.slug},signed,,{endorsement.source_url},confirmed,After.\n"
+    )
+    confirm(editor_client, "endorsement", preview(editor_client, "endorsement", content.encode()))
+    endorsement.refresh_from_db()
+    latest = endorsement.history.latest()
+    assert endorsement.note == "After." and latest.history_user == editor
+    assert latest.history_change_reason == "Imported from a CSV file"
