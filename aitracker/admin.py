@@ -106,13 +106,15 @@ class ServiceAdminMixin:
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         obj = self._object_the_user_may_change(request, object_id)
+        if not version_id.isdigit():
+            raise Http404
         if request.method != "POST":
             return super().history_form_view(request, object_id, version_id, extra_context)
         if self.revert_disabled(request, obj):
             raise PermissionDenied
         try:
             self.restore_service(obj, int(version_id), request.user, request.POST.get("version") or None)
-        except (ValidationError, ValueError) as error:
+        except ValidationError as error:
             messages.error(request, _error_text(error))
             return HttpResponseRedirect(request.path)
         messages.success(request, gettext("The earlier version was restored; the restore is in the history too."))

@@ -506,3 +506,10 @@ def test_an_endorsement_import_goes_through_the_service(editor, editor_client):
     latest = endorsement.history.latest()
     assert endorsement.note == "After." and latest.history_user == editor
     assert latest.history_change_reason == "Imported from a CSV file"
+
+
+def test_a_malformed_version_in_the_history_address_is_a_404(editor_client):
+    theme = make_theme()
+    for version in ("abc", "1.5"):
+        assert editor_client.get(admin_url(theme, "simple_history", version)).status_code == 404
+        assert editor_client.post(admin_url(theme, "simple_history", version)).status_code == 404
