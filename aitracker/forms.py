@@ -192,13 +192,13 @@ class CommitmentAdminForm(VersionedAdminForm):
         fields = [*services.COMMITMENT_FIELDS, "themes", "parties"]
 
 
-def correction_note_field(**kwargs):
+CORRECTION_NOTE_HELP = _("Shown to the public next to the update: what was corrected and why.")
+
+
+def correction_note_field(help_text=CORRECTION_NOTE_HELP):
+    """Not required by the form: the correction service requires it, and only when there is a correction."""
     return forms.CharField(
-        label=_("Correction note"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Shown to the public next to the update: what was corrected and why."),
-        **kwargs,
+        label=_("Correction note"), required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text=help_text
     )
 
 
@@ -218,15 +218,13 @@ class ProgressUpdateAdminForm(VersionedAdminForm):
 
 
 class SourceAdminForm(SourceForm):
-    correction_note = correction_note_field()
+    correction_note = correction_note_field(
+        _(
+            "Needed when the update is published: the change is then a correction, and this note is shown to "
+            "the public next to it."
+        )
+    )
 
     class Meta(SourceForm.Meta):
         fields = ["update", *SourceForm.Meta.fields]
         help_texts = {"update": _("One of the updates whose sources you may change.")}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["correction_note"].help_text = _(
-            "Needed when the update is published: the change is then a correction, and this note is shown to "
-            "the public next to it."
-        )

@@ -349,9 +349,8 @@ def test_an_analysts_admin_edit_of_a_draft_goes_through_the_edit_service(analyst
     assert update.history.latest().history_change_reason == "Edited"
 
 
-def test_an_update_added_in_the_admin_is_a_draft_of_its_author(analyst):
-    commitment = make_commitment()
-    data = {
+def new_update_form(commitment, **changes):
+    return {
         "commitment": commitment.pk,
         "reported_on": "2025-05-01",
         "status": "in_progress",
@@ -369,8 +368,12 @@ def test_an_update_added_in_the_admin_is_a_draft_of_its_author(analyst):
         "sources-0-publisher": "",
         "sources-0-published_on": "",
         "sources-0-archived_url": "",
-    }
-    response = login(analyst).post(reverse("admin:aitracker_progressupdate_add"), data)
+    } | changes
+
+
+def test_an_update_added_in_the_admin_is_a_draft_of_its_author(analyst):
+    commitment = make_commitment()
+    response = login(analyst).post(reverse("admin:aitracker_progressupdate_add"), new_update_form(commitment))
     assert response.status_code == 302
     update = ProgressUpdate.objects.get(summary="Logged in the admin.")
     assert update.author == analyst and update.state == "draft"
@@ -513,3 +516,15 @@ def test_a_malformed_version_in_the_history_address_is_a_404(editor_client):
     for version in ("abc", "1.5"):
         assert editor_client.get(admin_url(theme, "simple_history", version)).status_code == 404
         assert editor_client.post(admin_url(theme, "simple_history", version)).status_code == 404
+
+
+def test_a_refusal_of_the_service_is_shown_on_the_admin_form_with_what_was_typed(analyst, editor):
+    commitment = make_commitment()
+    services.commitment_delete(commitment=commitment, editor=editor)
+    response = login(analyst).post(
+        reverse("admin:aitracker_progressupdate_add"), new_update_form(commitment, summary="Typed with care.")
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "This commitment has been deleted" in page and "Typed with care." in page
+    assert not ProgressUpdate.objects.filter(summary="Typed with care.").exists()
