@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,8 +12,7 @@ from import_export.formats import base_formats
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
-from .cache import public_pages_changed
-from .forms import CommitmentAdminForm, ProgressUpdateAdminForm
+from .forms import BaseSourceFormSet, CommitmentAdminForm, ProgressUpdateAdminForm, SourceAdminForm, SourceForm
 from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Theme
 from .resources import IMPORT_HELP, EndorsementResource, ProgressUpdateResource
 
@@ -19,43 +20,142 @@ admin.site.site_header = _("aitracker administration")
 admin.site.site_title = _("aitracker admin")
 admin.site.index_title = _("Data entry")
 
+State = ProgressUpdate.State
+
 
 def _error_text(error):
     return " ".join(getattr(error, "messages", [str(error)]))
 
 
-class ClearsPublicPagesMixin:
-    """Every write to a public model through the admin (a save, its inlines and many-to-many fields, a
-    delete, a revert from the history, an import) clears the public page cache once it commits."""
+class ServiceRefused(Exception):
+    """A service refused a save that the admin's form had accepted (a rule only the service knows)."""
+
+    def __init__(self, error: ValidationError):
+        super().__init__(error)
+        self.error = error
+
+
+@contextmanager
+def refusal_shown_on_form():
+    try:
+        yield
+    except ValidationError as error:
+        raise ServiceRefused(error) from error
+
+
+def _form_showing(form_class, error):
+    """The admin's form class, made invalid with the service's messages (next to their fields where it has
+    them), so the page is shown again with what was typed."""
+
+    class Refused(form_class):
+        def clean(self):
+            cleaned = super().clean()
+            errors = error.error_dict if hasattr(error, "error_dict") else {None: error.error_list}
+            for field, field_errors in errors.items():
+                self.add_error(field if field in self.fields else None, field_errors)
+            return cleaned
+
+    Refused.__name__ = form_class.__name__
+    return Refused
+
+
+class ServiceAdminMixin:
+    """The admin as a client of the services, like any view.
+
+    Saves, inlines and deletes call a service (see each admin); a service's refusal rolls the save back and
+    shows the form again with its message. django-simple-history's pages show only objects the user may
+    change, and its "Revert" calls `restore_service` (editors only), or is switched off where there is none.
+    """
+
+    restore_service = None
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as refused:
+            # The first attempt was rolled back with the admin's transaction; the second one stops at the form.
+            request.aitracker_refusal = refused.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        refusal = getattr(request, "aitracker_refusal", None)
+        return form if refusal is None else _form_showing(form, refusal)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ServiceRefused as refused:
+            messages.error(request, _error_text(refused.error))
+            return HttpResponseRedirect(request.path)
+
+    def _object_the_user_may_change(self, request, object_id):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        return obj
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._object_the_user_may_change(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def revert_disabled(self, request, obj=None):
+        return self.restore_service is None or not services.user_is_editor(request.user)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        obj = self._object_the_user_may_change(request, object_id)
+        if not version_id.isdigit():
+            raise Http404
+        if request.method != "POST":
+            return super().history_form_view(request, object_id, version_id, extra_context)
+        if self.revert_disabled(request, obj):
+            raise PermissionDenied
+        try:
+            self.restore_service(obj, int(version_id), request.user, request.POST.get("version") or None)
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+            return HttpResponseRedirect(request.path)
+        messages.success(request, gettext("The earlier version was restored; the restore is in the history too."))
+        opts = self.opts
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
+
+
+class ReferenceAdminMixin(ServiceAdminMixin):
+    """Instruments, parties, endorsements and themes: written by editors through `services.reference_*`; deleted
+    only by a superuser (they are corrected, and the history keeps what was deleted)."""
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        public_pages_changed()
+        with refusal_shown_on_form():
+            services.reference_save(obj=obj, editor=request.user, reason=_admin_reason(change))
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        public_pages_changed()
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        with refusal_shown_on_form():
+            for obj in formset.deleted_objects:
+                services.reference_delete(obj=obj, user=request.user)
+            for obj in instances:
+                services.reference_save(obj=obj, editor=request.user, reason=_admin_reason(obj.pk is not None))
+        formset.save_m2m()
 
     def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        public_pages_changed()
+        services.reference_delete(obj=obj, user=request.user)
 
     def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        public_pages_changed()
-
-    def process_import(self, request, **kwargs):
-        response = super().process_import(request, **kwargs)
-        public_pages_changed()
-        return response
-
-
-class NoHardDeleteMixin:
-    """Reference data is corrected, never deleted, by analysts and editors (only a superuser may delete, and
-    the history keeps what was deleted)."""
+        for obj in queryset:
+            services.reference_delete(obj=obj, user=request.user)
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    @staticmethod
+    def restore_service(obj, history_id, user, version):
+        services.reference_restore(obj=obj, history_id=history_id, editor=user)
+
+
+def _admin_reason(change):
+    return gettext("Changed in the admin") if change else gettext("Added in the admin")
 
 
 class SoftDeleteAdminMixin:
@@ -75,7 +175,8 @@ class SoftDeleteAdminMixin:
         return [str(obj) for obj in objs], {self.opts.verbose_name_plural: len(objs)}, perms_needed, []
 
     def delete_model(self, request, obj):
-        self.soft_delete_service(obj, request.user)
+        with refusal_shown_on_form():
+            self.soft_delete_service(obj, request.user)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
@@ -83,30 +184,6 @@ class SoftDeleteAdminMixin:
                 self.soft_delete_service(obj, request.user)
             except ValidationError as error:
                 messages.error(request, f"{obj}: {_error_text(error)}")
-
-
-class RestoreThroughServiceMixin:
-    """The history's "Revert" saves through the service, so that the commitment's current status stays right
-    and the restore itself is recorded in the history."""
-
-    restore_service = None
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method != "POST":
-            return super().history_form_view(request, object_id, version_id, extra_context)
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            raise Http404
-        if not self.has_change_permission(request, obj):
-            raise PermissionDenied
-        opts = self.opts
-        try:
-            self.restore_service(obj, int(version_id), request.user, request.POST.get("version") or None)
-        except ValidationError as error:
-            messages.error(request, _error_text(error))
-            return HttpResponseRedirect(request.path)
-        messages.success(request, gettext("The earlier version was restored; the restore is in the history too."))
-        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
 
 
 class AllOrNothingImportMixin(ImportExportMixin):
@@ -134,16 +211,19 @@ class AllOrNothingImportMixin(ImportExportMixin):
         return super().process_result(result, request)
 
 
-class EndorsementInline(NoHardDeleteMixin, admin.TabularInline):
+class EndorsementInline(admin.TabularInline):
     model = Endorsement
     extra = 0
     autocomplete_fields = ["party"]
     fields = ["party", "relation", "date", "confidence", "source_url", "note"]
     show_change_link = True
 
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
 
 @admin.register(Instrument)
-class InstrumentAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, SimpleHistoryAdmin):
+class InstrumentAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
     list_display = ["short_title", "kind", "adopted_on", "adopted_on_confidence", "place"]
     list_filter = ["kind", "adopted_on_confidence"]
     search_fields = ["title", "short_title", "slug", "summary"]
@@ -153,7 +233,7 @@ class InstrumentAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, SimpleHistoryAd
 
 
 @admin.register(Party)
-class PartyAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, SimpleHistoryAdmin):
+class PartyAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
     list_display = ["name", "kind", "country"]
     list_filter = ["kind"]
     search_fields = ["name", "slug", "country"]
@@ -161,7 +241,7 @@ class PartyAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Endorsement)
-class EndorsementAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, AllOrNothingImportMixin, SimpleHistoryAdmin):
+class EndorsementAdmin(ReferenceAdminMixin, AllOrNothingImportMixin, SimpleHistoryAdmin):
     resource_classes = [EndorsementResource]
     list_display = ["party", "instrument", "relation", "confidence", "date"]
     list_filter = ["instrument", "relation", "confidence"]
@@ -171,14 +251,14 @@ class EndorsementAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, AllOrNothingIm
 
 
 @admin.register(Theme)
-class ThemeAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, SimpleHistoryAdmin):
+class ThemeAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name", "description"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(ClearsPublicPagesMixin, SoftDeleteAdminMixin, RestoreThroughServiceMixin, SimpleHistoryAdmin):
+class CommitmentAdmin(ServiceAdminMixin, SoftDeleteAdminMixin, SimpleHistoryAdmin):
     form = CommitmentAdminForm
     list_display = ["title", "instrument", "reference", "current_status", "current_progress", "last_update_on"]
     list_filter = ["instrument", "current_status", "themes", "confidence"]
@@ -203,6 +283,20 @@ class CommitmentAdmin(ClearsPublicPagesMixin, SoftDeleteAdminMixin, RestoreThrou
     def get_queryset(self, request):
         return super().get_queryset(request).public()
 
+    def save_model(self, request, obj, form, change):
+        with refusal_shown_on_form():
+            saved = services.commitment_save(
+                commitment=obj,
+                editor=request.user,
+                themes=form.cleaned_data["themes"],
+                parties=form.cleaned_data["parties"],
+                reason=_admin_reason(change),
+            )
+        obj.pk = saved.pk
+
+    def save_related(self, request, form, formsets, change):
+        """Nothing left to save: the service set the themes and parties with the commitment."""
+
     @staticmethod
     def soft_delete_service(commitment, user):
         services.commitment_delete(commitment=commitment, editor=user)
@@ -213,7 +307,11 @@ class CommitmentAdmin(ClearsPublicPagesMixin, SoftDeleteAdminMixin, RestoreThrou
 
 
 class SourceInline(admin.TabularInline):
+    """An update's sources, saved with the update by its service (never on their own)."""
+
     model = Source
+    form = SourceForm
+    formset = BaseSourceFormSet
     extra = 1
     min_num = 1
     fields = ["url", "title", "publisher", "published_on", "archived_url"]
@@ -221,9 +319,8 @@ class SourceInline(admin.TabularInline):
 
 @admin.register(ProgressUpdate)
 class ProgressUpdateAdmin(
-    ClearsPublicPagesMixin,
+    ServiceAdminMixin,
     SoftDeleteAdminMixin,
-    RestoreThroughServiceMixin,
     AllOrNothingImportMixin,
     SimpleHistoryAdmin,
 ):
@@ -246,49 +343,28 @@ class ProgressUpdateAdmin(
     list_select_related = ["commitment__instrument", "author"]
     show_full_result_count = False
     inlines = [SourceInline]
+    # The review note is written by returning or unpublishing (the review queue); a correction note by each
+    # correction, in the form's own field.
     readonly_fields = [
         "state",
         "author",
         "reviewer",
+        "review_note",
         "published_at",
         "corrected_at",
         "created_at",
         "updated_at",
     ]
-    fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "commitment",
-                    "reported_on",
-                    "status",
-                    "progress",
-                    "party",
-                    "confidence",
-                    "summary",
-                    "version",
-                ]
-            },
-        ),
-        (
-            _("Review"),
-            {
-                "fields": [
-                    "state",
-                    "author",
-                    "reviewer",
-                    "review_note",
-                    "published_at",
-                    "corrected_at",
-                    "correction_note",
-                    "created_at",
-                    "updated_at",
-                ]
-            },
-        ),
-    ]
     actions = ["submit_selected", "publish_selected"]
+
+    def get_fieldsets(self, request, obj=None):
+        review = ["state", "author", "reviewer", "review_note", "published_at", "corrected_at"]
+        if obj is not None and obj.state == State.PUBLISHED:
+            review.append("correction_note")
+        return [
+            (None, {"fields": [*services.UPDATE_FIELDS, "version"]}),
+            (_("Review"), {"fields": [*review, "created_at", "updated_at"]}),
+        ]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).live()
@@ -296,29 +372,51 @@ class ProgressUpdateAdmin(
             return queryset
         return queryset.filter(author=request.user)
 
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # The source form's "update" choices (the admin's autocomplete names the field asking).
+        if request.GET.get("model_name") == "source" and request.GET.get("field_name") == "update":
+            queryset = queryset & services.updates_editable_by(request.user)
+        return queryset, may_have_duplicates
+
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
             return False
-        if obj is None or services.user_is_editor(request.user):
-            return True
-        return obj.author_id == request.user.pk and obj.state in (
-            ProgressUpdate.State.DRAFT,
-            ProgressUpdate.State.RETURNED,
-        )
+        return obj is None or services.user_may_edit_update(request.user, obj)
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.author = request.user
-        self._previous_commitment_id = form.initial.get("commitment") if change else None
-        super().save_model(request, obj, form, change)
+        """Nothing yet: the service saves the update with its sources, which only `save_related` has."""
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        services.progress_update_record_edit(
-            update=form.instance,
-            editor=request.user,
-            previous_commitment_id=getattr(self, "_previous_commitment_id", None),
-        )
+        (sources,) = (formset for formset in formsets if formset.model is Source)
+        fields = {field: form.cleaned_data[field] for field in services.UPDATE_FIELDS}
+        update = form.instance
+        with refusal_shown_on_form():
+            if not change:
+                saved = services.progress_update_create(author=request.user, sources=sources.source_dicts(), **fields)
+                update.pk = saved.pk
+                update.refresh_from_db()
+            elif ProgressUpdate.objects.filter(pk=update.pk, state=State.PUBLISHED).exists():
+                services.progress_update_correct(
+                    update=update,
+                    editor=request.user,
+                    note=form.cleaned_data.get("correction_note", ""),
+                    expected_version=form.cleaned_data.get("version") or None,
+                    sources=sources.source_dicts(),
+                    **fields,
+                )
+            else:
+                services.progress_update_edit(
+                    update=update,
+                    user=request.user,
+                    expected_version=form.cleaned_data.get("version") or None,
+                    sources=sources.source_dicts(),
+                    **fields,
+                )
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        # The sources were saved by the service, not by the formsets the message would read.
+        return super().construct_change_message(request, form, [], add)
 
     def _run(self, request, queryset, service, done_message, **kwargs):
         done = 0
@@ -364,7 +462,12 @@ class ProgressUpdateAdmin(
 
 
 @admin.register(Source)
-class SourceAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, SimpleHistoryAdmin):
+class SourceAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
+    """A source on its own, for those who may change its update: saved and deleted as a change to the update
+    (an edit, or an editor's public correction). Its history is read here; it is restored with its update."""
+
+    form = SourceAdminForm
+    fields = ["update", "url", "title", "publisher", "published_on", "archived_url", "correction_note"]
     list_display = ["title", "publisher", "published_on", "update"]
     search_fields = ["title", "publisher", "url"]
     autocomplete_fields = ["update"]
@@ -378,3 +481,43 @@ class SourceAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, SimpleHistoryAdmin)
         if services.user_is_editor(request.user):
             return queryset
         return queryset.filter(update__author=request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["update"] if obj is not None else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "update":
+            kwargs["queryset"] = services.updates_editable_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or services.user_may_edit_update(request.user, obj.update)
+
+    def has_delete_permission(self, request, obj=None):
+        # Staff remove a source in its update's form (the update's service, with the history keeping it); a
+        # published update's by correcting it, where the public note is written.
+        if not (request.user.is_superuser and super().has_delete_permission(request, obj)):
+            return False
+        return obj is None or (
+            obj.update.state != State.PUBLISHED and services.user_may_edit_update(request.user, obj.update)
+        )
+
+    def save_model(self, request, obj, form, change):
+        with refusal_shown_on_form():
+            services.source_save(source=obj, user=request.user, note=form.cleaned_data.get("correction_note", ""))
+
+    def save_related(self, request, form, formsets, change):
+        """Nothing left to save: a source has no related rows."""
+
+    def delete_model(self, request, obj):
+        with refusal_shown_on_form():
+            services.source_delete(source=obj, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            try:
+                services.source_delete(source=obj, user=request.user)
+            except ValidationError as error:
+                messages.error(request, f"{obj}: {_error_text(error)}")

@@ -192,7 +192,39 @@ class CommitmentAdminForm(VersionedAdminForm):
         fields = [*services.COMMITMENT_FIELDS, "themes", "parties"]
 
 
+CORRECTION_NOTE_HELP = _("Shown to the public next to the update: what was corrected and why.")
+
+
+def correction_note_field(help_text=CORRECTION_NOTE_HELP):
+    """Not required by the form: the correction service requires it, and only when there is a correction."""
+    return forms.CharField(
+        label=_("Correction note"), required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text=help_text
+    )
+
+
 class ProgressUpdateAdminForm(VersionedAdminForm):
+    """The admin's change form of an update. Saved by the services (see ProgressUpdateAdmin.save_related); a
+    published update's change is a correction, whose note the correction service requires."""
+
+    correction_note = correction_note_field()
+
     class Meta:
         model = ProgressUpdate
-        fields = [*services.UPDATE_FIELDS, "review_note", "correction_note"]
+        fields = list(services.UPDATE_FIELDS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["correction_note"] = ""  # each correction says what it corrected
+
+
+class SourceAdminForm(SourceForm):
+    correction_note = correction_note_field(
+        _(
+            "Needed when the update is published: the change is then a correction, and this note is shown to "
+            "the public next to it."
+        )
+    )
+
+    class Meta(SourceForm.Meta):
+        fields = ["update", *SourceForm.Meta.fields]
+        help_texts = {"update": _("One of the updates whose sources you may change.")}

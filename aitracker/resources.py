@@ -17,6 +17,7 @@ from import_export import fields, resources, widgets
 
 from . import services
 from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source
+from .tables import _CSV_FORMULA_START as CSV_FORMULA_START
 
 IMPORT_HELP = {
     "progressupdate": gettext_lazy(
@@ -54,7 +55,28 @@ class SlugWidget(widgets.ForeignKeyWidget):
             ) from None
 
 
+def escape_formula(text: str) -> str:
+    """As the public CSV does (tables.csv_cell): a cell a spreadsheet would run as a formula gets a leading
+    apostrophe. A cell already starting with apostrophes before such a character gets one more, so that the
+    import, which takes exactly one off, gives back what was exported."""
+    return "'" + text if text.lstrip("'").startswith(CSV_FORMULA_START) else text
+
+
+def unescape_formula(text: str) -> str:
+    return text[1:] if text.startswith("'") and text.lstrip("'").startswith(CSV_FORMULA_START) else text
+
+
 class AllOrNothingResource(resources.ModelResource):
+    def export_field(self, field, instance, **kwargs):
+        value = super().export_field(field, instance, **kwargs)
+        return escape_formula(value) if isinstance(value, str) else value
+
+    def before_import_row(self, row, **kwargs):
+        super().before_import_row(row, **kwargs)
+        for column, value in row.items():
+            if isinstance(value, str):
+                row[column] = unescape_formula(value)
+
     def import_data(self, dataset, *args, rollback_on_validation_errors=True, **kwargs):
         # An invalid row must roll back the valid ones too, whoever calls (the admin's confirm step included).
         return super().import_data(
@@ -249,8 +271,20 @@ class EndorsementResource(AllOrNothingResource):
         clean_model_instances = True
         use_transactions = True
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.user = kwargs.get("user")
+
     def get_queryset(self):
         return Endorsement.objects.select_related("instrument", "party")
+
+    def save_instance(self, instance, is_create, row, **kwargs):
+        try:
+            services.reference_save(
+                obj=instance, editor=kwargs.get("user") or self.user, reason=_("Imported from a CSV file")
+            )
+        except PermissionDenied as error:
+            raise ValidationError(str(error)) from None
 
     def filter_export(self, queryset, **kwargs):
         return queryset.order_by("instrument__slug", "party__slug")

@@ -16,7 +16,7 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 
 from .cache import public_pages_changed
-from .models import Commitment, ProgressUpdate, Source, Status
+from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Status, Theme
 
 State = ProgressUpdate.State
 
@@ -198,25 +198,6 @@ def progress_update_unpublish(*, update: ProgressUpdate, editor, note: str) -> P
         update_fields=["state", "published_at", "reviewer", "review_note", "updated_at"],
     )
     commitment_refresh_status(commitment=update.commitment)
-    return update
-
-
-@transaction.atomic
-def progress_update_record_edit(*, update: ProgressUpdate, editor, previous_commitment_id=None, note: str = ""):
-    """After staff edited an update (and its sources) in place: mark a published one as corrected and keep
-    the current status of the commitments involved right."""
-    public_pages_changed()
-    if update.state == State.PUBLISHED:
-        _require_editor(editor)
-        update.corrected_at = timezone.now()
-        if note:
-            update.correction_note = note
-        _save_with_history(
-            update, user=editor, reason=_("Corrected"), update_fields=["corrected_at", "correction_note", "updated_at"]
-        )
-    commitment_refresh_status(commitment=update.commitment)
-    if previous_commitment_id and previous_commitment_id != update.commitment_id:
-        commitment_refresh_status(commitment=Commitment.objects.get(pk=previous_commitment_id))
     return update
 
 
@@ -565,3 +546,140 @@ def commitment_undelete(*, commitment: Commitment, editor) -> Commitment:
     commitment.deleted_at = None
     _save_with_history(commitment, user=editor, reason=_("Deletion undone"), update_fields=["deleted_at", "updated_at"])
     return commitment_refresh_status(commitment=commitment)
+
+
+# --- Reference data and sources: the writes behind the admin's forms, inlines, deletes and "Revert" --------
+
+REFERENCE_MODELS = (Instrument, Party, Endorsement, Theme)
+
+
+def _require_reference(obj) -> None:
+    if not isinstance(obj, REFERENCE_MODELS):
+        raise TypeError(f"not reference data: {type(obj).__name__}")
+
+
+def _restored_reason(record) -> str:
+    when = formats.date_format(timezone.localtime(record.history_date), "DATETIME_FORMAT")
+    return _("Restored the version of %(when)s") % {"when": when}
+
+
+def _history_record(obj, history_id):
+    record = obj.history.filter(history_id=history_id).first()
+    if record is None or record.history_type == "-":
+        raise ValidationError(_("There is no such version of this %(what)s.") % {"what": obj._meta.verbose_name})
+    return record
+
+
+@transaction.atomic
+def reference_save(*, obj, editor, reason: str = ""):
+    """Add or change an instrument, a party, an endorsement or a theme."""
+    public_pages_changed()
+    _require_editor(editor)
+    _require_reference(obj)
+    obj.full_clean()
+    _save_with_history(obj, user=editor, reason=reason or (_("Changed") if obj.pk else _("Added")))
+    return obj
+
+
+@transaction.atomic
+def reference_restore(*, obj, history_id: int, editor):
+    """Bring back an earlier version of an instrument, a party, an endorsement or a theme, exactly as recorded."""
+    public_pages_changed()
+    _require_editor(editor)
+    _require_reference(obj)
+    current = type(obj).objects.select_for_update().get(pk=obj.pk)
+    record = _history_record(current, history_id)
+    for field in current._meta.concrete_fields:
+        if not field.primary_key:
+            setattr(current, field.attname, getattr(record, field.attname))
+    current.full_clean()
+    _save_with_history(current, user=editor, reason=_restored_reason(record))
+    return current
+
+
+@transaction.atomic
+def reference_delete(*, obj, user) -> None:
+    """Reference data is corrected, not deleted: only an administrator may delete it (the history keeps it)."""
+    public_pages_changed()
+    _require_reference(obj)
+    if not (user and user.is_active and user.is_superuser):
+        raise PermissionDenied(_("Only an administrator may delete reference data; correct it instead."))
+    obj._history_user = user
+    obj.delete()
+
+
+@transaction.atomic
+def commitment_save(*, commitment: Commitment, editor, themes=None, parties=None, expected_version=None, reason=""):
+    """Add a commitment, or change its text and scope. The current status is left to the updates: the stored
+    row is locked and only the editable fields are copied onto it, so a publication committed meanwhile stays."""
+    public_pages_changed()
+    _require_editor(editor)
+    if commitment.pk is None:
+        current = commitment
+        reason = reason or _("Added")
+    else:
+        current = Commitment.objects.select_for_update().get(pk=commitment.pk)
+        if current.deleted_at is not None:
+            raise ValidationError(_("This commitment has been deleted; restore it first."))
+        check_version(obj=current, expected_version=expected_version)
+        for field in COMMITMENT_FIELDS:
+            attname = current._meta.get_field(field).attname
+            setattr(current, attname, getattr(commitment, attname))
+        reason = reason or _("Changed")
+    current.full_clean()
+    _save_with_history(current, user=editor, reason=reason)
+    if themes is not None:
+        current.themes.set(themes)
+    if parties is not None:
+        current.parties.set(parties)
+    return current
+
+
+def updates_editable_by(user):
+    """The updates whose content and sources the user may change: an analyst's own drafts and returned
+    updates; for an editor every live one (a published one by a correction)."""
+    updates = ProgressUpdate.objects.live()
+    if user_is_editor(user):
+        return updates
+    if not user_is_analyst(user):
+        return updates.none()
+    return updates.filter(author=user, state__in=(State.DRAFT, State.RETURNED))
+
+
+def user_may_edit_update(user, update) -> bool:
+    return updates_editable_by(user).filter(pk=update.pk).exists()
+
+
+def _source_dict(source) -> dict:
+    return {"id": source.pk, **{field: getattr(source, field) for field in SOURCE_FIELDS}}
+
+
+def _change_sources(*, update, user, note, sources):
+    """A change to an update's sources is a change to the update: an edit while unpublished, an editor's
+    correction with a public note once published."""
+    if update.state == State.PUBLISHED:
+        return progress_update_correct(update=update, editor=user, note=note, sources=sources)
+    return progress_update_edit(update=update, user=user, sources=sources)
+
+
+@transaction.atomic
+def source_save(*, source: Source, user, note: str = "") -> Source:
+    """Add or change one source of an update (the rules are those of editing or correcting the update)."""
+    update = ProgressUpdate.objects.select_for_update().get(pk=source.update_id)
+    stored = Source.objects.filter(pk=source.pk).values_list("update_id", flat=True).first() if source.pk else None
+    if stored is not None and stored != update.pk:
+        raise ValidationError({"update": _("A source cannot move to another update; add it there instead.")})
+    before = set(update.sources.values_list("pk", flat=True))
+    sources = [_source_dict(other) for other in update.sources.all() if other.pk != source.pk]
+    _change_sources(update=update, user=user, note=note, sources=[*sources, _source_dict(source)])
+    if source.pk is None:
+        source.pk = update.sources.exclude(pk__in=before).values_list("pk", flat=True).get()
+        source._state.adding = False
+    return source
+
+
+@transaction.atomic
+def source_delete(*, source: Source, user, note: str = "") -> None:
+    update = ProgressUpdate.objects.select_for_update().get(pk=source.update_id)
+    sources = [_source_dict(other) for other in update.sources.all() if other.pk != source.pk]
+    _change_sources(update=update, user=user, note=note, sources=sources)

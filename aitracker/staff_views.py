@@ -4,7 +4,7 @@ again: the checks here only decide who sees a page (anonymous visitors go to the
 role gets a 403)."""
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -29,23 +29,15 @@ def error_text(error) -> str:
 
 
 @method_decorator(never_cache, name="dispatch")
-class AnalystRequiredMixin(LoginRequiredMixin):
-    """Anonymous visitors are sent to log in; logged-in users without the role get a 403."""
+class AnalystRequiredMixin(PermissionRequiredMixin):
+    """Django's permission check: anonymous visitors are sent to log in, logged-in users without the role get
+    a 403. The permissions are the ones `services.user_is_analyst` and `user_is_editor` test."""
 
-    @staticmethod
-    def has_role(user):
-        return services.user_is_analyst(user)
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not self.has_role(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+    permission_required = "aitracker.add_progressupdate"
 
 
 class EditorRequiredMixin(AnalystRequiredMixin):
-    @staticmethod
-    def has_role(user):
-        return services.user_is_editor(user)
+    permission_required = "aitracker.publish_progressupdate"
 
 
 # --- Logging, editing and correcting an update -----------------------------------------------------------
@@ -67,7 +59,7 @@ class UpdateFormView(AnalystRequiredMixin, View):
         raise NotImplementedError
 
     def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and services.user_is_analyst(request.user):
+        if self.has_permission():
             self.update = self.get_update()
             self.commitment = self.get_commitment()
         return super().dispatch(request, *args, **kwargs)
@@ -202,15 +194,11 @@ class UpdateEditView(UpdateFormView):
 class UpdateCorrectView(UpdateFormView):
     """An editor corrects a published update; the public page then says it was corrected, when and why."""
 
+    permission_required = EditorRequiredMixin.permission_required
     form_class = CorrectionForm
     template_name = "aitracker/staff/update_correct.html"
     actions = ("preview", "save")
     is_correction = True
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not services.user_is_editor(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
 
     def get_update(self):
         return get_object_or_404(

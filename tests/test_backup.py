@@ -48,7 +48,7 @@ def history_rich_data(real_data, editor, analyst, settings):
     services.progress_update_submit(update=update, user=analyst)
     services.progress_update_publish(update=update, editor=editor)
     update.refresh_from_db()
-    services.progress_update_record_edit(update=update, editor=editor, note="Corrected the progress figure.")
+    services.progress_update_correct(update=update, editor=editor, note="Corrected the progress figure.")
     commitment.themes.add(Theme.objects.order_by("pk").last())
     reviewers = Group.objects.create(name="Reviewers")
     reviewers.permissions.set(Permission.objects.filter(codename__in=["view_commitment", "view_party"]))
