@@ -348,6 +348,16 @@ def slow_socket(port: int) -> socket.socket:
     return sock
 
 
+def slow_body_socket(port: int) -> socket.socket:
+    """A client that has sent its headers and the first bytes of a body it will never finish."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(
+        b"POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: 1000\r\n\r\nusername=slow"
+    )
+    return sock
+
+
 def timed_get(url: str, headers: dict | None = None) -> tuple[float, urllib.request.http.client.HTTPResponse]:
     started = time.perf_counter()
     opener = urllib.request.build_opener(NoRedirect)
@@ -373,7 +383,7 @@ def test_the_nginx_front_answers_while_slow_clients_hold_more_sockets_than_there
     served = Served(tmp_path, WEB_CONCURRENCY="1", DJANGO_SECURE_SSL_REDIRECT="1")
     sockets = []
     try:
-        sockets = [slow_socket(served.port) for _ in range(5)]
+        sockets = [slow_socket(served.port) for _ in range(3)] + [slow_body_socket(served.port) for _ in range(2)]
         time.sleep(0.5)
         for _ in range(3):
             seconds, response = timed_get(served.url + "/healthz")
@@ -385,6 +395,12 @@ def test_the_nginx_front_answers_while_slow_clients_hold_more_sockets_than_there
         _, spoofed = timed_get(served.url + "/healthz", {"X-Forwarded-Ssl": "on", "X-Forwarded-Proto": "https"})
         assert spoofed.status == 301
         assert served.run_dir.joinpath("nginx.pid").exists()
+        # A body over nginx's limit is refused before it is read, on a page that names no version either.
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
+            sock.sendall(b"POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 104857600\r\n\r\n")
+            answer = sock.recv(65536).decode(errors="replace")
+        assert answer.startswith("HTTP/1.1 413"), answer
+        assert "Server: nginx\r\n" in answer and "nginx/" not in answer
     finally:
         for sock in sockets:
             sock.close()
