@@ -17,7 +17,7 @@ FIND_PYTHON := for candidate in python$(PYTHON_WANTED) python3.13 python3.12 pyt
 	  fi; \
 	done
 
-.PHONY: help run test serve bench slowclients loginflood soak lint format migrate data clean
+.PHONY: help run test serve bench slowclients soak lint format migrate data clean
 
 help:
 	@echo "make run    - set up and serve the site with the real data on http://$(HOST):$(PORT)"
@@ -25,7 +25,6 @@ help:
 	@echo "make serve  - serve as in production (nginx in front of gunicorn, DJANGO_DEBUG=0; needs nginx)"
 	@echo "make bench  - benchmark the public pages at two data sizes"
 	@echo "make slowclients - 50 slow clients for 60 s against gunicorn alone and behind nginx"
-	@echo "make loginflood  - a public page's latency while 10 clients fail logins at once (behind nginx)"
 	@echo "make soak   - five-minute soak test under load while an editor publishes"
 
 $(PY):
@@ -88,11 +87,6 @@ bench: $(VENV)/.installed-run
 # bench/results/<date>-slowclients.md (see bench/slowclients.py). Loopback only, about three minutes. Needs nginx.
 slowclients: $(VENV)/.installed-run
 	$(PY) -m bench.slowclients
-
-# Ten clients failing logins at once (a new username each time) for 30 s against `make serve`'s path, while one
-# visitor fetches an uncached public page; the table goes to bench/results/<date>-loginflood.md. Needs nginx.
-loginflood: $(VENV)/.installed-run
-	$(PY) -m bench.loginflood
 
 # Five minutes (SOAK_SECONDS) at concurrency 32 over the public pages while an editor publishes; errors, latency,
 # worker memory and whether every publication shows go to bench/results/soak-<date>-<db>.md (see bench/soak.py;

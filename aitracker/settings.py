@@ -138,11 +138,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "aitracker"}}
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "aitracker.password_validation.UsernameRepeatedValidator"},  # erin-erin-erin for erin
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-    {"NAME": "aitracker.password_validation.UsernameRepeatedValidator"},  # erin-erin-erin for erin
 ]
 
 AUTHENTICATION_BACKENDS = [
