@@ -160,6 +160,9 @@ class Supervisor:
     def _wait(self, ready, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not ready():
+            if self.stopping:  # Ctrl-C while starting
+                self.stop()
+                raise SystemExit(0)
             for other, process in self.processes.items():
                 if process.poll() is not None:
                     self.stop()
@@ -169,7 +172,7 @@ class Supervisor:
                 raise SystemExit(f"{name} was not ready within {timeout:g} s")
             time.sleep(0.1)
 
-    def stop(self, *_signal_args) -> None:
+    def stop(self) -> None:
         """nginx first (no new requests reach gunicorn), then gunicorn, each gracefully, then by force."""
         self.stopping = True
         for name, sig in (("nginx", signal.SIGQUIT), ("gunicorn", signal.SIGTERM)):
