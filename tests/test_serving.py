@@ -101,7 +101,7 @@ def test_a_forbidden_page_is_logged_in_one_line_without_a_traceback(client, db, 
     assert "Forbidden" in lines[0] and "PermissionDenied" in lines[0]
 
 
-def test_a_forbidden_error_raised_in_a_view_is_one_line_and_a_server_error_keeps_its_traceback(site_log):
+def test_a_client_error_loses_its_traceback_and_a_server_error_keeps_it(site_log):
     from aitracker.log import OneLineClientErrors
 
     logger = logging.getLogger("django.request")
