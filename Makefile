@@ -17,13 +17,14 @@ FIND_PYTHON := for candidate in python$(PYTHON_WANTED) python3.13 python3.12 pyt
 	  fi; \
 	done
 
-.PHONY: help run test serve bench soak lint format migrate data clean
+.PHONY: help run test serve bench slowclients soak lint format migrate data clean
 
 help:
 	@echo "make run    - set up and serve the site with the real data on http://$(HOST):$(PORT)"
 	@echo "make test   - set up and run the whole test suite"
-	@echo "make serve  - serve as in production (gunicorn, DJANGO_DEBUG=0)"
+	@echo "make serve  - serve as in production (nginx in front of gunicorn, DJANGO_DEBUG=0; needs nginx)"
 	@echo "make bench  - benchmark the public pages at two data sizes"
+	@echo "make slowclients - 50 slow clients for 60 s against gunicorn alone and behind nginx"
 	@echo "make soak   - five-minute soak test under load while an editor publishes"
 
 $(PY):
@@ -55,9 +56,12 @@ run: data
 
 SECRET_KEY_FILE := .secret_key
 
-# As in production: gunicorn (gunicorn.conf.py: 2 x cores + 1 workers, WEB_CONCURRENCY to change it),
-# DJANGO_DEBUG=0, whitenoise serving the collected, compressed and hashed static files, plain HTTP on
-# $(HOST). The secret key is DJANGO_SECRET_KEY, else one generated once into the git-ignored .secret_key.
+# As in production: nginx on $(HOST):$(PORT) (deploy/nginx.conf.template, rendered into the git-ignored
+# .run/serve-$(PORT)/) buffering every request and response in front of gunicorn on a private UNIX socket
+# (gunicorn.conf.py: 2 x cores + 1 sync workers, WEB_CONCURRENCY to change it); deploy/serve.py starts both and
+# stops both on Ctrl-C. DJANGO_DEBUG=0, whitenoise serving the collected, compressed and hashed static files,
+# plain HTTP. The secret key is DJANGO_SECRET_KEY, else one generated once into the git-ignored .secret_key.
+# Needs nginx (Debian: apt-get install nginx-light).
 serve: data
 	@if [ -z "$$DJANGO_SECRET_KEY" ]; then \
 	  if [ ! -s $(SECRET_KEY_FILE) ]; then \
@@ -71,13 +75,18 @@ serve: data
 	  DJANGO_SECURE_SSL_REDIRECT="$${DJANGO_SECURE_SSL_REDIRECT:-0}" \
 	  DJANGO_ALLOWED_HOSTS="$${DJANGO_ALLOWED_HOSTS:-$(HOST),localhost}"; \
 	$(PY) manage.py collectstatic --noinput -v0 && \
-	echo "Serving on http://$(HOST):$(PORT) (gunicorn, DJANGO_DEBUG=0; Ctrl-C to stop)" && \
-	exec $(PY) -m gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) aitracker.wsgi
+	exec $(PY) -m deploy.serve --host $(HOST) --port $(PORT)
 
 # The public pages under load at 1,000 and 10,000 commitments (see bench/README.md); BENCH_DATABASE=postgres
 # to run it on PostgreSQL. Needs wrk (apt-get install wrk).
 bench: $(VENV)/.installed-run
 	$(PY) -m bench.run
+
+# 50 slow clients (slowloris: a header line every few seconds) for 60 s against gunicorn alone and against
+# `make serve`'s nginx front, /healthz and /commitments/ latency measured meanwhile; the table goes to
+# bench/results/<date>-slowclients.md (see bench/slowclients.py). Loopback only, about three minutes. Needs nginx.
+slowclients: $(VENV)/.installed-run
+	$(PY) -m bench.slowclients
 
 # Five minutes (SOAK_SECONDS) at concurrency 32 over the public pages while an editor publishes; errors, latency,
 # worker memory and whether every publication shows go to bench/results/soak-<date>-<db>.md (see bench/soak.py;
@@ -97,4 +106,4 @@ format: $(VENV)/.installed-dev
 	$(PY) -m ruff check --fix .
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .run

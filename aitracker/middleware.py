@@ -1,7 +1,8 @@
 """What the site adds to every response for its own safety, and what it answers when the database is gone.
 
 - `SecurityHeadersMiddleware` (first in MIDDLEWARE, so its headers reach every response, redirects and static
-  files included): the Permissions-Policy, and `Cache-Control: no-store, private` on anything that belongs to
+  files included): the Permissions-Policy, Cross-Origin-Resource-Policy (no other site may embed what we
+  serve), and `Cache-Control: no-store, private` on anything that belongs to
   one person (admin and staff pages, any response to someone logged in), so neither the browser nor a shared
   cache keeps it.
 - `DatabaseUnavailableMiddleware` (above the session middleware, below the ones that add headers): a database
@@ -70,6 +71,8 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         if settings.PERMISSIONS_POLICY:
             response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        if settings.AITRACKER_CROSS_ORIGIN_RESOURCE_POLICY:
+            response.setdefault("Cross-Origin-Resource-Policy", settings.AITRACKER_CROSS_ORIGIN_RESOURCE_POLICY)
         if is_private(request, response):
             response["Cache-Control"] = "no-store, private"
             del response["Expires"]

@@ -148,6 +148,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "aitracker"}}
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "aitracker.password_validation.UsernameRepeatedValidator"},  # erin-erin-erin for erin
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -208,6 +209,12 @@ AITRACKER_PRIVATE_PATH_PREFIXES = ("/admin/", "/accounts/", "/review/", "/staff/
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Sent on every response by SecurityHeadersMiddleware: no other site embeds our pages, images, styles or feeds
+# (feed readers and API clients are not browsers, and CORP does not apply to them).
+AITRACKER_CROSS_ORIGIN_RESOURCE_POLICY = "same-origin"
+# whitenoise answers `Access-Control-Allow-Origin: *` by default; nothing on another origin needs our static
+# files through CORS (no web fonts, no scripts loaded elsewhere).
+WHITENOISE_ALLOW_ALL_ORIGINS = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -264,6 +271,8 @@ AITRACKER_SUMMARY_CACHE_SECONDS = int(os.environ.get("AITRACKER_SUMMARY_CACHE_SE
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A visitor's 400 or 403 is one line, not a traceback (aitracker/log.py); 5xx keep theirs.
+    "filters": {"one_line_client_errors": {"()": "aitracker.log.OneLineClientErrors"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["one_line_client_errors"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
