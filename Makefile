@@ -52,7 +52,7 @@ data: migrate
 	$(PY) manage.py load_real_data
 
 run: data
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	AITRACKER_SITE_URL="$${AITRACKER_SITE_URL:-http://$(HOST):$(PORT)}" $(PY) manage.py runserver $(HOST):$(PORT)
 
 SECRET_KEY_FILE := .secret_key
 
@@ -73,7 +73,8 @@ serve: data
 	fi
 	@export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" DJANGO_DEBUG=0 \
 	  DJANGO_SECURE_SSL_REDIRECT="$${DJANGO_SECURE_SSL_REDIRECT:-0}" \
-	  DJANGO_ALLOWED_HOSTS="$${DJANGO_ALLOWED_HOSTS:-$(HOST),localhost}"; \
+	  DJANGO_ALLOWED_HOSTS="$${DJANGO_ALLOWED_HOSTS:-$(HOST),localhost}" \
+	  AITRACKER_SITE_URL="$${AITRACKER_SITE_URL:-http://$(HOST):$(PORT)}"; \
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	exec $(PY) -m deploy.serve --host $(HOST) --port $(PORT)
 
