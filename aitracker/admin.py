@@ -26,26 +26,29 @@ def _error_text(error):
 
 class ClearsPublicPagesMixin:
     """Every write to a public model through the admin (a save, its inlines and many-to-many fields, a
-    delete, a revert from the history, an import) clears the public page cache once it commits."""
+    delete, a revert from the history, an import) moves the data generation in its own transaction, so the
+    cached public pages are gone when it commits. Before the write, as every service does: the generation's
+    row is the first lock of every public write (aitracker/cache.py)."""
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
         public_pages_changed()
+        super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
         public_pages_changed()
+        super().save_related(request, form, formsets, change)
 
     def delete_model(self, request, obj):
-        super().delete_model(request, obj)
         public_pages_changed()
+        super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
         public_pages_changed()
+        super().delete_queryset(request, queryset)
 
     def process_import(self, request, **kwargs):
         response = super().process_import(request, **kwargs)
+        # The import committed in its own transaction: outside one, the generation moves after the write.
         public_pages_changed()
         return response
 
