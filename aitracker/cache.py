@@ -17,7 +17,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db.models import F
+from django.db.models import F, Subquery
 from django.http import HttpResponse
 from django.middleware.csp import get_nonce
 from django.utils.translation import get_language
@@ -92,6 +92,12 @@ def _create_generation(using) -> int:
         pk=GENERATION_PK, defaults={"value": time.time_ns()}
     )
     return row.value
+
+
+def generation_expression() -> Subquery:
+    """The data generation as a column, for a query that must tell which generation's data it read: a
+    statement reads one snapshot, so its rows are exactly that generation's."""
+    return Subquery(DataGeneration.objects.filter(pk=GENERATION_PK).values("value")[:1])
 
 
 def current_generation(request=None) -> int:
@@ -204,7 +210,8 @@ def cache_public_page(view):
         def store(response):
             if _cacheable(request, response):
                 _cache_call("set", key, (response.status_code, response.content, dict(response.items())), seconds)
-                response[STATUS_HEADER] = "miss"
+                if not cache_is_down():
+                    response[STATUS_HEADER] = "miss"
 
         if callable(getattr(response, "render", None)) and not response.is_rendered:
             response.add_post_render_callback(store)
