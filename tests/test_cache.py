@@ -245,7 +245,7 @@ def test_a_publication_shows_at_once_on_every_affected_page(
     assert Commitment.objects.get(pk=world["commitment"].pk).current_status == "achieved"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_publication_clears_the_pages_when_it_commits(client, cache_on, world, editor):
     """With real commits: nothing registered by hand, the service's own transaction does it."""
     pages = affected_pages(world)

@@ -18,7 +18,8 @@ from aitracker import services
 from aitracker.models import Commitment, Status
 from tests.factories import make_commitment, make_editor, make_update
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: a plain flush after the test would let the next serialized test meet duplicate content types.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 ROUNDS = 30
 WAIT = 10  # seconds: far more than a round takes, only there so that a broken round fails instead of hanging
@@ -189,3 +190,29 @@ def test_the_commitment_lock_alone_keeps_the_status(monkeypatch, interleaving):
         [(stored, implied)] = stored_and_implied(*commitments)
         assert stored == implied, f"round {round_number}: stored {stored}, the published updates say {implied}"
         assert not interleaving.both_read, "the second transaction read the updates before the first committed"
+
+
+def test_other_connections_see_the_new_generation_exactly_when_the_write_commits():
+    from django.db import transaction
+
+    from aitracker import cache as page_cache
+
+    seen = []
+
+    def other_worker():
+        try:
+            seen.append(page_cache.read_generation())
+        finally:
+            connection.close()
+
+    def look():
+        thread = threading.Thread(target=other_worker)
+        thread.start()
+        thread.join(WAIT)
+
+    before = page_cache.read_generation()
+    with transaction.atomic():
+        page_cache.public_pages_changed()
+        look()
+    look()
+    assert seen == [before, before + 1]
