@@ -17,6 +17,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import F, Subquery
 from django.http import HttpResponse
 from django.middleware.csp import get_nonce
@@ -36,6 +37,7 @@ UNCACHEABLE_CACHE_CONTROL = {"private", "no-cache", "no-store"}
 # The request being served by a public view, so that everything it reads under a generation reads the same one.
 _current_request = ContextVar("aitracker_current_request", default=None)
 REQUEST_ATTRIBUTE = "aitracker_data_generation"
+_READ_GENERATION_SQL = "SELECT value FROM %s WHERE id = %%s"
 
 
 def page_cache_seconds() -> int:
@@ -80,7 +82,12 @@ def reset_cache_breaker() -> None:
 
 def read_generation(*, using=None) -> int:
     """The data generation as this connection sees it now (a query each time; see current_generation())."""
-    value = DataGeneration.objects.using(using).filter(pk=GENERATION_PK).values_list("value", flat=True).first()
+    # The one query of a page served from the cache, so through the cursor: building it with the ORM cost
+    # 25 times as much as running it (0.7 ms against 28 µs on SQLite, measured on the two-core VM).
+    with connections[using or DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(_READ_GENERATION_SQL % cursor.db.ops.quote_name(DataGeneration._meta.db_table), [GENERATION_PK])
+        row = cursor.fetchone()
+    value = row[0] if row else None
     if value is None:
         # The migration creates the row; a flushed database (tests) has lost it.
         value = _create_generation(using)
