@@ -672,3 +672,19 @@ class Source(models.Model):
 
     def __str__(self):
         return self.title or self.url
+
+
+class DataGeneration(models.Model):
+    """One row: a number that every write the public can see increases in its own transaction
+    (`aitracker.cache.public_pages_changed()`). Cached public pages and kept counts are stored under it, so a
+    commit makes them unreachable on every server at the moment it becomes visible. Bookkeeping, not data:
+    not in backups, not in the admin."""
+
+    value = models.BigIntegerField(_("value"))
+
+    class Meta:
+        verbose_name = _("data generation")
+        verbose_name_plural = _("data generations")
+
+    def __str__(self):
+        return str(self.value)

@@ -3,7 +3,10 @@
 Each function is keyword-only, runs in a transaction, validates, and leaves the commitment's denormalised
 current status (status, progress, date of the latest published update) right. Views, admin actions and
 commands call these; nothing else writes those fields. Those that change a public page call
-`public_pages_changed()`, which clears the public page cache once the transaction commits (aitracker/cache.py).
+`public_pages_changed()` first: it moves the data generation in the same transaction, so the cached public
+pages are gone the moment the write commits (aitracker/cache.py), and its row lock is the first lock taken.
+Then the update's row, then the commitments' rows in key order (`_lock_commitments`), before any read that
+decides their status.
 """
 
 import datetime
@@ -62,11 +65,34 @@ def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
     return commitment
 
 
+def _lock_commitments(*pks) -> list[Commitment]:
+    """Lock these commitments' rows, in key order, and return them as they stand once the locks are granted.
+
+    Take it before reading the published updates that decide a commitment's status: a second transaction
+    refreshing the same commitment then waits for the first to commit and reads what it wrote, instead of
+    recomputing from a view without it and overwriting its status. Key order, so that two transactions
+    locking the same two commitments (an update moved from one to the other) never wait for each other.
+    FOR NO KEY UPDATE: adding an update to the commitment (a foreign key to it) need not wait.
+    """
+    keys = sorted({pk for pk in pks if pk is not None})
+    return list(Commitment.objects.select_for_update(no_key=True).filter(pk__in=keys).order_by("pk"))
+
+
+def _refresh_commitments(update: ProgressUpdate, *other_pks) -> None:
+    """Recompute the current status of the update's commitment (and of the others, e.g. the one it moved
+    from), each under its row lock."""
+    for commitment in _lock_commitments(update.commitment_id, *other_pks):
+        commitment_refresh_status(commitment=commitment)
+        if commitment.pk == update.commitment_id:
+            # The caller's update then shows its commitment as it now stands.
+            update.commitment = commitment
+
+
 def commitments_refresh_all() -> int:
     """Recompute every commitment's current status; returns how many changed."""
     public_pages_changed()
     changed = 0
-    for commitment in Commitment.objects.all().iterator():
+    for commitment in Commitment.objects.select_for_update(no_key=True).order_by("pk").iterator():
         before = (commitment.current_status, commitment.current_progress, commitment.last_update_on)
         commitment_refresh_status(commitment=commitment)
         changed += before != (commitment.current_status, commitment.current_progress, commitment.last_update_on)
@@ -173,7 +199,7 @@ def progress_update_publish(*, update: ProgressUpdate, editor, now=None) -> Prog
     _save_with_history(
         update, user=editor, reason=_("Published"), update_fields=["state", "reviewer", "published_at", "updated_at"]
     )
-    commitment_refresh_status(commitment=update.commitment)
+    _refresh_commitments(update)
     return update
 
 
@@ -197,7 +223,7 @@ def progress_update_unpublish(*, update: ProgressUpdate, editor, note: str) -> P
         reason=_("Unpublished"),
         update_fields=["state", "published_at", "reviewer", "review_note", "updated_at"],
     )
-    commitment_refresh_status(commitment=update.commitment)
+    _refresh_commitments(update)
     return update
 
 
@@ -362,12 +388,6 @@ def _apply_update_fields(update, fields) -> None:
     update.full_clean()
 
 
-def _refresh_commitments(update, previous_commitment_id) -> None:
-    commitment_refresh_status(commitment=Commitment.objects.get(pk=update.commitment_id))
-    if previous_commitment_id != update.commitment_id:
-        commitment_refresh_status(commitment=Commitment.objects.get(pk=previous_commitment_id))
-
-
 @transaction.atomic
 def progress_update_edit(*, update: ProgressUpdate, user, expected_version=None, sources=None, **fields):
     """Change an unpublished update (and its sources, if given). Its author may change a draft or a returned
@@ -506,7 +526,7 @@ def progress_update_delete(*, update: ProgressUpdate, editor) -> ProgressUpdate:
         raise ValidationError(_("This update is already deleted."))
     update.deleted_at = timezone.now()
     _save_with_history(update, user=editor, reason=_("Deleted"), update_fields=["deleted_at", "updated_at"])
-    commitment_refresh_status(commitment=update.commitment)
+    _refresh_commitments(update)
     return update
 
 
@@ -519,7 +539,7 @@ def progress_update_undelete(*, update: ProgressUpdate, editor) -> ProgressUpdat
         raise ValidationError(_("This update is not deleted."))
     update.deleted_at = None
     _save_with_history(update, user=editor, reason=_("Deletion undone"), update_fields=["deleted_at", "updated_at"])
-    commitment_refresh_status(commitment=update.commitment)
+    _refresh_commitments(update)
     return update
 
 

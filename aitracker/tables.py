@@ -1,7 +1,7 @@
 """The public commitments table: what each column shows and how it sorts."""
 
 import django_tables2 as tables
-from django.db.models import F, OuterRef, StringAgg, Subquery, Value
+from django.db.models import Count, F, Max, OuterRef, StringAgg, Subquery, Value
 from django.db.models.query import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -9,6 +9,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django_tables2.data import TableQuerysetData
 
+from .cache import generation_expression, read_generation
 from .links import slug_url
 from .models import Commitment, Status
 from .templatetags.aitracker_tags import progress_bar_html, status_badge_html, time_tag
@@ -33,12 +34,32 @@ class PageByKeysData(TableQuerysetData):
     walk past every row before the page, so the last page would otherwise cost the most. Every order of the
     table ends with a unique key, so the reverse order is exactly the same rows backwards.
 
-    `count`, when given, is the number of rows, known beforehand (the unfiltered table's).
+    Reading from the end needs the exact number of rows of the snapshot the page is read from: one too few
+    and a row is skipped, one too many and one is shown twice. So the count always comes with the data
+    generation it was taken under (aitracker/cache.py), and the page's keys come with the generation of their
+    own statement: a page is read from the end only when the two are the same, else from the start.
+    `count`, when given, is the number of rows kept under `generation` (the view's kept counts); it is used
+    only while the generation has not moved since, and counted afresh otherwise.
     """
 
-    def __init__(self, data, count=None):
+    def __init__(self, data, count=None, generation=None):
         super().__init__(data)
-        self._length = count
+        self._kept = (count, generation) if count is not None and generation is not None else None
+        self._length = self._generation = None
+
+    def __len__(self):
+        if self._length is None:
+            if not hasattr(self.table, "paginator"):
+                return super().__len__()
+            self._length, self._generation = self._count()
+        return self._length
+
+    def _count(self):
+        if self._kept is not None and read_generation() == self._kept[1]:
+            return self._kept
+        # The count and the generation in one statement, so of one snapshot.
+        counted = self.data.order_by().aggregate(total=Count("pk"), generation=Max(generation_expression()))
+        return counted["total"], counted["generation"]
 
     def __getitem__(self, key):
         if not isinstance(key, slice) or key.step is not None:
@@ -46,11 +67,25 @@ class PageByKeysData(TableQuerysetData):
         keys = self.data.prefetch_related(None).values_list("pk", flat=True)
         start, stop = key.start or 0, key.stop
         total = len(self) if stop is not None else None
-        if total is not None and start > total // 2:
+        page_keys = None
+        if total is not None and start > total // 2 and self._generation is not None:
             stop = min(stop, total)
-            page_keys = list(keys.reverse()[max(total - stop, 0) : max(total - start, 0)])[::-1]
-        else:
-            page_keys = list(keys[key])
+            rows = list(
+                self.data.prefetch_related(None)
+                .annotate(page_generation=generation_expression())
+                .values_list("pk", "page_generation")
+                .reverse()[max(total - stop, 0) : max(total - start, 0)]
+            )
+            # A write committed since the count (or nothing there): the count is not this snapshot's.
+            if rows and rows[0][1] == self._generation:
+                page_keys = [pk for pk, _generation in reversed(rows)]
+        if page_keys is None:
+            if total is not None and key.stop >= total and hasattr(self.table, "paginator"):
+                # The last page, cut at a count a write has since made one too few: up to a full page.
+                stop = start + self.table.paginator.per_page
+            else:
+                stop = key.stop
+            page_keys = list(keys[start:stop])
         return self.data.in_key_order(page_keys)
 
 
@@ -79,9 +114,9 @@ class CommitmentTable(tables.Table):
         per_page = 25
         empty_text = _("No commitment matches these filters.")
 
-    def __init__(self, data=None, *args, count=None, **kwargs):
+    def __init__(self, data=None, *args, count=None, generation=None, **kwargs):
         if isinstance(data, QuerySet):
-            data = PageByKeysData(data, count=count)
+            data = PageByKeysData(data, count=count, generation=generation)
         super().__init__(data, *args, **kwargs)
 
     def paginate(self, *args, per_page=None, **kwargs):

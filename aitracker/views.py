@@ -18,7 +18,7 @@ from django.views.generic import DetailView, ListView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
-from .cache import cached_summary
+from .cache import cached_summary, current_generation
 from .filters import CommitmentFilter
 from .links import absolute_url
 from .models import (
@@ -162,7 +162,9 @@ class CommitmentListView(SingleTableMixin, FilterView):
         return Commitment.objects.public().with_related()
 
     def get_table_kwargs(self):
-        return {"count": self.kept_count()}
+        # The generation first: the kept counts are those of that generation, or of a later one.
+        generation = current_generation()
+        return {"generation": generation, "count": self.kept_count()}
 
     def get_table_pagination(self, table):
         # A page past the end (or before the first) is not a page of this table: 404, not the nearest page, so

@@ -17,13 +17,12 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _page_cache_off(settings, tmp_path_factory):
+def _page_cache_off(settings):
     """Pages are rendered afresh in tests: a test's database is rolled back but the local-memory cache is not,
-    and on_commit never fires inside a test's transaction. tests/test_cache.py turns the cache on where it
-    tests it. The data generation file goes to a temporary folder, never the project's."""
+    and the data generation, in the database, is rolled back with it. tests/test_cache.py turns the cache on
+    where it tests it."""
     settings.AITRACKER_PAGE_CACHE_SECONDS = 0
     settings.AITRACKER_SUMMARY_CACHE_SECONDS = 0
-    settings.AITRACKER_PAGE_GENERATION_FILE = tmp_path_factory.getbasetemp() / "page-generation"
     page_cache.reset_cache_breaker()
 
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from aitracker import cache as page_cache
 from aitracker import services
-from aitracker.models import Commitment, Endorsement
+from aitracker.models import Commitment, DataGeneration, Endorsement
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -26,12 +26,11 @@ LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
 
 @pytest.fixture
-def cache_on(settings, tmp_path):
-    """The page cache as `make serve` runs it: local memory per worker, the generation in a shared file, the
+def cache_on(settings):
+    """The page cache as `make serve` runs it: local memory per worker, the generation in the database, the
     site-wide counts kept under the same generation."""
     settings.AITRACKER_PAGE_CACHE_SECONDS = 600
     settings.AITRACKER_SUMMARY_CACHE_SECONDS = 600
-    settings.AITRACKER_PAGE_GENERATION_FILE = tmp_path / "generation"
     settings.CACHES = {"default": {**LOCMEM, "LOCATION": f"worker-a-{uuid.uuid4()}"}}
     caches["default"].clear()
     return settings
@@ -134,11 +133,23 @@ def test_anonymous_visitors_get_the_cached_page(client, cache_on, world):
     assert second["Content-Type"] == first["Content-Type"]
 
 
-def test_a_hit_runs_no_query(client, cache_on, world, django_assert_num_queries):
+def test_a_hit_runs_one_tiny_query_the_data_generation(client, cache_on, world, django_assert_num_queries):
     url = reverse("dashboard")
     client.get(url)
-    with django_assert_num_queries(0):
+    with django_assert_num_queries(1) as queries:
         assert client.get(url)["X-Page-Cache"] == "hit"
+    assert "datageneration" in queries.captured_queries[0]["sql"]
+
+
+def test_a_request_reads_the_generation_once(client, cache_on, world, django_assert_num_queries):
+    """The page and each of its kept counts are kept under the generation the request read first."""
+    cache_on.AITRACKER_PAGE_CACHE_SECONDS = 0
+    url = reverse("dashboard")
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    reads = [q["sql"] for q in queries.captured_queries if "datageneration" in q["sql"]]
+    assert len(reads) == 1, reads
 
 
 def test_the_key_is_the_full_url_with_its_query_string(client, cache_on, world):
@@ -234,7 +245,7 @@ def test_a_publication_shows_at_once_on_every_affected_page(
     assert Commitment.objects.get(pk=world["commitment"].pk).current_status == "achieved"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_publication_clears_the_pages_when_it_commits(client, cache_on, world, editor):
     """With real commits: nothing registered by hand, the service's own transaction does it."""
     pages = affected_pages(world)
@@ -243,26 +254,24 @@ def test_a_publication_clears_the_pages_when_it_commits(client, cache_on, world,
     assert_fresh(client, cache_on, pages, expect="Committed evidence about the archives.")
 
 
-def test_the_generation_changes_only_after_the_commit(cache_on, world):
+def test_the_generation_moves_in_the_writes_own_transaction(cache_on, world, django_capture_on_commit_callbacks):
+    """Nothing waits for the commit (other connections see it exactly when the write commits:
+    tests/test_concurrency.py shows it on PostgreSQL)."""
     before = page_cache.current_generation()
-    with transaction.atomic():
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
         page_cache.public_pages_changed()
-        assert page_cache.current_generation() == before
-    # The test's own transaction never commits; run what Django would run on commit.
-    page_cache.bump_generation()
-    assert page_cache.current_generation() != before
-
-
-def test_a_rolled_back_write_keeps_the_cache(cache_on, world, django_capture_on_commit_callbacks):
-    before = page_cache.current_generation()
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        try:
-            with transaction.atomic():
-                page_cache.public_pages_changed()
-                raise RuntimeError("rolled back")
-        except RuntimeError:
-            pass
+        assert page_cache.current_generation() > before
     assert callbacks == []
+
+
+def test_a_rolled_back_write_keeps_the_cache(cache_on, world):
+    before = page_cache.current_generation()
+    try:
+        with transaction.atomic():
+            page_cache.public_pages_changed()
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
     assert page_cache.current_generation() == before
 
 
@@ -384,13 +393,156 @@ def test_kept_counts_save_the_queries_that_count_every_commitment(client, cache_
     assert response.status_code == 200
 
 
+def test_a_count_computed_while_a_write_commits_is_not_kept(cache_on, world):
+    """What is kept under a generation is exactly that generation's data (the table counts on it)."""
+    computed = []
+
+    def count_during_a_commit():
+        computed.append(1)
+        page_cache.public_pages_changed()  # another request's write, committed meanwhile
+        return 41
+
+    assert page_cache.cached_summary("status-counts:racing", count_during_a_commit) == 41
+    assert page_cache.cached_summary("status-counts:racing", count_during_a_commit) == 41
+    assert len(computed) == 2, "kept under a generation whose data it did not count"
+    assert page_cache.cached_summary("status-counts:calm", lambda: computed.append(1) or 7) == 7
+    assert page_cache.cached_summary("status-counts:calm", lambda: computed.append(1) or 7) == 7
+    assert len(computed) == 3
+
+
+# --- The table, whatever the kept count says -------------------------------------------------------------------
+
+PER_PAGE = 10
+ROWS = 61  # 7 pages: the 4th to the 7th are read from the end
+
+
+@pytest.fixture
+def table_world(cache_on, editor):
+    """61 public commitments, one more deleted, of one instrument; the table counted from the kept counts."""
+    cache_on.AITRACKER_PAGE_CACHE_SECONDS = 0
+    instrument = factories.make_instrument(short_title="Long statement")
+    commitments = [factories.make_commitment(instrument=instrument, title=f"Pledge {n:02d}") for n in range(ROWS + 1)]
+    services.commitment_delete(commitment=commitments[-1], editor=editor)
+    return {"instrument": instrument, "commitments": commitments, "editor": editor}
+
+
+def table_rows(client, query):
+    response = client.get(reverse("commitment_list") + "?" + query)
+    assert response.status_code == 200
+    html = response.content.decode()
+    table = html[html.index('id="commitments-table"') :]
+    total = int(re.search(r'class="result-count"[^>]*>\s*(\d+)', html).group(1))
+    return re.findall(r'href="/commitments/([\w-]+)/"', table), total
+
+
+def downloaded(client, query):
+    response = client.get(reverse("commitment_list") + "?" + query + "&_export=json")
+    import json
+
+    return [row["slug"] for row in json.loads(b"".join(response.streaming_content))]
+
+
+def every_page(client, query, *, between=lambda: None, after=lambda: None):
+    """The rows of every page of the table, in order, and the totals the pages showed."""
+    rows, totals, number = [], set(), 1
+    while True:
+        between()
+        page, total = table_rows(client, f"{query}&per_page={PER_PAGE}&page={number}")
+        after()
+        rows += page
+        totals.add(total)
+        if number * PER_PAGE >= total:
+            return rows, totals
+        number += 1
+
+
+QUERIES = ["sort=title", "sort=-title", "sort=-last_update_on", "instrument={instrument}&sort=reference"]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("wrong_by", [-1, +1])
+def test_a_kept_count_from_before_the_last_write_hides_or_repeats_no_row(
+    client, table_world, monkeypatch, query, wrong_by
+):
+    """The kept count is one off, as when it was kept before the last publication and not cleared since: the
+    table counts afresh, and every page is the download's."""
+    from aitracker import views
+
+    query = query.format(instrument=table_world["instrument"].slug)
+    kept_count = views.CommitmentListView.kept_count
+    monkeypatch.setattr(views.CommitmentListView, "kept_count", lambda self: kept_count(self) + wrong_by)
+    monkeypatch.setattr(views, "current_generation", lambda: page_cache.current_generation() - 1)
+    rows, totals = every_page(client, query)
+    assert rows == downloaded(client, query)
+    assert len(rows) == ROWS and totals == {ROWS}
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("write", ["delete", "undelete"])
+def test_a_write_committed_while_the_table_is_counted_hides_or_repeats_no_row(
+    client, table_world, monkeypatch, query, write
+):
+    """A write commits just after the request took its kept count (the count is then one too many, or one
+    too few): every page is the download of after the write, and so is the total."""
+    from aitracker import views
+
+    query = query.format(instrument=table_world["instrument"].slug)
+    editor, commitments = table_world["editor"], table_world["commitments"]
+    victim = commitments[ROWS // 2] if write == "delete" else commitments[-1]
+    do = getattr(services, f"commitment_{write}")
+    undo = services.commitment_undelete if write == "delete" else services.commitment_delete
+    do(commitment=victim, editor=editor)
+    expected = downloaded(client, query)
+    undo(commitment=victim, editor=editor)
+    kept_count = views.CommitmentListView.kept_count
+
+    def count_then_write(self):
+        count = kept_count(self)
+        do(commitment=victim, editor=editor)
+        return count
+
+    monkeypatch.setattr(views.CommitmentListView, "kept_count", count_then_write)
+    rows, totals = every_page(client, query, after=lambda: undo(commitment=victim, editor=editor))
+    assert rows == expected
+    assert totals == {len(expected)}
+
+
+@pytest.mark.parametrize("write", ["delete", "undelete"])
+def test_a_write_committed_between_the_count_and_a_page_hides_or_repeats_no_row(
+    client, table_world, monkeypatch, write
+):
+    """Later still, between the table's count and its page: the page is read from the start, so its rows are
+    exactly those at its place in the table as it stands (only the total may be one off, for that request)."""
+    from aitracker import tables
+
+    editor, commitments = table_world["editor"], table_world["commitments"]
+    victim = commitments[ROWS // 2] if write == "delete" else commitments[-1]
+    do = getattr(services, f"commitment_{write}")
+    undo = services.commitment_undelete if write == "delete" else services.commitment_delete
+    do(commitment=victim, editor=editor)
+    expected = downloaded(client, "sort=title")
+    undo(commitment=victim, editor=editor)
+    count = tables.PageByKeysData._count
+
+    def count_then_write(self):
+        counted = count(self)
+        do(commitment=victim, editor=editor)
+        return counted
+
+    monkeypatch.setattr(tables.PageByKeysData, "_count", count_then_write)
+    for number in range(1, 8):
+        page, _total = table_rows(client, f"sort=title&per_page={PER_PAGE}&page={number}")
+        undo(commitment=victim, editor=editor)
+        assert page == expected[(number - 1) * PER_PAGE : number * PER_PAGE], number
+
+
 # --- Several app servers --------------------------------------------------------------------------------------
 
 
 def test_a_publication_reaches_the_other_workers(
     client, cache_on, world, editor, settings, django_capture_on_commit_callbacks
 ):
-    """Two gunicorn workers: separate local-memory caches, one generation file."""
+    """Two gunicorn workers (or servers): separate local-memory caches, one database."""
     url = reverse("commitment_detail", kwargs={"slug": world["commitment"].slug})
     worker_a = dict(settings.CACHES)
     worker_b = {"default": {**LOCMEM, "LOCATION": f"worker-b-{uuid.uuid4()}"}}
@@ -406,51 +558,54 @@ def test_a_publication_reaches_the_other_workers(
     assert "Seen by every worker." in response.content.decode()
 
 
+REDIS_URL = "redis://127.0.0.1:6379/7"
+
+
 def _redis_available():
     try:
         import redis
 
-        redis.Redis.from_url("redis://127.0.0.1:6379/5", socket_connect_timeout=0.5).ping()
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
         return True
     except Exception:
         return False
 
 
 @pytest.fixture
-def redis_cache(settings, tmp_path):
+def redis_cache(settings):
     if not _redis_available():
         pytest.skip("no Redis on 127.0.0.1:6379")
     prefix = f"aitracker-test-{uuid.uuid4().hex}"
     settings.AITRACKER_PAGE_CACHE_SECONDS = 600
-    # A file that must not be used: with a shared cache the generation lives in Redis.
-    settings.AITRACKER_PAGE_GENERATION_FILE = tmp_path / "unused" / "generation"
+    settings.AITRACKER_SUMMARY_CACHE_SECONDS = 600
+    # As in production (settings.py): errors reach aitracker/cache.py.
     settings.CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/5",
+            "LOCATION": REDIS_URL,
             "KEY_PREFIX": prefix,
-            "OPTIONS": {"IGNORE_EXCEPTIONS": True},
+            "OPTIONS": {"IGNORE_EXCEPTIONS": False, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
         }
     }
     yield settings
+    page_cache.reset_cache_breaker()
     caches["default"].delete_pattern("*")
 
 
-def test_with_redis_the_generation_lives_in_redis(
-    client, redis_cache, world, editor, django_capture_on_commit_callbacks
-):
+def test_redis_failing_at_the_moment_of_a_publication_leaves_no_server_stale(client, redis_cache, world, editor):
+    """Two servers share Redis; Redis stops answering just as one of them publishes. The other server, whose
+    Redis answers again (or never failed), serves the new page at once, not ten minutes later."""
     url = reverse("commitment_detail", kwargs={"slug": world["commitment"].slug})
     client.get(url)
     assert client.get(url)["X-Page-Cache"] == "hit"
-    generation = caches["default"].get(page_cache.GENERATION_KEY)
-    assert generation is not None
-    assert not page_cache.generation_file().exists()
-    with django_capture_on_commit_callbacks(execute=True):
-        publish(world["commitment"], editor, "Published through Redis.")
-    assert caches["default"].get(page_cache.GENERATION_KEY) == generation + 1
+    shared = redis_cache.CACHES
+    redis_cache.CACHES = {"default": {**shared["default"], "LOCATION": "redis://127.0.0.1:9/7"}}  # refused
+    publish(world["commitment"], editor, "Published while Redis was down.")
+    redis_cache.CACHES = shared
+    page_cache.reset_cache_breaker()  # the other server's process, which knows nothing of the failure
     response = client.get(url)
     assert response["X-Page-Cache"] == "miss"
-    assert "Published through Redis." in response.content.decode()
+    assert "Published while Redis was down." in response.content.decode()
 
 
 def test_without_its_cache_the_site_still_serves_pages(client, settings, world):
@@ -460,7 +615,7 @@ def test_without_its_cache_the_site_still_serves_pages(client, settings, world):
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:9/0",
-            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+            "OPTIONS": {"IGNORE_EXCEPTIONS": False, "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
         }
     }
     response = client.get(reverse("dashboard"))
@@ -469,6 +624,9 @@ def test_without_its_cache_the_site_still_serves_pages(client, settings, world):
 
 
 def test_a_lost_generation_never_revives_old_pages(cache_on, world):
+    """A flushed database (a test's, or one created anew next to a cache that still holds the old pages) starts
+    again from a number never used before."""
     first = page_cache.current_generation()
-    page_cache.generation_file().unlink()
-    assert page_cache.current_generation() not in (None, first)
+    DataGeneration.objects.all().delete()
+    assert page_cache.current_generation() > first
+    assert DataGeneration.objects.get().value > first

@@ -31,6 +31,8 @@ from django.db import connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from aitracker.models import DataGeneration
+
 FORMAT = "aitracker-backup"
 VERSION = 1
 # Created by `migrate` on every database, with other primary keys there: referred to by natural key.
@@ -42,7 +44,9 @@ def backup_models() -> list:
     return [
         Group,
         get_user_model(),
-        *apps.get_app_config("aitracker").get_models(),  # the historical models of simple_history included
+        # The historical models of simple_history included; the data generation is the page cache's
+        # bookkeeping, which `migrate` creates and `restore` moves on.
+        *(model for model in apps.get_app_config("aitracker").get_models() if model is not DataGeneration),
         LogEntry,
         *apps.get_app_config("axes").get_models(),
     ]

@@ -225,12 +225,12 @@ class Command(BaseCommand):
         started = time.perf_counter()
         # With DEBUG on, Django would keep the text of every huge INSERT in connection.queries.
         with override_settings(DEBUG=False), transaction.atomic():
+            public_pages_changed()
             if flush:
                 self._flush()
             seeder = Seeder(rng=random.Random(seed), updates_per_commitment=updates_per_commitment)
             counts = seeder.run(commitments=commitments, instruments=instruments)
             self._reset_sequences()
-            public_pages_changed()
         # Statistics for the planner now (PostgreSQL's autovacuum would gather them a little later, SQLite never
         # by itself): without them, the first queries on freshly loaded tables can take seconds instead of
         # milliseconds on PostgreSQL, and SQLite reads the table's first page through the partial status
