@@ -29,7 +29,12 @@ SIZES = {"small": {"commitments": 12, "updates_per_commitment": 4, "instruments"
 def public_pages():
     """The public pages, each for the object with the most to show (and the table's last page)."""
     commitment = Commitment.objects.public().annotate(n=Count("updates")).order_by("-n", "pk").first()
-    party = Party.objects.annotate(n=Count("endorsements")).order_by("-n", "pk").first()
+    # The party named by the most updates, and bound by the most commitments.
+    party = (
+        Party.objects.annotate(n=Count("updates", distinct=True), m=Count("commitment_statuses", distinct=True))
+        .order_by("-n", "-m", "pk")
+        .first()
+    )
     instrument = Instrument.objects.annotate(n=Count("commitments")).order_by("-n", "pk").first()
     theme = Theme.objects.annotate(n=Count("commitments")).order_by("-n", "pk").first()
     table = reverse("commitment_list")
