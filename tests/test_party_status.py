@@ -308,3 +308,25 @@ def test_naming_a_party_on_a_published_update_in_the_admin_moves_the_status_to_i
     world["commitment"].refresh_from_db()
     assert world["commitment"].current_status == "not_assessed"
     assert records(world["commitment"]) == {"france": "not_assessed", "china": "achieved"}
+
+
+def test_rebinding_an_instrument_costs_the_same_queries_for_5_or_150_commitments(db):
+    def queries_to_rebind(count):
+        instrument = factories.make_instrument()
+        factories.make_endorsement(instrument=instrument)
+        Commitment.objects.bulk_create(
+            Commitment(instrument=instrument, reference=f"§{i}", slug=f"{instrument.slug}-{i}", title="t", text="t",
+                       source_url="https://example.org")
+            for i in range(count)
+        )  # fmt: skip
+        # A second signatory, recorded without the services: the rebind below makes all its rows.
+        Endorsement.objects.create(
+            instrument=instrument, party=factories.make_party(), relation="co_sponsor",
+            source_url="https://example.org", confidence="confirmed",
+        )  # fmt: skip
+        with CaptureQueriesContext(connection) as queries:
+            services.instrument_bindings_changed(instrument=instrument)
+        assert PartyStatus.objects.filter(commitment__instrument=instrument).count() == 2 * count
+        return len(queries)
+
+    assert queries_to_rebind(5) == queries_to_rebind(150)
