@@ -1,7 +1,10 @@
 """Every write that changes what the public sees goes through here.
 
 Each function is keyword-only, runs in a transaction, validates, and leaves the commitment's denormalised
-current status (status, progress, date of the latest published update) right. Views, admin actions and
+records right: its overall status (status, progress, date of the latest published overall assessment, last
+review) and one PartyStatus row per party it binds, with that party's own record. The rules are
+`bound_party_ids` (whom a commitment binds) and `records_from_updates` (what each record says); every write
+that changes whom a commitment binds calls one of the `*_bindings_changed` functions. Views, admin actions and
 commands call these; nothing else writes those fields. Those that change a public page call
 `public_pages_changed()`, which clears the public page cache once the transaction commits (aitracker/cache.py).
 """
