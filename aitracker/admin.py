@@ -234,8 +234,8 @@ class InstrumentAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
 
 @admin.register(Party)
 class PartyAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
-    list_display = ["name", "kind", "country"]
-    list_filter = ["kind"]
+    list_display = ["name", "kind", "country", "region", "un_member"]
+    list_filter = ["kind", "region", "un_member"]
     search_fields = ["name", "slug", "country"]
     prepopulated_fields = {"slug": ["name"]}
 
@@ -295,7 +295,7 @@ class CommitmentAdmin(ServiceAdminMixin, SoftDeleteAdminMixin, SimpleHistoryAdmi
         obj.pk = saved.pk
 
     def save_related(self, request, form, formsets, change):
-        """Nothing left to save: the service set the themes and parties with the commitment."""
+        """Nothing left to save: the service set the themes and parties with the commitment (and rebound it)."""
 
     @staticmethod
     def soft_delete_service(commitment, user):
@@ -326,18 +326,29 @@ class ProgressUpdateAdmin(
 ):
     form = ProgressUpdateAdminForm
     resource_classes = [ProgressUpdateResource]
-    list_display = ["commitment", "reported_on", "status", "progress", "state", "confidence", "author", "published_at"]
+    list_display = [
+        "commitment",
+        "kind",
+        "reported_on",
+        "status",
+        "progress",
+        "state",
+        "confidence",
+        "author",
+        "published_at",
+    ]
     # A date filter rather than date_hierarchy: the hierarchy reads the distinct years, months and days of
     # every update on each page view (seconds at 300,000 updates); this filter runs no query.
     list_filter = [
         "state",
+        "kind",
         "status",
         "confidence",
         ("reported_on", admin.DateFieldListFilter),
         "commitment__instrument",
     ]
-    search_fields = ["summary", "commitment__title", "commitment__reference", "party__name"]
-    autocomplete_fields = ["commitment", "party"]
+    search_fields = ["summary", "commitment__title", "commitment__reference", "parties__name"]
+    autocomplete_fields = ["commitment", "parties"]
     # Newest first by the primary key's index; the model's order (by date of the event) sorts them all.
     ordering = ["-pk"]
     list_select_related = ["commitment__instrument", "author"]
@@ -362,7 +373,7 @@ class ProgressUpdateAdmin(
         if obj is not None and obj.state == State.PUBLISHED:
             review.append("correction_note")
         return [
-            (None, {"fields": [*services.UPDATE_FIELDS, "version"]}),
+            (None, {"fields": [*services.UPDATE_FIELDS, *services.UPDATE_M2M_FIELDS, "version"]}),
             (_("Review"), {"fields": [*review, "created_at", "updated_at"]}),
         ]
 
@@ -389,7 +400,7 @@ class ProgressUpdateAdmin(
 
     def save_related(self, request, form, formsets, change):
         (sources,) = (formset for formset in formsets if formset.model is Source)
-        fields = {field: form.cleaned_data[field] for field in services.UPDATE_FIELDS}
+        fields = {field: form.cleaned_data[field] for field in (*services.UPDATE_FIELDS, *services.UPDATE_M2M_FIELDS)}
         update = form.instance
         with refusal_shown_on_form():
             if not change:

@@ -65,7 +65,8 @@ class UpdatesFeed(Feed):
         return (
             ProgressUpdate.objects.public()
             .latest_first()
-            .select_related("commitment__instrument", "party")
+            .select_related("commitment__instrument")
+            .prefetch_related("parties")
             .prefetch_related("sources")
         )
 
@@ -73,10 +74,15 @@ class UpdatesFeed(Feed):
         return self.updates()[:FEED_ITEMS]
 
     def item_title(self, item):
-        return _("%(commitment)s: %(status)s") % {
-            "commitment": item.commitment,
-            "status": item.get_status_display(),
-        }
+        what = _("Checked, nothing new") if item.is_check else item.get_status_display()
+        names = ", ".join(party.name for party in item.parties.all())
+        if names:
+            return _("%(commitment)s: %(status)s (%(parties)s)") % {
+                "commitment": item.commitment,
+                "status": what,
+                "parties": names,
+            }
+        return _("%(commitment)s: %(status)s") % {"commitment": item.commitment, "status": what}
 
     def item_link(self, item):
         return absolute_url(item.get_absolute_url())
@@ -116,12 +122,10 @@ class PartyUpdatesFeed(UpdatesFeed):
         return absolute_url(reverse("feed_party", kwargs={"slug": obj.slug}))
 
     def title(self, obj):
-        return _("aitracker: updates on commitments binding %(party)s") % {"party": obj}
+        return _("aitracker: updates on %(party)s's actions") % {"party": obj}
 
     def subtitle(self, obj):
-        return _("Published progress updates on the commitments that bind %(party)s, or on its actions.") % {
-            "party": obj
-        }
+        return _("Published progress updates that name %(party)s: its own record on the commitments.") % {"party": obj}
 
     def link(self, obj):
         return absolute_url(obj.get_absolute_url())

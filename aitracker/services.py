@@ -1,7 +1,10 @@
 """Every write that changes what the public sees goes through here.
 
 Each function is keyword-only, runs in a transaction, validates, and leaves the commitment's denormalised
-current status (status, progress, date of the latest published update) right. Views, admin actions and
+records right: its overall status (status, progress, date of the latest published overall assessment, last
+review) and one PartyStatus row per party it binds, with that party's own record. The rules are
+`bound_party_ids` (whom a commitment binds) and `records_from_updates` (what each record says); every write
+that changes whom a commitment binds calls one of the `*_bindings_changed` functions. Views, admin actions and
 commands call these; nothing else writes those fields. Those that change a public page call
 `public_pages_changed()` first: it moves the data generation in the same transaction, so the cached public
 pages are gone the moment the write commits (aitracker/cache.py), and its row lock is the first lock taken.
@@ -10,6 +13,7 @@ decides their status.
 """
 
 import datetime
+from collections import defaultdict
 from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,16 +23,25 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 
 from .cache import public_pages_changed
-from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Status, Theme
+from .models import Commitment, Endorsement, Instrument, Party, PartyStatus, ProgressUpdate, Source, Status, Theme
 
 State = ProgressUpdate.State
 
 # What staff may change on an update (the rest is workflow: state, reviewer, publication, correction).
-UPDATE_FIELDS = ("commitment", "reported_on", "status", "progress", "party", "confidence", "summary")
+UPDATE_FIELDS = ("commitment", "kind", "reported_on", "status", "progress", "confidence", "summary")
+# The parties an update names: a many-to-many field, set after the row is saved (see _set_parties).
+UPDATE_M2M_FIELDS = ("parties",)
 SOURCE_FIELDS = ("url", "title", "publisher", "published_on", "archived_url")
 COMMITMENT_FIELDS = ("instrument", "reference", "slug", "title", "text", "target_date", "source_url", "confidence")
 # Bookkeeping that would only add noise to a field-by-field history (the current status is derived data).
-HISTORY_IGNORED_FIELDS = {"created_at", "updated_at", "current_status", "current_progress", "last_update_on"}
+HISTORY_IGNORED_FIELDS = {
+    "created_at",
+    "updated_at",
+    "current_status",
+    "current_progress",
+    "last_update_on",
+    "last_reviewed_on",
+}
 
 
 def user_is_editor(user) -> bool:
@@ -39,29 +52,195 @@ def user_is_analyst(user) -> bool:
     return bool(user and user.is_active and user.has_perm("aitracker.add_progressupdate"))
 
 
-def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
-    """Copy the latest published update's status onto the commitment (or 'not yet assessed')."""
-    latest = (
+# --- Who a commitment binds, and each one's record -----------------------------------------------------
+
+
+class UpdateFacts(NamedTuple):
+    """What the status rule reads of one published update."""
+
+    pk: int
+    kind: str
+    status: str
+    progress: int | None
+    reported_on: datetime.date
+    published_at: datetime.datetime
+    party_ids: tuple = ()
+
+
+class Record(NamedTuple):
+    """A commitment's overall record (party None) or one party's on it."""
+
+    status: str = Status.NOT_ASSESSED.value
+    progress: int | None = None
+    last_update_on: datetime.date | None = None
+    last_reviewed_on: datetime.date | None = None
+    latest_update_id: int | None = None
+
+
+NOT_ASSESSED = Record()
+
+
+def records_from_updates(updates) -> dict:
+    """The status rule, on the published updates of one commitment: {None: overall record, party id: that
+    party's record}. A subject's status, progress and last update are those of the latest assessment about
+    it (by date of the event, then of publication, then id); an update naming no party is about the whole
+    commitment. A subject was last reviewed on the latest of its assessments' publication days and its checks'
+    search days. Subjects with no update are absent (NOT_ASSESSED). seed_synthetic uses this too."""
+    latest, published, searched = {}, {}, {}
+    check = ProgressUpdate.Kind.CHECK
+    for update in sorted(updates, key=lambda u: (u.reported_on, u.published_at, u.pk), reverse=True):
+        for subject in update.party_ids or (None,):
+            if update.kind == check:
+                if subject not in searched or update.reported_on > searched[subject]:
+                    searched[subject] = update.reported_on
+                continue
+            if subject not in latest:
+                latest[subject] = update
+            if subject not in published or update.published_at > published[subject]:
+                published[subject] = update.published_at
+    records = {}
+    for subject in latest.keys() | searched.keys():
+        # The publication day in the site's time zone; the latest publication has the latest day.
+        days = [day for day in (searched.get(subject),) if day]
+        if subject in published:
+            days.append(timezone.localdate(published[subject]))
+        update = latest.get(subject)
+        if update is None:
+            records[subject] = NOT_ASSESSED._replace(last_reviewed_on=max(days))
+        else:
+            records[subject] = Record(update.status, update.progress, update.reported_on, max(days), update.pk)
+    return records
+
+
+def bound_party_ids(*, named, endorsing, un_members, adoption) -> set[int]:
+    """The one rule of whom a commitment binds: the parties it names; or, naming none, every party whose
+    relation to its instrument is an endorsing one (signed, joined later, sponsored, voted yes: `endorsing`),
+    plus every UN member state when the instrument was adopted without a vote. seed_synthetic uses it too."""
+    if named:
+        return set(named)
+    bound = set(endorsing)
+    if adoption == Instrument.Adoption.WITHOUT_VOTE:
+        bound |= set(un_members)
+    return bound
+
+
+def _bound_by_commitment(commitments) -> dict[int, set[int]]:
+    """{commitment pk: the party pks it binds} for loaded commitments, in four queries however many."""
+    pks = [commitment.pk for commitment in commitments]
+    instrument_ids = {commitment.instrument_id for commitment in commitments}
+    named = defaultdict(list)
+    for commitment_id, party_id in Commitment.parties.through.objects.filter(commitment__in=pks).values_list(
+        "commitment", "party"
+    ):
+        named[commitment_id].append(party_id)
+    adoption = dict(Instrument.objects.filter(pk__in=instrument_ids).values_list("pk", "adoption"))
+    endorsing = defaultdict(list)
+    for instrument_id, party_id in Endorsement.objects.filter(
+        instrument__in=instrument_ids, relation__in=Endorsement.Relation.endorsing()
+    ).values_list("instrument", "party"):
+        endorsing[instrument_id].append(party_id)
+    un_members = ()
+    if Instrument.Adoption.WITHOUT_VOTE in adoption.values():
+        un_members = list(Party.objects.filter(un_member=True).values_list("pk", flat=True))
+    return {
+        commitment.pk: bound_party_ids(
+            named=named[commitment.pk],
+            endorsing=endorsing[commitment.instrument_id],
+            un_members=un_members,
+            adoption=adoption.get(commitment.instrument_id),
+        )
+        for commitment in commitments
+    }
+
+
+def commitment_bound_party_ids(*, commitment: Commitment) -> set[int]:
+    """The parties the commitment binds, read from the database."""
+    return _bound_by_commitment([commitment])[commitment.pk]
+
+
+def _sync_many(commitments) -> None:
+    bound = _bound_by_commitment(commitments)
+    existing = defaultdict(set)
+    for commitment_id, party_id in PartyStatus.objects.filter(commitment__in=list(bound)).values_list(
+        "commitment", "party"
+    ):
+        existing[commitment_id].add(party_id)
+    new_rows = []
+    for commitment_id, parties in bound.items():
+        gone = existing[commitment_id] - parties
+        if gone:
+            PartyStatus.objects.filter(commitment=commitment_id, party__in=gone).delete()
+        new_rows += [
+            PartyStatus(commitment_id=commitment_id, party_id=party_id)
+            for party_id in sorted(parties - existing[commitment_id])
+        ]
+    if new_rows:
+        PartyStatus.objects.bulk_create(new_rows, batch_size=1000)
+
+
+def party_statuses_sync(*, commitment: Commitment) -> None:
+    """Make the commitment's PartyStatus rows exactly one per party it binds (new rows not yet assessed;
+    commitment_refresh_status fills them in)."""
+    _sync_many([commitment])
+
+
+def _published_facts(commitment_ids) -> dict[int, list[UpdateFacts]]:
+    """The published updates of the commitments with the parties they name, in two queries."""
+    rows = list(
         ProgressUpdate.objects.public()
-        .filter(commitment=commitment)
-        .latest_first()
-        .values("status", "progress", "reported_on")
-        .first()
+        .filter(commitment__in=commitment_ids)
+        .values_list("commitment", "pk", "kind", "status", "progress", "reported_on", "published_at")
     )
-    if latest is None:
-        values = {"current_status": Status.NOT_ASSESSED, "current_progress": None, "last_update_on": None}
-    else:
-        values = {
-            "current_status": latest["status"],
-            "current_progress": latest["progress"],
-            "last_update_on": latest["reported_on"],
-        }
-    changed = [field for field, value in values.items() if getattr(commitment, field) != value]
-    if changed:
-        for field in changed:
-            setattr(commitment, field, values[field])
-        # .update() keeps the denormalised refresh out of the commitment's editorial history.
-        Commitment.objects.filter(pk=commitment.pk).update(**values)
+    named = defaultdict(list)
+    if rows:
+        links = ProgressUpdate.parties.through.objects.filter(progressupdate__in=[row[1] for row in rows])
+        for update_id, party_id in links.values_list("progressupdate_id", "party_id"):
+            named[update_id].append(party_id)
+    facts = defaultdict(list)
+    for commitment_id, *row in rows:
+        facts[commitment_id].append(UpdateFacts(*row, party_ids=tuple(sorted(named[row[0]]))))
+    return facts
+
+
+PARTY_STATUS_FIELDS = Record._fields
+OVERALL_FIELDS = ("current_status", "current_progress", "last_update_on", "last_reviewed_on")
+
+
+def _refresh_many(commitments) -> int:
+    """The status rule applied to loaded commitments and their PartyStatus rows, in a constant number of
+    queries (plus one per commitment whose overall record changes); returns how many of those changed."""
+    facts = _published_facts([commitment.pk for commitment in commitments])
+    records = {commitment.pk: records_from_updates(facts[commitment.pk]) for commitment in commitments}
+    changed = 0
+    for commitment in commitments:
+        overall = records[commitment.pk].get(None, NOT_ASSESSED)
+        values = dict(zip(OVERALL_FIELDS, overall[:4], strict=True))
+        if any(getattr(commitment, field) != value for field, value in values.items()):
+            for field, value in values.items():
+                setattr(commitment, field, value)
+            # .update() keeps the denormalised refresh out of the commitment's editorial history.
+            Commitment.objects.filter(pk=commitment.pk).update(**values)
+            changed += 1
+    stale_rows = []
+    rows = PartyStatus.objects.filter(commitment__in=list(records)).only(
+        "pk", "commitment", "party", "status", "progress", "last_update_on", "last_reviewed_on", "latest_update"
+    )
+    for row in rows:
+        wanted = records[row.commitment_id].get(row.party_id, NOT_ASSESSED)._asdict()
+        if any(getattr(row, field) != value for field, value in wanted.items()):
+            for field, value in wanted.items():
+                setattr(row, field, value)
+            stale_rows.append(row)
+    if stale_rows:
+        PartyStatus.objects.bulk_update(stale_rows, PARTY_STATUS_FIELDS, batch_size=500)
+    return changed
+
+
+def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
+    """Recompute the commitment's overall record (from the latest published assessment naming no party) and
+    every one of its PartyStatus rows, from its published updates. A constant number of queries, however many
+    parties it binds. Callers hold the commitment's row lock where concurrent writes are possible."""
+    _refresh_many([commitment])
     return commitment
 
 
@@ -88,15 +267,56 @@ def _refresh_commitments(update: ProgressUpdate, *other_pks) -> None:
             update.commitment = commitment
 
 
-def commitments_refresh_all() -> int:
-    """Recompute every commitment's current status; returns how many changed."""
-    public_pages_changed()
+REBIND_CHUNK = 200
+
+
+def _rebind_in_chunks(queryset) -> int:
+    """Sync then refresh the commitments of `queryset`, a chunk at a time, each chunk locked in key order."""
     changed = 0
-    for commitment in Commitment.objects.select_for_update(no_key=True).order_by("pk").iterator():
-        before = (commitment.current_status, commitment.current_progress, commitment.last_update_on)
-        commitment_refresh_status(commitment=commitment)
-        changed += before != (commitment.current_status, commitment.current_progress, commitment.last_update_on)
+    pks = list(queryset.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(pks), REBIND_CHUNK):
+        chunk = list(
+            Commitment.objects.select_for_update().filter(pk__in=pks[start : start + REBIND_CHUNK]).order_by("pk")
+        )
+        _sync_many(chunk)
+        changed += _refresh_many(chunk)
     return changed
+
+
+@transaction.atomic
+def commitments_rebind(*, commitments) -> None:
+    """After a change to whom commitments bind (an endorsement, a commitment's parties, an instrument's
+    adoption, a party's UN membership): their PartyStatus rows, then what they say. Locked in key order."""
+    public_pages_changed()
+    _rebind_in_chunks(Commitment.objects.filter(pk__in=sorted({commitment.pk for commitment in commitments})))
+
+
+@transaction.atomic
+def instrument_bindings_changed(*, instrument) -> None:
+    """An endorsement of the instrument, or its adoption, changed: every commitment of it may bind others."""
+    public_pages_changed()
+    _rebind_in_chunks(Commitment.objects.filter(instrument=instrument))
+
+
+@transaction.atomic
+def party_bindings_changed(*, party) -> None:
+    """A party's UN membership changed: the commitments of instruments adopted without a vote may bind it
+    or not any more. (Its endorsements go through instrument_bindings_changed.)"""
+    public_pages_changed()
+    _rebind_in_chunks(Commitment.objects.filter(instrument__adoption=Instrument.Adoption.WITHOUT_VOTE))
+
+
+@transaction.atomic
+def commitment_bindings_changed(*, commitment) -> None:
+    """The commitment's named parties (or its instrument) changed."""
+    commitments_rebind(commitments=[commitment])
+
+
+@transaction.atomic
+def commitments_refresh_all() -> int:
+    """Recompute whom every commitment binds and every record; returns how many overall records changed."""
+    public_pages_changed()
+    return _rebind_in_chunks(Commitment.objects.all())
 
 
 def _require_editor(user):
@@ -130,9 +350,18 @@ def _lock(update) -> ProgressUpdate:
     return ProgressUpdate.objects.select_for_update().get(pk=update.pk)
 
 
+def _set_parties(update, parties) -> None:
+    """Name the update's parties (None: leave them as they are). The many-to-many history records the change."""
+    if parties is None:
+        return
+    wanted = {getattr(party, "pk", party) for party in parties}
+    if wanted != set(update.parties.values_list("pk", flat=True)):
+        update.parties.set(sorted(wanted))
+
+
 @transaction.atomic
-def progress_update_create(*, commitment, author, sources=(), **fields) -> ProgressUpdate:
-    """Create a draft update with its sources (a list of dicts of Source fields)."""
+def progress_update_create(*, commitment, author, sources=(), parties=(), **fields) -> ProgressUpdate:
+    """Create a draft update with its sources (a list of dicts of Source fields) and the parties it names."""
     if not user_is_analyst(author):
         raise PermissionDenied(_("Only analysts and editors may log progress updates."))
     update = ProgressUpdate(commitment=commitment, author=author, state=State.DRAFT, **fields)
@@ -140,6 +369,7 @@ def progress_update_create(*, commitment, author, sources=(), **fields) -> Progr
     _check_commitment_live(update.commitment_id)
     update.full_clean()
     _save_with_history(update, user=author, reason=_("Logged as a draft"))
+    _set_parties(update, parties)
     _sync_sources(update=update, sources=sources, user=author)
     return update
 
@@ -389,7 +619,7 @@ def _apply_update_fields(update, fields) -> None:
 
 
 @transaction.atomic
-def progress_update_edit(*, update: ProgressUpdate, user, expected_version=None, sources=None, **fields):
+def progress_update_edit(*, update: ProgressUpdate, user, expected_version=None, sources=None, parties=None, **fields):
     """Change an unpublished update (and its sources, if given). Its author may change a draft or a returned
     update; an editor may change any unpublished one. A published update is corrected instead."""
     current = _lock(update)
@@ -403,6 +633,7 @@ def progress_update_edit(*, update: ProgressUpdate, user, expected_version=None,
     check_version(obj=current, expected_version=expected_version)
     _apply_update_fields(current, fields)
     _save_with_history(current, user=user, reason=_("Edited"))
+    _set_parties(current, parties)
     if sources is not None:
         _sync_sources(update=current, sources=sources, user=user)
     if current.state == State.SUBMITTED and not current.sources.exists():
@@ -412,7 +643,7 @@ def progress_update_edit(*, update: ProgressUpdate, user, expected_version=None,
 
 @transaction.atomic
 def progress_update_correct(
-    *, update: ProgressUpdate, editor, note: str, expected_version=None, sources=None, **fields
+    *, update: ProgressUpdate, editor, note: str, expected_version=None, sources=None, parties=None, **fields
 ) -> ProgressUpdate:
     """Correct a published update in place: the public page says it was corrected, when and why, and the
     earlier version stays in the history."""
@@ -429,6 +660,7 @@ def progress_update_correct(
     current.corrected_at = timezone.now()
     current.correction_note = note.strip()
     _save_with_history(current, user=editor, reason=_("Corrected"))
+    _set_parties(current, parties)
     if sources is not None:
         _sync_sources(update=current, sources=sources, user=editor)
     if not current.sources.exists():
@@ -485,6 +717,7 @@ def progress_update_restore(*, update: ProgressUpdate, history_id: int, editor, 
         current.corrected_at = timezone.now()
         current.correction_note = _("An earlier version was restored.")
     _save_with_history(current, user=editor, reason=reason)
+    _set_parties(current, [row.party_id for row in record.parties.all()])
     _sync_sources(update=current, sources=sources, user=editor)
     if current.state in (State.SUBMITTED, State.PUBLISHED) and not current.sources.exists():
         raise ValidationError(_("That version had no source; an update under review or published needs one."))
@@ -510,6 +743,7 @@ def commitment_restore(*, commitment: Commitment, history_id: int, editor, expec
     _save_with_history(current, user=editor, reason=_("Restored the version of %(when)s") % {"when": when})
     current.themes.set([row.theme_id for row in record.themes.all()])
     current.parties.set([row.party_id for row in record.parties.all()])
+    party_statuses_sync(commitment=current)
     return commitment_refresh_status(commitment=current)
 
 
@@ -596,9 +830,38 @@ def reference_save(*, obj, editor, reason: str = ""):
     public_pages_changed()
     _require_editor(editor)
     _require_reference(obj)
+    before = _binding_facts(obj)
     obj.full_clean()
     _save_with_history(obj, user=editor, reason=reason or (_("Changed") if obj.pk else _("Added")))
+    _reference_bindings_changed(obj, before)
     return obj
+
+
+def _binding_facts(obj):
+    """What of a stored reference row decides whom commitments bind (None for a new row)."""
+    if obj.pk is None:
+        return None
+    fields = {Endorsement: ("instrument_id", "relation"), Instrument: ("adoption",), Party: ("un_member",)}
+    names = fields.get(type(obj))
+    if not names:
+        return ()
+    return type(obj).objects.filter(pk=obj.pk).values_list(*names).first()
+
+
+def _reference_bindings_changed(obj, before) -> None:
+    """After a write to reference data: rebind the commitments whose parties it may have changed (an
+    endorsement's instrument, before and after; an instrument's adoption; a party's UN membership)."""
+    after = _binding_facts(obj) if obj.pk is not None else None
+    if before is not None and before == after:
+        return
+    if isinstance(obj, Endorsement):
+        instrument_ids = {obj.instrument_id} | ({before[0]} if before else set())
+        for instrument in Instrument.objects.filter(pk__in=instrument_ids).order_by("pk"):
+            instrument_bindings_changed(instrument=instrument)
+    elif isinstance(obj, Instrument) and obj.pk is not None:
+        instrument_bindings_changed(instrument=obj)
+    elif isinstance(obj, Party) and obj.pk is not None:
+        party_bindings_changed(party=obj)
 
 
 @transaction.atomic
@@ -612,8 +875,10 @@ def reference_restore(*, obj, history_id: int, editor):
     for field in current._meta.concrete_fields:
         if not field.primary_key:
             setattr(current, field.attname, getattr(record, field.attname))
+    before = _binding_facts(current)
     current.full_clean()
     _save_with_history(current, user=editor, reason=_restored_reason(record))
+    _reference_bindings_changed(current, before)
     return current
 
 
@@ -626,6 +891,8 @@ def reference_delete(*, obj, user) -> None:
         raise PermissionDenied(_("Only an administrator may delete reference data; correct it instead."))
     obj._history_user = user
     obj.delete()
+    if isinstance(obj, Endorsement):
+        instrument_bindings_changed(instrument=obj.instrument)
 
 
 @transaction.atomic
@@ -652,6 +919,8 @@ def commitment_save(*, commitment: Commitment, editor, themes=None, parties=None
         current.themes.set(themes)
     if parties is not None:
         current.parties.set(parties)
+    # Its named parties or its instrument may have changed whom it binds.
+    commitment_bindings_changed(commitment=current)
     return current
 
 
