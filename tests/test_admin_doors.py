@@ -281,7 +281,8 @@ def update_form(update, **changes):
         "reported_on": update.reported_on.isoformat(),
         "status": update.status,
         "progress": "" if update.progress is None else update.progress,
-        "party": update.party_id or "",
+        "kind": update.kind,
+        "parties": [party.pk for party in update.parties.all()],
         "confidence": update.confidence,
         "summary": update.summary,
         "version": services.version_token(update),
@@ -353,9 +354,9 @@ def new_update_form(commitment, **changes):
     return {
         "commitment": commitment.pk,
         "reported_on": "2025-05-01",
+        "kind": "assessment",
         "status": "in_progress",
         "progress": "",
-        "party": "",
         "confidence": "confirmed",
         "summary": "Logged in the admin.",
         "version": "",
@@ -391,6 +392,7 @@ def test_endorsements_edited_inside_the_instrument_go_through_the_service(editor
         "kind": instrument.kind,
         "adopted_on": instrument.adopted_on.isoformat(),
         "adopted_on_confidence": instrument.adopted_on_confidence,
+        "adoption": instrument.adoption,
         "place": "",
         "summary": instrument.summary,
         "source_url": instrument.source_url,
@@ -457,7 +459,7 @@ def test_the_admin_csv_export_with_formula_cells_imports_back_unchanged(editor_c
     commitment = make_commitment()
     make_update(commitment=commitment, state="draft", summary='=HYPERLINK("https://evil.example/")')
     make_update(commitment=commitment, state="draft", summary="'=already quoted")
-    fields = ["id", "commitment", "reported_on", "status", "progress", "party", "confidence", "summary", "state"]
+    fields = ["id", "commitment", "kind", "reported_on", "status", "progress", "parties", "confidence", "summary", "state"]
     export = editor_client.post(
         reverse("admin:aitracker_progressupdate_export"),
         {"format": "0", **{f"progressupdateresource_{name}": "on" for name in [*fields, "sources"]}},

@@ -97,7 +97,7 @@ def _feed(client, url, host="testserver"):
 
 
 def test_feeds_have_an_author_and_ids_that_do_not_change_with_the_host(client, world):
-    factories.make_update(commitment=world["commitment"], state="published")
+    factories.make_update(commitment=world["commitment"], state="published", parties=[world["party"]])
     feeds = [reverse("feed_updates"), reverse("feed_commitment", kwargs={"slug": "access"})]
     feeds.append(reverse("feed_party", kwargs={"slug": "france"}))
     for url in feeds:
