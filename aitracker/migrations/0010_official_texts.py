@@ -28,7 +28,7 @@ def grant_permissions(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("aitracker", "0006_commitment_status_latest_index"),
+        ("aitracker", "0009_per_party_status"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
