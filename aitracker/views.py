@@ -5,6 +5,7 @@ import json
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -385,6 +386,7 @@ class MethodologyView(TemplateView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(
             statuses=[(Status(status), definition) for status, definition in STATUS_DEFINITIONS.items()],
+            un_member_states_source=settings.AITRACKER_UN_MEMBER_STATES_SOURCE,
             **kwargs,
         )
 

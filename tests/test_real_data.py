@@ -2,7 +2,9 @@
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
+from aitracker import services
 from aitracker.data_checks import check_data
 from aitracker.models import (
     Commitment,
@@ -265,3 +267,28 @@ def test_loading_again_never_overwrites_an_editors_work(real_data):
 def test_every_loaded_row_has_its_first_history_entry(real_data):
     for model in (Instrument, Party, Endorsement, Theme, Commitment, ProgressUpdate, Source, OfficialText):
         assert model.history.filter(history_type="+").count() == model.objects.count(), model
+
+
+def test_the_193_un_member_states_with_their_region_and_source(real_data, client, settings):
+    members = Party.objects.filter(un_member=True)
+    assert members.count() == 193
+    assert not members.filter(region="").exists()
+    assert not members.filter(country="").exists()
+    assert set(Party.objects.filter(un_member=False).values_list("slug", flat=True)) == {
+        "holy-see",
+        "european-union",
+        "african-union-commission",
+    }
+    assert Party.objects.get(country="CY").region == "asia"  # UN M49: Cyprus is in Western Asia
+    # The parties that existed before keep their keys, so links and updates written against them still hold.
+    assert Party.objects.get(pk=10).country == "CN" and Party.objects.get(pk=21).country == "FR"
+    assert settings.AITRACKER_UN_MEMBER_STATES_SOURCE == "https://www.un.org/en/about-us/member-states"
+    html = client.get(reverse("methodology")).content.decode()
+    assert settings.AITRACKER_UN_MEMBER_STATES_SOURCE in html
+
+
+def test_a_resolution_adopted_without_a_vote_binds_every_member_state(real_data):
+    commitment = Commitment.objects.get(slug="unga-78-265-1-bridge-ai-divides")
+    bound = services.commitment_bound_party_ids(commitment=commitment)
+    assert set(Party.objects.filter(un_member=True).values_list("pk", flat=True)) <= bound
+    assert commitment.party_statuses.count() == len(bound)
