@@ -21,6 +21,7 @@ PRIMARY_DOMAINS = (
     "coe.int",
     "elysee.fr",
     "fmprc.gov.cn",
+    "mfa.gov.cn",
     "vatican.va",
     "admin.ch",
 )
