@@ -13,7 +13,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
 from .forms import BaseSourceFormSet, CommitmentAdminForm, ProgressUpdateAdminForm, SourceAdminForm, SourceForm
-from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Theme
+from .models import Commitment, Endorsement, Instrument, OfficialText, Party, ProgressUpdate, Source, Theme
 from .resources import IMPORT_HELP, EndorsementResource, ProgressUpdateResource
 
 admin.site.site_header = _("aitracker administration")
@@ -532,3 +532,11 @@ class SourceAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
                 services.source_delete(source=obj, user=request.user)
             except ValidationError as error:
                 messages.error(request, f"{obj}: {_error_text(error)}")
+
+
+@admin.register(OfficialText)
+class OfficialTextAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
+    list_display = ["instrument", "language", "url"]
+    list_filter = ["language", "instrument"]
+    search_fields = ["url", "instrument__short_title"]
+    autocomplete_fields = ["instrument"]

@@ -23,7 +23,18 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 
 from .cache import public_pages_changed
-from .models import Commitment, Endorsement, Instrument, Party, PartyStatus, ProgressUpdate, Source, Status, Theme
+from .models import (
+    Commitment,
+    Endorsement,
+    Instrument,
+    OfficialText,
+    Party,
+    PartyStatus,
+    ProgressUpdate,
+    Source,
+    Status,
+    Theme,
+)
 
 State = ProgressUpdate.State
 
@@ -804,7 +815,7 @@ def commitment_undelete(*, commitment: Commitment, editor) -> Commitment:
 
 # --- Reference data and sources: the writes behind the admin's forms, inlines, deletes and "Revert" --------
 
-REFERENCE_MODELS = (Instrument, Party, Endorsement, Theme)
+REFERENCE_MODELS = (Instrument, Party, Endorsement, Theme, OfficialText)
 
 
 def _require_reference(obj) -> None:
@@ -972,3 +983,9 @@ def source_delete(*, source: Source, user, note: str = "") -> None:
     update = ProgressUpdate.objects.select_for_update().get(pk=source.update_id)
     sources = [_source_dict(other) for other in update.sources.all() if other.pk != source.pk]
     _change_sources(update=update, user=user, note=note, sources=sources)
+
+
+@transaction.atomic
+def official_text_save(*, text: OfficialText, user, reason: str = "") -> OfficialText:
+    """Create or change where an instrument's official text in one language is published (editors only)."""
+    return reference_save(obj=text, editor=user, reason=reason)

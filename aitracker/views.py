@@ -5,6 +5,7 @@ import json
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -25,6 +26,7 @@ from .models import (
     Commitment,
     Endorsement,
     Instrument,
+    OfficialText,
     Party,
     PartyStatus,
     ProgressUpdate,
@@ -317,6 +319,7 @@ class InstrumentDetailView(DetailView):
         return super().get_context_data(
             endorsement_groups=groups,
             un_member_count=un_member_count,
+            official_texts=OfficialText.objects.public().filter(instrument=self.object),
             **commitments_summary(commitments, f"instrument:{self.object.pk}"),
             **kwargs,
         )
@@ -457,6 +460,7 @@ class MethodologyView(TemplateView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(
             statuses=[(Status(status), definition) for status, definition in STATUS_DEFINITIONS.items()],
+            un_member_states_source=settings.AITRACKER_UN_MEMBER_STATES_SOURCE,
             **kwargs,
         )
 
