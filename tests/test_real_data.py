@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 
 from aitracker.models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Theme
 
@@ -135,15 +136,38 @@ def test_china_and_france_are_the_parties_of_the_bilateral_statement(real_data):
 
 def test_later_developments_are_published_updates_each_with_a_source(real_data):
     updates = ProgressUpdate.objects.public()
-    assert updates.count() == ProgressUpdate.objects.count() >= 7
+    assert updates.count() == ProgressUpdate.objects.count() >= 40
     for update in updates:
         assert update.sources.exists(), update
+        urls = list(update.sources.values_list("url", flat=True))
+        assert len(urls) == len(set(urls)), update
+    assert updates.annotate(n=Count("sources")).filter(n__gte=2).count() >= updates.count() * 2 // 3
     reported_on = {u.reported_on.isoformat() for u in updates}
-    for day in ("2025-02-11", "2025-07-26", "2025-08-26", "2025-09-25", "2026-02-12", "2026-02-16"):
+    for day in ("2024-07-01", "2025-02-11", "2025-07-26", "2025-08-26", "2025-09-25", "2026-02-12", "2026-02-19"):
         assert day in reported_on
-    # The New Delhi count and the Geneva dialogue are flagged uncertain in facts.md.
-    assert updates.filter(reported_on="2026-02-16", confidence="uncertain").exists()
-    assert updates.filter(reported_on="2026-07-06", confidence="uncertain").exists()
+    assert "2026-02-16" not in reported_on  # the New Delhi summit's first day was never the declaration's date
+    # The New Delhi counts disagree; the Geneva dialogue and the Panel's report rest on secondary reports.
+    assert updates.filter(reported_on="2026-02-19", confidence="uncertain").exists()
+    assert updates.filter(reported_on="2026-07-06", confidence="reported").exists()
+    assert updates.filter(reported_on="2026-07-01", confidence="reported").exists()
+
+
+def test_the_audited_update_errors_are_corrected(real_data):
+    updates = ProgressUpdate.objects.public()
+    china_signs = updates.get(commitment__instrument__slug="cn-fr-2024", reported_on="2025-02-11", party__country="CN")
+    assert china_signs.corrected_at and "11 February" in china_signs.summary
+    # Resolution 79/325's adoption is one event: recorded once, not once per commitment it bears on.
+    adoption = updates.filter(reported_on="2025-08-26", sources__url="https://press.un.org/en/2025/ga12699.doc.htm")
+    assert adoption.count() == 1
+    assert "10 governments" in updates.get(reported_on="2025-02-11", summary__contains="**Current AI**").summary
+    appointment = updates.get(commitment__slug="unga-79-325-scientific-panel", reported_on="2026-02-12", party=None)
+    assert "117 to 2" in appointment.summary and "Paraguay" in appointment.summary
+    assert appointment.sources.filter(url="https://press.un.org/en/2026/ga12751.doc.htm").exists()
+    new_delhi = updates.get(reported_on="2026-02-19", confidence="uncertain")
+    assert "19 February" in new_delhi.summary and "21 February" in new_delhi.summary and "88" in new_delhi.summary
+    assert updates.filter(commitment__slug="unga-79-325-panel-annual-report", reported_on="2026-07-01").exists()
+    for corrected in updates.exclude(corrected_at=None):
+        assert corrected.correction_note, corrected
 
 
 def test_current_statuses_match_the_published_updates(real_data):
