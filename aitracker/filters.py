@@ -8,9 +8,24 @@ from django.db.models import Q
 from django.forms.utils import flatatt
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django_filters.fields import ChoiceField
 
-from .models import Commitment, Instrument, Party, Status, Theme
+from .models import Commitment, Instrument, Party, Status, Theme, stale_after_days
+
+
+def stale_label():
+    days = stale_after_days()
+    return ngettext(
+        "Stale only (not reviewed in the last %(days)d day)",
+        "Stale only (not reviewed in the last %(days)d days)",
+        days,
+    ) % {"days": days}
+
+
+def fresh_label():
+    days = stale_after_days()
+    return ngettext("Reviewed in the last %(days)d day", "Reviewed in the last %(days)d days", days) % {"days": days}
 
 
 class PlainSelect(forms.Select):
@@ -69,7 +84,6 @@ class CommitmentFilter(django_filters.FilterSet):
         widget=PlainSelect,
         label=_("Freshness"),
         method="filter_stale",
-        choices=[("yes", _("Stale only (no update in 12 months)")), ("no", _("Updated in the last 12 months"))],
         empty_label=_("Any"),
     )
 
@@ -84,6 +98,8 @@ class CommitmentFilter(django_filters.FilterSet):
         self.instrument_pks = self._slug_choices("instrument", instruments, "short_title")
         self.theme_pks = self._slug_choices("theme", Theme.objects.public(), "name")
         self.party_pks = self._slug_choices("party", Party.objects.public(), "name")
+        # Built per request: the labels carry the setting's number and the visitor's language.
+        self.filters["stale"].extra["choices"] = [("yes", stale_label()), ("no", fresh_label())]
 
     def _slug_choices(self, name, queryset, label_field):
         """Give filter `name` the choices (slug, label) of `queryset`; returns {slug: primary key}."""
@@ -103,4 +119,4 @@ class CommitmentFilter(django_filters.FilterSet):
     def filter_stale(self, queryset, name, value):
         if value == "yes":
             return queryset.stale()
-        return queryset.exclude(pk__in=Commitment.objects.stale().values("pk"))
+        return queryset.fresh()
