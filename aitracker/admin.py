@@ -12,7 +12,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from . import services
 from .cache import public_pages_changed
 from .forms import CommitmentAdminForm, ProgressUpdateAdminForm
-from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Theme
+from .models import Commitment, Endorsement, Instrument, OfficialText, Party, ProgressUpdate, Source, Theme
 from .resources import IMPORT_HELP, EndorsementResource, ProgressUpdateResource
 
 admin.site.site_header = _("aitracker administration")
@@ -428,3 +428,17 @@ class SourceAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, SimpleHistoryAdmin)
         if services.user_is_editor(request.user):
             return queryset
         return queryset.filter(update__author=request.user)
+
+
+@admin.register(OfficialText)
+class OfficialTextAdmin(NoHardDeleteMixin, SimpleHistoryAdmin):
+    """Saves (the history's revert included, which calls save_model) go through services.official_text_save."""
+
+    list_display = ["instrument", "language", "url"]
+    list_filter = ["language", "instrument"]
+    search_fields = ["url", "instrument__short_title"]
+    autocomplete_fields = ["instrument"]
+
+    def save_model(self, request, obj, form, change):
+        reason = gettext("Changed in the admin") if change else gettext("Added in the admin")
+        services.official_text_save(text=obj, user=request.user, reason=reason)

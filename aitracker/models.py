@@ -142,6 +142,53 @@ class Instrument(models.Model):
         return slug_url("instrument_detail", self.slug)
 
 
+class OfficialTextQuerySet(models.QuerySet):
+    def public(self):
+        return self.all()
+
+
+class OfficialText(models.Model):
+    """Where an instrument's official text is published in one language (UN documents have six)."""
+
+    class Language(models.TextChoices):
+        ARABIC = "ar", _("Arabic")
+        CHINESE = "zh-hans", _("Chinese")
+        ENGLISH = "en", _("English")
+        FRENCH = "fr", _("French")
+        RUSSIAN = "ru", _("Russian")
+        SPANISH = "es", _("Spanish")
+
+    instrument = models.ForeignKey(
+        Instrument, verbose_name=_("instrument"), on_delete=models.PROTECT, related_name="official_texts"
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    url = models.URLField(_("address"), max_length=500)
+    note = models.CharField(_("note"), max_length=300, blank=True, help_text=_("E.g. who publishes this copy."))
+
+    history = HistoricalRecords()
+    objects = OfficialTextQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["instrument", "language"]
+        verbose_name = _("official text")
+        verbose_name_plural = _("official texts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instrument", "language"],
+                name="official_text_unique_language",
+                violation_error_message=_("This instrument already has an official text in this language."),
+            ),
+            models.CheckConstraint(
+                condition=HTTP_URL,
+                name="official_text_url_http",
+                violation_error_message=_("The address must start with http:// or https://."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.instrument} ({self.get_language_display()})"
+
+
 class PartyQuerySet(models.QuerySet):
     def public(self):
         return self.all()

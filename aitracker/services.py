@@ -16,7 +16,17 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 
 from .cache import public_pages_changed
-from .models import Commitment, Endorsement, Instrument, Party, PartyStatus, ProgressUpdate, Source, Status
+from .models import (
+    Commitment,
+    Endorsement,
+    Instrument,
+    OfficialText,
+    Party,
+    PartyStatus,
+    ProgressUpdate,
+    Source,
+    Status,
+)
 
 State = ProgressUpdate.State
 
@@ -752,3 +762,16 @@ def commitment_undelete(*, commitment: Commitment, editor) -> Commitment:
     commitment.deleted_at = None
     _save_with_history(commitment, user=editor, reason=_("Deletion undone"), update_fields=["deleted_at", "updated_at"])
     return commitment_refresh_status(commitment=commitment)
+
+
+# --- Official texts of instruments (h12a) -------------------------------------------------------------------
+
+
+@transaction.atomic
+def official_text_save(*, text: OfficialText, user, reason: str = "") -> OfficialText:
+    """Create or change where an instrument's official text in one language is published (editors only)."""
+    _require_editor(user)
+    text.full_clean()
+    _save_with_history(text, user=user, reason=reason)
+    public_pages_changed()
+    return text

@@ -242,6 +242,8 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 SIMPLE_HISTORY_REVERT_DISABLED = False
 
+# Where the list of the 193 UN member states in fixtures/parties.json comes from (shown on the methodology page).
+AITRACKER_UN_MEMBER_STATES_SOURCE = "https://www.un.org/en/about-us/member-states"
 # How many days without a published update make a commitment "stale".
 AITRACKER_STALE_AFTER_DAYS = 365
 # Seconds a public page stays in the cache; publications and edits clear it at once.

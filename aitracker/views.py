@@ -24,6 +24,7 @@ from .models import (
     Commitment,
     Endorsement,
     Instrument,
+    OfficialText,
     Party,
     ProgressUpdate,
     Status,
@@ -264,6 +265,7 @@ class InstrumentDetailView(DetailView):
         ]
         return super().get_context_data(
             endorsement_groups=groups,
+            official_texts=OfficialText.objects.public().filter(instrument=self.object),
             **commitments_summary(commitments, f"instrument:{self.object.pk}"),
             **kwargs,
         )

@@ -64,7 +64,7 @@ def csv_rows(client, url):
 
 REAL_PAGES = [
     ("dashboard", {}, ["Where the commitments stand", "By instrument", "By theme", "Global South cyber-capacity"]),
-    ("commitment_list", {}, ["18 commitments", "Act on AI risks and strengthen global AI governance"]),
+    ("commitment_list", {}, ["39 commitments", "Act on AI risks and strengthen global AI governance"]),
     (
         "commitment_detail",
         {"slug": "cn-fr-2024-2-address-ai-risks"},
@@ -89,6 +89,11 @@ REAL_PAGES = [
         "instrument_detail",
         {"slug": "paris-2025"},
         ["Paris AI Action Summit statement (2025)", "11 Feb 2025", "Signed", "Did not sign", "United States", "India"],
+    ),
+    (
+        "instrument_detail",
+        {"slug": "unga-78-265"},
+        ["Official texts", 'hreflang="ar"', "https://docs.un.org/zh/A/RES/78/265", "Bridge the AI and other digital"],
     ),
     ("party_list", {}, ["China", "Kenya", "European Union"]),
     (

@@ -4,11 +4,22 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count
 
-from aitracker.models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Theme
+from aitracker.data_checks import check_data
+from aitracker.models import (
+    Commitment,
+    Endorsement,
+    Instrument,
+    OfficialText,
+    Party,
+    ProgressUpdate,
+    Source,
+    Theme,
+)
+from aitracker.sources import is_primary_source
 
 pytestmark = pytest.mark.django_db
 
-# facts.md §4: the candidate list of Paris signatories (ISO 3166-1 alpha-2), plus the parties other reports name.
+# facts.md §4: the unverified candidate list of Paris signatories (ISO 3166-1 alpha-2).
 PARIS_CANDIDATES = {
     "AM",
     "AU",
@@ -90,17 +101,50 @@ def test_the_six_instruments(real_data):
         "gdc-2024",
         "unga-79-325",
     }
+    # 78/311's date is settled (1 July 2024, UN press release AG/12612); the China-France date is shown both ways.
     uncertain_dates = set(Instrument.objects.filter(adopted_on_confidence="uncertain").values_list("slug", flat=True))
-    assert uncertain_dates == {"cn-fr-2024", "unga-78-311"}
+    assert uncertain_dates == {"cn-fr-2024"}
+    assert Instrument.objects.get(slug="unga-78-311").adopted_on.isoformat() == "2024-07-01"
+    bilateral = Instrument.objects.get(slug="cn-fr-2024")
+    assert "6 May 2024" in bilateral.note and "May 7, 2024" in bilateral.note
+    assert Instrument.objects.get(slug="gdc-2024").source_url.startswith("https://docs.un.org/")
 
 
-def test_every_pledge_of_both_statements_is_a_commitment_with_its_reference(real_data):
+def test_every_instrument_has_its_commitments_with_references(real_data):
+    counts = {i.slug: i.commitments.count() for i in Instrument.objects.all()}
+    assert counts["paris-2025"] == 6
+    assert counts["cn-fr-2024"] >= 9
+    for slug in ("unga-78-265", "unga-78-311", "gdc-2024", "unga-79-325"):
+        assert counts[slug] >= 5, slug
+    assert set(Commitment.objects.values_list("reference", flat=True).filter(instrument__slug="unga-78-265")) >= {
+        f"§{n}" for n in range(1, 7)
+    }
+    assert {"§56(a)", "§56(b)"} <= set(
+        Commitment.objects.filter(instrument__slug="gdc-2024").values_list("reference", flat=True)
+    )
+
+
+def test_the_paris_priorities_are_the_bulleted_list_after_paragraph_3(real_data):
     paris_refs = set(Commitment.objects.filter(instrument__slug="paris-2025").values_list("reference", flat=True))
-    assert {f"§{n}" for n in range(1, 7)} <= paris_refs
+    assert paris_refs == {f"§3, priority {n}" for n in range(1, 7)}
+
+
+def test_every_point_of_the_bilateral_statement_binds_china_and_france(real_data):
     bilateral = Commitment.objects.filter(instrument__slug="cn-fr-2024")
     assert {f"§{n}" for n in range(1, 9)} <= set(bilateral.values_list("reference", flat=True))
     for commitment in bilateral:
         assert set(commitment.parties.values_list("country", flat=True)) == {"CN", "FR"}
+    third = bilateral.get(reference="§3")
+    assert "deepen" in third.text and "international AI governance" in third.text
+    eighth = bilateral.get(reference="§8")
+    for use in ("climate", "biodiversity", "agriculture", "education", "public health"):
+        assert use in eighth.text
+
+
+def test_target_dates_where_the_instruments_set_them(real_data):
+    dialogue = Commitment.objects.filter(instrument__slug="unga-79-325", reference__startswith="Global Dialogue")
+    assert {c.target_date.year for c in dialogue if c.target_date} >= {2026, 2027}
+    assert Commitment.objects.get(slug="unga-79-325-panel-annual-report").target_date is not None
 
 
 def test_the_required_themes_and_their_commitments(real_data):
@@ -108,30 +152,89 @@ def test_the_required_themes_and_their_commitments(real_data):
     assert {"Inclusive AI", "Global South cyber-capacity support", "UN alignment"} <= names
     cyber = Commitment.objects.for_theme(Theme.objects.get(name="Global South cyber-capacity support"))
     assert cyber.filter(instrument__slug="cn-fr-2024", reference="§7").exists()
-    assert Commitment.objects.for_theme(Theme.objects.get(name="UN alignment")).count() >= 2
-    assert Commitment.objects.for_theme(Theme.objects.get(name="Inclusive AI")).count() >= 2
+    assert cyber.filter(instrument__slug="unga-78-311").count() >= 3
+    assert Commitment.objects.for_theme(Theme.objects.get(name="UN alignment")).count() >= 5
+    assert Commitment.objects.for_theme(Theme.objects.get(name="Inclusive AI")).count() >= 5
+
+
+def test_south_africa_is_recorded_as_listed_in_error_not_as_a_signatory(real_data):
+    south_africa = paris(party__country="ZA").get()
+    assert south_africa.relation in ("did_not_sign", "attended_without_signing")
+    assert "by mistake" in south_africa.note and "DIRCO" in south_africa.note
+    assert south_africa.source_url.startswith("https://www.businessday.co.za/")
 
 
 def test_every_paris_party_with_its_relation_source_and_confidence(real_data):
     signed = set(paris(relation="signed").exclude(party__country="").values_list("party__country", flat=True))
     assert signed >= PARIS_CANDIDATES | NAMED_IN_REPORTS
+    assert "ZA" not in signed
     organisations = set(paris(relation="signed", party__country="").values_list("party__name", flat=True))
     assert organisations == {"European Union", "African Union Commission"}
     for code in ("US", "GB"):
         refusal = paris(party__country=code).get()
-        assert (refusal.relation, refusal.confidence) == ("did_not_sign", "confirmed")
+        assert refusal.relation == "did_not_sign" and refusal.confidence != "uncertain"
     assert paris(party__country="VN").get().confidence == "uncertain"
-    # Named in several reports: not uncertain. Only on the unverified list: uncertain.
+    # Named in several reports: not uncertain; the audit's sources raise these.
     assert not paris(party__country__in=NAMED_IN_REPORTS, confidence="uncertain").exists()
-    only_listed = PARIS_CANDIDATES - NAMED_IN_REPORTS
-    assert set(paris(confidence="uncertain").values_list("party__country", flat=True)) >= only_listed
+    for code in ("CL", "DJ", "KE", "NG", "RW", "SN", "CH"):
+        assert paris(party__country=code).get().confidence == "reported", code
     for endorsement in Endorsement.objects.all():
         assert endorsement.source_url.startswith(("http://", "https://"))
+
+
+def test_paris_rows_only_an_unverified_list_names_say_so(real_data):
+    uncertain = paris(relation="signed", confidence="uncertain")
+    assert uncertain.exists()
+    for endorsement in uncertain:
+        assert "list" in endorsement.note, endorsement
+        assert endorsement.date is None, endorsement
+    for endorsement in paris(confidence="confirmed"):
+        assert is_primary_source(endorsement.source_url), endorsement
+
+
+def test_the_paris_page_explains_the_counts_by_confidence(real_data):
+    signed = paris(relation="signed").exclude(party__country="")
+    by_confidence = {c: signed.filter(confidence=c).count() for c in ("confirmed", "reported", "uncertain")}
+    assert sum(by_confidence.values()) == 65
+    note = Instrument.objects.get(slug="paris-2025").note
+    summary = Instrument.objects.get(slug="paris-2025").summary
+    for figure in ("58", "61", "64"):
+        assert figure in note
+    for confidence, count in by_confidence.items():
+        assert f"{count} countries {confidence}" in note or f"{count} {confidence}" in note, (confidence, count)
+        assert f"{count} " in summary
 
 
 def test_china_and_france_are_the_parties_of_the_bilateral_statement(real_data):
     bilateral = Endorsement.objects.filter(instrument__slug="cn-fr-2024")
     assert set(bilateral.values_list("party__country", "relation")) == {("CN", "signed"), ("FR", "signed")}
+
+
+def test_the_lead_sponsors_of_the_un_resolutions(real_data):
+    lead = Endorsement.objects.filter(relation="lead_sponsor")
+    assert set(lead.values_list("instrument__slug", "party__country")) == {("unga-78-265", "US"), ("unga-78-311", "CN")}
+    assert Endorsement.objects.filter(
+        instrument__slug="unga-78-265", relation="co_sponsor", party__country="CN"
+    ).exists()
+
+
+def test_official_texts_in_every_language_there_is_one(real_data):
+    languages = {
+        slug: set(OfficialText.objects.filter(instrument__slug=slug).values_list("language", flat=True))
+        for slug in Instrument.objects.values_list("slug", flat=True)
+    }
+    assert languages["paris-2025"] == {"en", "fr"}
+    assert languages["cn-fr-2024"] == {"fr", "zh-hans"}
+    for slug in ("unga-78-265", "unga-78-311", "gdc-2024", "unga-79-325"):
+        assert languages[slug] == {"ar", "zh-hans", "en", "fr", "ru", "es"}, slug
+    assert (
+        OfficialText.objects.get(instrument__slug="unga-78-265", language="fr").url
+        == "https://docs.un.org/fr/A/RES/78/265"
+    )
+
+
+def test_the_shipped_data_passes_the_data_check(real_data):
+    assert check_data() == []
 
 
 def test_later_developments_are_published_updates_each_with_a_source(real_data):
@@ -184,5 +287,5 @@ def test_loading_again_never_overwrites_an_editors_work(real_data):
 
 
 def test_every_loaded_row_has_its_first_history_entry(real_data):
-    for model in (Instrument, Party, Endorsement, Theme, Commitment, ProgressUpdate, Source):
+    for model in (Instrument, Party, Endorsement, Theme, Commitment, ProgressUpdate, Source, OfficialText):
         assert model.history.filter(history_type="+").count() == model.objects.count(), model

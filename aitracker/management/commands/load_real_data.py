@@ -9,7 +9,7 @@ from django.test.utils import override_settings
 from aitracker import services
 from aitracker.models import Instrument
 
-FIXTURES = ["themes", "instruments", "parties", "endorsements", "commitments", "updates"]
+FIXTURES = ["themes", "instruments", "parties", "endorsements", "commitments", "updates", "official_texts"]
 
 
 class Command(BaseCommand):
