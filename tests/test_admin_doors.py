@@ -459,7 +459,18 @@ def test_the_admin_csv_export_with_formula_cells_imports_back_unchanged(editor_c
     commitment = make_commitment()
     make_update(commitment=commitment, state="draft", summary='=HYPERLINK("https://evil.example/")')
     make_update(commitment=commitment, state="draft", summary="'=already quoted")
-    fields = ["id", "commitment", "kind", "reported_on", "status", "progress", "parties", "confidence", "summary", "state"]
+    fields = [
+        "id",
+        "commitment",
+        "kind",
+        "reported_on",
+        "status",
+        "progress",
+        "parties",
+        "confidence",
+        "summary",
+        "state",
+    ]
     export = editor_client.post(
         reverse("admin:aitracker_progressupdate_export"),
         {"format": "0", **{f"progressupdateresource_{name}": "on" for name in [*fields, "sources"]}},

@@ -72,9 +72,9 @@ REAL_PAGES = [
             "Act on AI risks and strengthen global AI governance",
             # China's own status: the only update names it, so the commitment as a whole is not assessed.
             "In progress",
-            "Not yet assessed",
-            "https://dig.watch/resource/action-plan-for-global-governance",
-            "dig.watch",
+            "Concrete steps have been taken",
+            "https://www.wam.ae/en/article/bkvlyto-china-proposes-creation-global-cooperation",
+            "WAM (Emirates News Agency",
             "26 Jul 2025",
             "China",
             "France",

@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 from django.urls import reverse
 
 from aitracker import services
@@ -12,6 +13,7 @@ from aitracker.models import (
     Instrument,
     OfficialText,
     Party,
+    PartyStatus,
     ProgressUpdate,
     Source,
     Theme,
@@ -240,15 +242,71 @@ def test_the_shipped_data_passes_the_data_check(real_data):
 
 def test_later_developments_are_published_updates_each_with_a_source(real_data):
     updates = ProgressUpdate.objects.public()
-    assert updates.count() == ProgressUpdate.objects.count() >= 7
+    assert updates.count() == ProgressUpdate.objects.count()
+    assessments = updates.assessments()
+    assert assessments.count() >= 40
     for update in updates:
         assert update.sources.exists(), update
-    reported_on = {u.reported_on.isoformat() for u in updates}
-    for day in ("2025-02-11", "2025-07-26", "2025-08-26", "2025-09-25", "2026-02-12", "2026-02-16"):
+        urls = list(update.sources.values_list("url", flat=True))
+        assert len(urls) == len(set(urls)), update
+    assert assessments.annotate(n=Count("sources")).filter(n__gte=2).count() >= assessments.count() * 2 // 3
+    reported_on = {u.reported_on.isoformat() for u in assessments}
+    for day in ("2024-07-01", "2025-02-11", "2025-07-26", "2025-08-26", "2025-09-25", "2026-02-12", "2026-02-19"):
         assert day in reported_on
-    # The New Delhi count and the Geneva dialogue are flagged uncertain in facts.md.
-    assert updates.filter(reported_on="2026-02-16", confidence="uncertain").exists()
-    assert updates.filter(reported_on="2026-07-06", confidence="uncertain").exists()
+    assert "2026-02-16" not in reported_on  # the New Delhi summit's first day was never the declaration's date
+    # The New Delhi counts disagree; the Geneva dialogue and the Panel's report rest on secondary reports.
+    assert assessments.filter(reported_on="2026-02-19", confidence="uncertain").exists()
+    assert assessments.filter(reported_on="2026-07-06", confidence="reported").exists()
+    assert assessments.filter(reported_on="2026-07-01", confidence="reported").exists()
+
+
+def test_the_audited_update_errors_are_corrected(real_data):
+    updates = ProgressUpdate.objects.public().assessments()
+    china_signs = updates.get(
+        commitment__instrument__slug="cn-fr-2024", reported_on="2025-02-11", parties__country="CN"
+    )
+    assert china_signs.corrected_at and "11 February" in china_signs.summary
+    # Resolution 79/325's adoption is one event: recorded once, not once per commitment of another instrument.
+    adoption = updates.filter(reported_on="2025-08-26", sources__url="https://press.un.org/en/2025/ga12699.doc.htm")
+    assert adoption.count() == 1
+    assert "10 governments" in updates.get(reported_on="2025-02-11", summary__contains="**Current AI**").summary
+    overall = updates.filter(parties__isnull=True)
+    appointment = overall.get(commitment__slug="unga-79-325-scientific-panel", reported_on="2026-02-12")
+    assert "117 to 2" in appointment.summary and "Paraguay" in appointment.summary
+    assert appointment.sources.filter(url="https://press.un.org/en/2026/ga12751.doc.htm").exists()
+    against = updates.filter(commitment__slug="unga-79-325-scientific-panel", status="reversed")
+    assert set(against.values_list("parties__country", flat=True)) == {"US", "PY"}
+    new_delhi = updates.get(reported_on="2026-02-19", confidence="uncertain")
+    assert "19 February" in new_delhi.summary and "21 February" in new_delhi.summary and "88" in new_delhi.summary
+    assert updates.filter(commitment__slug="unga-79-325-panel-annual-report", reported_on="2026-07-01").exists()
+    for corrected in ProgressUpdate.objects.exclude(corrected_at=None):
+        assert corrected.correction_note, corrected
+
+
+def test_no_commitment_is_left_unassessed_without_a_check(real_data):
+    for commitment in Commitment.objects.public():
+        overall = commitment.updates.public().filter(parties__isnull=True)
+        if commitment.current_status == "not_assessed":
+            assert overall.checks().exists(), commitment
+        else:
+            assert overall.assessments().exists(), commitment
+    for check in ProgressUpdate.objects.public().checks():
+        assert check.status == "" and check.summary.startswith("Searched on"), check
+
+
+def test_every_party_named_as_acting_has_its_own_assessment(real_data):
+    named = ProgressUpdate.objects.public().assessments().filter(parties__isnull=False).distinct()
+    assert named.exists()
+    for update in named.select_related("commitment__instrument"):
+        bound = set(PartyStatus.objects.filter(commitment=update.commitment).values_list("party", flat=True))
+        instrument = update.commitment.instrument
+        un_text = instrument.kind in (Instrument.Kind.UN_RESOLUTION, Instrument.Kind.COMPACT)
+        if un_text and instrument.adoption == Instrument.Adoption.SIGNATURE:
+            continue  # until its adoption without a vote is recorded, a UN text binds only its sponsors
+        for party in update.parties.all():
+            assert party.pk in bound, (update, party)
+            row = PartyStatus.objects.get(commitment=update.commitment, party=party)
+            assert row.status != "not_assessed", (update, party)
 
 
 def test_current_statuses_match_the_published_updates(real_data):
