@@ -232,6 +232,66 @@ def csv_cell(value):
     if value is None:
         return ""
     if isinstance(value, list):
-        value = "; ".join(value)
+        # A source is written "title <address>"; other lists are names or slugs.
+        value = "; ".join(f"{item['title']} <{item['url']}>" if isinstance(item, dict) else item for item in value)
     value = str(value)
     return "'" + value if value.startswith(_CSV_FORMULA_START) else value
+
+
+# Downloads of the updates list ("what changed?"): every matching update with its sources.
+UPDATE_EXPORT_FIELDS = [
+    "instrument",
+    "commitment",
+    "commitment_title",
+    "reported_on",
+    "published_at",
+    "status",
+    "status_label",
+    "progress",
+    "confidence",
+    "party",
+    "summary",
+    "corrected_at",
+    "correction_note",
+    "sources",
+    "url",
+]
+
+
+def update_export_rows(updates, *, site_root, chunk_size=1000):
+    """One dict per update, in the queryset's order, read chunk by chunk with each chunk's sources (one query
+    for the updates of a chunk, one for their sources), so that memory stays flat however many there are."""
+    labels = {value: str(label) for value, label in Status.choices}
+    rows = (
+        updates.select_related("commitment__instrument", "party")
+        .prefetch_related("sources")
+        .iterator(chunk_size=chunk_size)
+    )
+    for update in rows:
+        commitment = update.commitment
+        yield {
+            "instrument": commitment.instrument.slug,
+            "commitment": commitment.slug,
+            "commitment_title": commitment.title,
+            "reported_on": update.reported_on.isoformat(),
+            "published_at": update.published_at.isoformat() if update.published_at else None,
+            "status": update.status,
+            "status_label": labels.get(update.status, ""),
+            "progress": update.progress,
+            "confidence": update.confidence,
+            "party": update.party.slug if update.party else None,
+            "summary": update.summary,
+            "corrected_at": update.corrected_at.isoformat() if update.corrected_at else None,
+            "correction_note": update.correction_note,
+            "sources": [
+                {
+                    "url": source.url,
+                    "title": source.title,
+                    "publisher": source.publisher,
+                    "published_on": source.published_on.isoformat() if source.published_on else None,
+                    "archived_url": source.archived_url,
+                }
+                for source in update.sources.all()
+            ],
+            "url": site_root + update.get_absolute_url(),
+        }

@@ -19,7 +19,7 @@ from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
 from .cache import cached_summary
-from .filters import CommitmentFilter
+from .filters import CommitmentFilter, UpdateFilter, published_since
 from .models import (
     STATUS_DEFINITIONS,
     STATUS_VALUES,
@@ -31,7 +31,14 @@ from .models import (
     Status,
     Theme,
 )
-from .tables import EXPORT_FIELDS, CommitmentTable, commitment_export_rows, csv_cell
+from .tables import (
+    EXPORT_FIELDS,
+    UPDATE_EXPORT_FIELDS,
+    CommitmentTable,
+    commitment_export_rows,
+    csv_cell,
+    update_export_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +100,19 @@ def stale_count():
     return cached_summary(f"stale:{timezone.now().date()}", Commitment.objects.public().stale().count)
 
 
+def recently_published():
+    """What changed in the last 30 days: how many updates were published, and the latest of them."""
+    since = published_since("last_30_days")
+    recent = ProgressUpdate.objects.public().filter(published_at__gte=since)
+    return {
+        # Keyed by the day: the period moves with the calendar as well as with the data.
+        "recent_count": cached_summary(f"published-30-days:{since.date()}", recent.count),
+        "recent_updates": public_updates()
+        .filter(published_at__gte=since)
+        .order_by("-published_at", "-pk")[:LATEST_UPDATES],
+    }
+
+
 class DashboardView(TemplateView):
     template_name = "aitracker/dashboard.html"
 
@@ -110,23 +130,24 @@ class DashboardView(TemplateView):
             instrument_count=cached_summary("instruments", Instrument.objects.public().count),
             by_theme=breakdown_rows(Theme.objects.public(), status_counts_by_theme()),
             latest_updates=public_updates()[:LATEST_UPDATES],
+            **recently_published(),
             **kwargs,
         )
 
 
-def _csv_stream(rows):
+def _csv_stream(rows, fields=EXPORT_FIELDS):
     class Echo:
         def write(self, value):
             return value
 
     writer = csv.writer(Echo())
     # The byte-order mark lets spreadsheets read "§" and accented names as UTF-8.
-    yield "\ufeff" + writer.writerow(EXPORT_FIELDS)
+    yield "\ufeff" + writer.writerow(fields)
     for row in rows:
-        yield writer.writerow([csv_cell(row[field]) for field in EXPORT_FIELDS])
+        yield writer.writerow([csv_cell(row[field]) for field in fields])
 
 
-def _json_stream(rows):
+def _json_stream(rows, fields=None):
     yield "["
     for index, row in enumerate(rows):
         yield ("\n" if index == 0 else ",\n") + json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False)
@@ -180,23 +201,35 @@ class CommitmentListView(SingleTableMixin, FilterView):
 
     def export(self, export):
         """Stream exactly the filtered and sorted rows, every page, so memory stays flat however many."""
-        if export not in EXPORTS:
-            return HttpResponseBadRequest(_("Unknown download format: use csv or json."), content_type="text/plain")
         filterset = self.get_filterset(self.get_filterset_class())
-        if filterset.is_bound and not filterset.is_valid():
-            return HttpResponseBadRequest(
-                _("Some filters are not valid: %(fields)s.") % {"fields": ", ".join(filterset.errors)},
-                content_type="text/plain",
-            )
+        if problem := bad_export(export, filterset):
+            return problem
         table = RequestConfig(self.request, paginate=False).configure(self.table_class(data=filterset.qs))
         rows = commitment_export_rows(
             table.data.data, site_root=self.request.build_absolute_uri("/").rstrip("/"), chunk_size=EXPORT_CHUNK
         )
-        stream, content_type = EXPORTS[export]
-        response = StreamingHttpResponse(stream(rows), content_type=content_type)
-        filename = f"aitracker-commitments-{timezone.localdate():%Y-%m-%d}.{export}"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return download(rows, export=export, name="commitments")
+
+
+def download(rows, *, export, name, fields=EXPORT_FIELDS):
+    """A streamed CSV or JSON download of `rows` (dicts), named for what it holds and today's date."""
+    stream, content_type = EXPORTS[export]
+    response = StreamingHttpResponse(stream(rows, fields), content_type=content_type)
+    filename = f"aitracker-{name}-{timezone.localdate():%Y-%m-%d}.{export}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def bad_export(export, filterset):
+    """The answer to a download that cannot be made (unknown format, filters not valid), or None."""
+    if export not in EXPORTS:
+        return HttpResponseBadRequest(_("Unknown download format: use csv or json."), content_type="text/plain")
+    if filterset.is_bound and not filterset.is_valid():
+        return HttpResponseBadRequest(
+            _("Some filters are not valid: %(fields)s.") % {"fields": ", ".join(filterset.errors)},
+            content_type="text/plain",
+        )
+    return None
 
 
 def is_stale(commitment):
@@ -363,13 +396,42 @@ class UncountedPage:
 MAX_UPDATE_PAGE = 1_000_000
 
 
-class UpdateListView(ListView):
+class UpdateListView(FilterView):
     template_name = "aitracker/update_list.html"
     context_object_name = "updates"
+    filterset_class = UpdateFilter
     paginate_by = 20
 
     def get_queryset(self):
+        # UpdateFilter puts them in the chosen order (by the event's date, newest first, unless asked).
+        if "_export" in self.request.GET:
+            # A download has no use for each update's previous status, a lookup per row.
+            return ProgressUpdate.objects.public()
         return public_updates().prefetch_related("sources")
+
+    def get(self, request, *args, **kwargs):
+        export = request.GET.get("_export")
+        if export is None:
+            return super().get(request, *args, **kwargs)
+        filterset = self.get_filterset(self.get_filterset_class())
+        return bad_export(export, filterset) or download(
+            update_export_rows(
+                filterset.qs, site_root=request.build_absolute_uri("/").rstrip("/"), chunk_size=EXPORT_CHUNK
+            ),
+            export=export,
+            name="updates",
+            fields=UPDATE_EXPORT_FIELDS,
+        )
+
+    def get_context_data(self, **kwargs):
+        filterset = self.filterset
+        return super().get_context_data(
+            filtered=filterset.is_bound
+            and any(value for name, value in self.request.GET.items() if name in filterset.filters and name != "sort"),
+            # The pages are "newer" and "older" only when the list runs newest first.
+            newest_first=self.request.GET.get("sort", "-").startswith("-"),
+            **kwargs,
+        )
 
     def paginate_queryset(self, queryset, page_size):
         """Newer and older pages, without counting them: counting every published update (300,000 at a
