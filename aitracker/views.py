@@ -20,6 +20,7 @@ from django_tables2 import RequestConfig, SingleTableMixin
 
 from .cache import cached_summary
 from .filters import CommitmentFilter, UpdateFilter, published_since
+from .maps import instrument_relation_map
 from .models import (
     STATUS_DEFINITIONS,
     STATUS_VALUES,
@@ -306,6 +307,7 @@ class InstrumentDetailView(DetailView):
         ]
         return super().get_context_data(
             endorsement_groups=groups,
+            relation_map=instrument_relation_map(instrument=self.object, endorsements=endorsements),
             **commitments_summary(commitments, f"instrument:{self.object.pk}"),
             **kwargs,
         )
