@@ -151,13 +151,23 @@ class InstrumentAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, SimpleHistoryAd
     date_hierarchy = "adopted_on"
     inlines = [EndorsementInline]
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Its endorsements (the inline) or its adoption may have changed whom its commitments bind.
+        services.instrument_bindings_changed(instrument=form.instance)
+
 
 @admin.register(Party)
 class PartyAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, SimpleHistoryAdmin):
-    list_display = ["name", "kind", "country"]
-    list_filter = ["kind"]
+    list_display = ["name", "kind", "country", "region", "un_member"]
+    list_filter = ["kind", "region", "un_member"]
     search_fields = ["name", "slug", "country"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change or "un_member" in form.changed_data:
+            services.party_bindings_changed(party=obj)
 
 
 @admin.register(Endorsement)
@@ -168,6 +178,29 @@ class EndorsementAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, AllOrNothingIm
     search_fields = ["party__name", "instrument__short_title", "note"]
     autocomplete_fields = ["instrument", "party"]
     list_select_related = ["party", "instrument"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.instrument_bindings_changed(instrument=obj.instrument)
+        previous = form.initial.get("instrument") if change else None
+        if previous and previous != obj.instrument_id:
+            services.instrument_bindings_changed(instrument=Instrument.objects.get(pk=previous))
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        services.instrument_bindings_changed(instrument=obj.instrument)
+
+    def delete_queryset(self, request, queryset):
+        instruments = list(Instrument.objects.filter(endorsements__in=queryset).distinct())
+        super().delete_queryset(request, queryset)
+        for instrument in instruments:
+            services.instrument_bindings_changed(instrument=instrument)
+
+    def process_import(self, request, **kwargs):
+        response = super().process_import(request, **kwargs)
+        # Any instrument may have gained or lost parties.
+        services.commitments_rebind(commitments=Commitment.objects.all())
+        return response
 
 
 @admin.register(Theme)
@@ -203,6 +236,11 @@ class CommitmentAdmin(ClearsPublicPagesMixin, SoftDeleteAdminMixin, RestoreThrou
     def get_queryset(self, request):
         return super().get_queryset(request).public()
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Its named parties or its instrument may have changed whom it binds.
+        services.commitment_bindings_changed(commitment=form.instance)
+
     @staticmethod
     def soft_delete_service(commitment, user):
         services.commitment_delete(commitment=commitment, editor=user)
@@ -229,18 +267,29 @@ class ProgressUpdateAdmin(
 ):
     form = ProgressUpdateAdminForm
     resource_classes = [ProgressUpdateResource]
-    list_display = ["commitment", "reported_on", "status", "progress", "state", "confidence", "author", "published_at"]
+    list_display = [
+        "commitment",
+        "kind",
+        "reported_on",
+        "status",
+        "progress",
+        "state",
+        "confidence",
+        "author",
+        "published_at",
+    ]
     # A date filter rather than date_hierarchy: the hierarchy reads the distinct years, months and days of
     # every update on each page view (seconds at 300,000 updates); this filter runs no query.
     list_filter = [
         "state",
+        "kind",
         "status",
         "confidence",
         ("reported_on", admin.DateFieldListFilter),
         "commitment__instrument",
     ]
-    search_fields = ["summary", "commitment__title", "commitment__reference", "party__name"]
-    autocomplete_fields = ["commitment", "party"]
+    search_fields = ["summary", "commitment__title", "commitment__reference", "parties__name"]
+    autocomplete_fields = ["commitment", "parties"]
     # Newest first by the primary key's index; the model's order (by date of the event) sorts them all.
     ordering = ["-pk"]
     list_select_related = ["commitment__instrument", "author"]
@@ -261,10 +310,11 @@ class ProgressUpdateAdmin(
             {
                 "fields": [
                     "commitment",
+                    "kind",
                     "reported_on",
                     "status",
                     "progress",
-                    "party",
+                    "parties",
                     "confidence",
                     "summary",
                     "version",

@@ -43,7 +43,8 @@ class UpdatesFeed(Feed):
         return (
             ProgressUpdate.objects.public()
             .latest_first()
-            .select_related("commitment__instrument", "party")
+            .select_related("commitment__instrument")
+            .prefetch_related("parties")
             .prefetch_related("sources")
         )
 

@@ -11,8 +11,23 @@ from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .models import Commitment, Instrument, Party, ProgressUpdate, Status, Theme
+from .models import Commitment, Instrument, Party, ProgressUpdate, Status, Theme, stale_after_days
+
+
+def stale_label():
+    days = stale_after_days()
+    return ngettext(
+        "Stale only (not reviewed in the last %(days)d day)",
+        "Stale only (not reviewed in the last %(days)d days)",
+        days,
+    ) % {"days": days}
+
+
+def fresh_label():
+    days = stale_after_days()
+    return ngettext("Reviewed in the last %(days)d day", "Reviewed in the last %(days)d days", days) % {"days": days}
 
 
 class PlainSelect(forms.Select):
@@ -63,7 +78,6 @@ class CommitmentFilter(django_filters.FilterSet):
         widget=PlainSelect,
         label=_("Freshness"),
         method="filter_stale",
-        choices=[("yes", _("Stale only (no update in 12 months)")), ("no", _("Updated in the last 12 months"))],
         empty_label=_("Any"),
     )
 
@@ -78,6 +92,9 @@ class CommitmentFilter(django_filters.FilterSet):
         self.instrument_pks = self._slug_choices("instrument", instruments, "short_title")
         self.theme_pks = self._slug_choices("theme", Theme.objects.public(), "name")
         self.party_pks = self._slug_choices("party", Party.objects.public(), "name")
+        # Built per request: the labels carry the setting's number and the visitor's language.
+        stale_choices = [("yes", stale_label()), ("no", fresh_label())]
+        self.filters["stale"].extra["choices"] = lambda: stale_choices
 
     def _slug_choices(self, name, queryset, label_field):
         """Give filter `name` the choices (slug, label) of `queryset`; returns {slug: primary key}."""
@@ -98,7 +115,7 @@ class CommitmentFilter(django_filters.FilterSet):
     def filter_stale(self, queryset, name, value):
         if value == "yes":
             return queryset.stale()
-        return queryset.exclude(pk__in=Commitment.objects.stale().values("pk"))
+        return queryset.fresh()
 
 
 # "Published since…" choices of the updates list, each a number of days back or the start of the month.
@@ -236,3 +253,4 @@ class UpdateFilter(django_filters.FilterSet):
 def _day_start(day):
     """Midnight at the start of `day` in the site's time zone, the way a visitor reads a publication date."""
     return timezone.make_aware(datetime.combine(day, time.min))
+

@@ -77,21 +77,37 @@ class ProgressUpdateForm(VersionedFormMixin, forms.ModelForm):
 
     class Meta:
         model = ProgressUpdate
-        fields = ["reported_on", "status", "progress", "party", "confidence", "summary"]
+        fields = ["kind", "reported_on", "status", "progress", "parties", "confidence", "summary"]
         widgets = {
+            "kind": forms.RadioSelect,
             "reported_on": DateInput(),
+            "parties": forms.SelectMultiple(attrs={"size": 8}),
             "summary": forms.Textarea(attrs={"rows": 10}),
         }
         help_texts = {
-            "reported_on": _("When the event happened, not when you read about it."),
+            "reported_on": _("When the event happened, not when you read about it. For a check, the day you searched."),
             "summary": _("Markdown. What happened, in plain words. Use “Preview” to see it as the public will."),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["party"].queryset = Party.objects.order_by("name")
-        self.fields["party"].help_text = _("Optional: who acted.")
+        self.fields["parties"].queryset = Party.objects.order_by("name")
+        self.fields["parties"].help_text = _(
+            "Optional: whose action it records (or, for a check, whose record you looked at). None: the "
+            "commitment as a whole. Hold Ctrl (⌘ on a Mac) to choose several."
+        )
+        self.fields["status"].help_text = _("Required for an assessment; leave empty for a check.")
         self.set_version_initial()
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == ProgressUpdate.Kind.CHECK:
+            # A check keeps every status: whatever the status fields hold is not part of it.
+            cleaned["status"] = ""
+            cleaned["progress"] = None
+        elif cleaned.get("kind") == ProgressUpdate.Kind.ASSESSMENT and not cleaned.get("status"):
+            self.add_error("status", _("An assessment must say the status it finds."))
+        return cleaned
 
     def clean_reported_on(self):
         return _not_in_future(self.cleaned_data.get("reported_on"), _("The date of the event cannot be in the future."))
@@ -195,4 +211,4 @@ class CommitmentAdminForm(VersionedAdminForm):
 class ProgressUpdateAdminForm(VersionedAdminForm):
     class Meta:
         model = ProgressUpdate
-        fields = [*services.UPDATE_FIELDS, "review_note", "correction_note"]
+        fields = [*services.UPDATE_FIELDS, *services.UPDATE_M2M_FIELDS, "review_note", "correction_note"]

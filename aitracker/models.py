@@ -8,12 +8,12 @@ public sees go through `aitracker.services`.
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import (
     Case,
     Count,
-    Exists,
     IntegerField,
     OuterRef,
     Q,
@@ -64,6 +64,14 @@ STATUS_DEFINITIONS = {
 }
 
 
+class Adoption(models.TextChoices):
+    """How an instrument was adopted, which decides whom it binds."""
+
+    SIGNATURE = "signature", _("By signature (binds those who signed or joined later)")
+    WITHOUT_VOTE = "without_vote", _("Without a vote (binds every UN member state)")
+    RECORDED_VOTE = "recorded_vote", _("By recorded vote (binds those voting yes)")
+
+
 class InstrumentQuerySet(models.QuerySet):
     def public(self):
         return self.all()
@@ -82,6 +90,8 @@ class InstrumentQuerySet(models.QuerySet):
 
 
 class Instrument(models.Model):
+    Adoption = Adoption
+
     class Kind(models.TextChoices):
         SUMMIT_STATEMENT = "summit_statement", _("Summit statement")
         BILATERAL_DECLARATION = "bilateral_declaration", _("Bilateral declaration")
@@ -100,6 +110,13 @@ class Instrument(models.Model):
     summary = models.TextField(_("summary"), help_text=_("Our own summary, in plain words."))
     source_url = models.URLField(_("source address"), max_length=500)
     note = models.TextField(_("note"), blank=True, help_text=_("Further sources and caveats, e.g. doubts on the date."))
+    adoption = models.CharField(
+        _("how it was adopted"),
+        max_length=16,
+        choices=Adoption.choices,
+        default=Adoption.SIGNATURE,
+        help_text=_("Says whom the instrument binds: its signatories, every UN member state, or those voting yes."),
+    )
 
     history = HistoricalRecords()
     objects = InstrumentQuerySet.as_manager()
@@ -145,10 +162,25 @@ class Party(models.Model):
         REGIONAL_ORGANISATION = "regional_organisation", _("Regional organisation")
         INTERNATIONAL_ORGANISATION = "international_organisation", _("International organisation")
 
+    class Region(models.TextChoices):
+        AFRICA = "africa", _("Africa")
+        AMERICAS = "americas", _("Americas")
+        ASIA = "asia", _("Asia")
+        EUROPE = "europe", _("Europe")
+        OCEANIA = "oceania", _("Oceania")
+
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
     name = models.CharField(_("name"), max_length=200, unique=True)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices, default=Kind.COUNTRY)
     country = CountryField(_("country"), blank=True, help_text=_("ISO 3166-1 code; empty for organisations."))
+    region = models.CharField(
+        _("region"), max_length=16, choices=Region.choices, blank=True, help_text=_("Empty for global bodies.")
+    )
+    un_member = models.BooleanField(
+        _("UN member state"),
+        default=False,
+        help_text=_("Bound by every UN General Assembly resolution adopted without a vote."),
+    )
 
     history = HistoricalRecords()
     objects = PartyQuerySet.as_manager()
@@ -192,10 +224,16 @@ class Endorsement(models.Model):
         JOINED_LATER = "joined_later", _("Joined later")
         DID_NOT_SIGN = "did_not_sign", _("Did not sign")
         ATTENDED_WITHOUT_SIGNING = "attended_without_signing", _("Attended without signing")
+        LEAD_SPONSOR = "lead_sponsor", _("Lead sponsor")
+        CO_SPONSOR = "co_sponsor", _("Co-sponsor")
+        VOTED_YES = "voted_yes", _("Voted yes")
+        VOTED_NO = "voted_no", _("Voted no")
+        ABSTAINED = "abstained", _("Abstained")
 
         @classmethod
         def endorsing(cls):
-            return [cls.SIGNED, cls.JOINED_LATER]
+            """The relations that bind the party to what the instrument promises."""
+            return [cls.SIGNED, cls.JOINED_LATER, cls.LEAD_SPONSOR, cls.CO_SPONSOR, cls.VOTED_YES]
 
     instrument = models.ForeignKey(
         Instrument, verbose_name=_("instrument"), on_delete=models.PROTECT, related_name="endorsements"
@@ -262,22 +300,34 @@ class Theme(models.Model):
         return slug_url("theme_detail", self.slug)
 
 
-def binds_party(party, via=""):
-    """The condition "this commitment binds the party": it names the party, or it names nobody (binding every
-    signatory) and belongs to an instrument the party signed or joined. `via` is the path from the queried
-    model to the commitment ("" on commitments, "commitment__" on updates).
-
-    The party's instruments and named commitments are lists the database reads once and then looks up by
-    index, rather than tests to run against every commitment."""
-    endorsed = Endorsement.objects.filter(party=party, relation__in=Endorsement.Relation.endorsing())
-    naming_party = Commitment.parties.through.objects.filter(party=party)
-    names_anyone = Commitment.parties.through.objects.filter(commitment=OuterRef(f"{via}pk"))
-    return Q(**{f"{via}pk__in": naming_party.values("commitment_id")}) | (
-        Q(**{f"{via}instrument__in": endorsed.values("instrument_id")}) & ~Exists(names_anyone)
-    )
+def stale_cutoff():
+    """The one staleness rule: a record not reviewed since this date is stale. Reviewed means a published
+    assessment (on the day it was published) or a published check (on the day searched): see `last_reviewed_on`."""
+    return timezone.localdate() - timedelta(days=settings.AITRACKER_STALE_AFTER_DAYS)
 
 
-class CommitmentQuerySet(models.QuerySet):
+def stale_after_days() -> int:
+    return settings.AITRACKER_STALE_AFTER_DAYS
+
+
+class ReviewedQuerySetMixin:
+    def stale(self):
+        """Not reviewed since stale_cutoff() (never reviewed counts as stale)."""
+        return self.filter(Q(last_reviewed_on__isnull=True) | Q(last_reviewed_on__lt=stale_cutoff()))
+
+    def fresh(self):
+        return self.filter(last_reviewed_on__gte=stale_cutoff())
+
+
+class ReviewedMixin:
+    """For a model with `last_reviewed_on`: the same rule as ReviewedQuerySetMixin.stale(), once loaded."""
+
+    @property
+    def is_stale(self) -> bool:
+        return self.last_reviewed_on is None or self.last_reviewed_on < stale_cutoff()
+
+
+class CommitmentQuerySet(ReviewedQuerySetMixin, models.QuerySet):
     def public(self):
         return self.filter(deleted_at__isnull=True)
 
@@ -294,9 +344,9 @@ class CommitmentQuerySet(models.QuerySet):
         return self.filter(themes=theme)
 
     def for_party(self, party):
-        """Commitments that bind a party: those naming it, and those naming nobody (binding every
-        signatory) in an instrument it signed or joined."""
-        return self.filter(binds_party(party))
+        """Commitments that bind a party (the rule is services.bound_party_ids), read from their kept PartyStatus rows:
+        one index lookup whatever the number of instruments and commitments."""
+        return self.filter(party_statuses__party=party)
 
     def in_key_order(self, keys):
         """The rows of these primary keys, in the keys' order; a key whose row is gone is left out. For a page
@@ -307,14 +357,14 @@ class CommitmentQuerySet(models.QuerySet):
     def with_status(self, status):
         return self.filter(current_status=status)
 
-    def stale(self, *, now=None):
-        """No published update in the last 12 months (never assessed counts as stale)."""
-        cutoff = (now or timezone.now()).date() - timedelta(days=settings.AITRACKER_STALE_AFTER_DAYS)
-        return self.filter(Q(last_update_on__isnull=True) | Q(last_update_on__lt=cutoff))
-
     def with_computed_status(self):
         """Annotate the status that the published updates imply, to check the denormalised fields against."""
-        latest = ProgressUpdate.objects.public().filter(commitment=OuterRef("pk")).latest_first()
+        latest = (
+            ProgressUpdate.objects.public()
+            .assessments()
+            .filter(commitment=OuterRef("pk"), parties__isnull=True)
+            .latest_first()
+        )
         return self.annotate(
             computed_status=Subquery(latest.values("status")[:1]),
             computed_progress=Subquery(latest.values("progress")[:1]),
@@ -353,7 +403,7 @@ class CommitmentQuerySet(models.QuerySet):
         return self.annotate(first_theme_name=Subquery(first))
 
 
-class Commitment(models.Model):
+class Commitment(ReviewedMixin, models.Model):
     instrument = models.ForeignKey(
         Instrument, verbose_name=_("instrument"), on_delete=models.PROTECT, related_name="commitments"
     )
@@ -386,6 +436,7 @@ class Commitment(models.Model):
         _("current progress"), null=True, blank=True, editable=False, validators=[MaxValueValidator(100)]
     )
     last_update_on = models.DateField(_("last update"), null=True, blank=True, editable=False)
+    last_reviewed_on = models.DateField(_("last reviewed"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
@@ -417,6 +468,7 @@ class Commitment(models.Model):
         indexes = [
             models.Index(fields=["current_status", "instrument"], name="commitment_status"),
             models.Index(fields=["last_update_on"], name="commitment_last_update"),
+            models.Index(fields=["last_reviewed_on"], name="commitment_last_reviewed"),
             models.Index(fields=["current_progress"], name="commitment_progress"),
             models.Index(fields=["reference"], name="commitment_reference"),
             models.Index(fields=["title"], name="commitment_title"),
@@ -466,14 +518,21 @@ class ProgressUpdateQuerySet(models.QuerySet):
         return self.annotate(previous_status=Subquery(earlier.latest_first().values("status")[:1]))
 
     def with_related(self):
-        return self.select_related("commitment__instrument", "party").prefetch_related("sources")
+        return self.select_related("commitment__instrument").prefetch_related("sources", "parties")
+
+    def assessments(self):
+        return self.filter(kind=ProgressUpdate.Kind.ASSESSMENT)
+
+    def checks(self):
+        return self.filter(kind=ProgressUpdate.Kind.CHECK)
 
     def for_party(self, party):
-        """Updates that name the party as acting, or on a commitment that binds it. The rule is tested on each
-        update's own commitment row, so the latest few are found by walking the latest-first index, rather
-        than by collecting every update of every commitment binding the party (or, on PostgreSQL, hashing
-        every commitment binding it first)."""
-        return self.filter(Q(party=party) | binds_party(party, via="commitment__"))
+        """The party's own updates: those naming it as acting (or, for a check, as the party looked at)."""
+        return self.filter(parties=party)
+
+    def overall(self):
+        """Updates about the commitment as a whole: they name no party."""
+        return self.filter(parties__isnull=True)
 
     def live(self):
         """Not soft-deleted, nor on a soft-deleted commitment: what staff work with."""
@@ -483,7 +542,9 @@ class ProgressUpdateQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=False)
 
     def with_staff_related(self):
-        return self.select_related("commitment__instrument", "party", "author", "reviewer").prefetch_related("sources")
+        return self.select_related("commitment__instrument", "author", "reviewer").prefetch_related(
+            "sources", "parties"
+        )
 
     def awaiting_review(self):
         return self.live().filter(state=ProgressUpdate.State.SUBMITTED)
@@ -493,6 +554,10 @@ class ProgressUpdateQuerySet(models.QuerySet):
 
 
 class ProgressUpdate(models.Model):
+    class Kind(models.TextChoices):
+        ASSESSMENT = "assessment", _("Assessment")
+        CHECK = "check", _("Check: searched, nothing new")
+
     class State(models.TextChoices):
         DRAFT = "draft", _("Draft")
         SUBMITTED = "submitted", _("Submitted for review")
@@ -502,9 +567,20 @@ class ProgressUpdate(models.Model):
     commitment = models.ForeignKey(
         Commitment, verbose_name=_("commitment"), on_delete=models.PROTECT, related_name="updates"
     )
-    reported_on = models.DateField(_("date of the event"))
+    kind = models.CharField(
+        _("kind"),
+        max_length=16,
+        choices=Kind.choices,
+        default=Kind.ASSESSMENT,
+        help_text=_("A check records that we searched on that date and found nothing new: it keeps the status."),
+    )
+    reported_on = models.DateField(_("date of the event"), help_text=_("For a check, the day the search was made."))
     status = models.CharField(
-        _("status"), max_length=20, choices=[c for c in Status.choices if c[0] != Status.NOT_ASSESSED]
+        _("status"),
+        max_length=20,
+        choices=[c for c in Status.choices if c[0] != Status.NOT_ASSESSED],
+        blank=True,
+        help_text=_("Required for an assessment; a check has none."),
     )
     progress = models.PositiveSmallIntegerField(
         _("progress (%)"),
@@ -521,13 +597,12 @@ class ProgressUpdate(models.Model):
         default=Confidence.CONFIRMED,
         help_text=_("Uncertain when the sources disagree or only a secondary source reports it."),
     )
-    party = models.ForeignKey(
+    parties = models.ManyToManyField(
         Party,
-        verbose_name=_("acting party"),
-        on_delete=models.PROTECT,
+        verbose_name=_("parties"),
         related_name="updates",
-        null=True,
         blank=True,
+        help_text=_("Whose action it records. None: the update is about the commitment as a whole."),
     )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -554,7 +629,7 @@ class ProgressUpdate(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(m2m_fields=[parties])
     objects = ProgressUpdateQuerySet.as_manager()
 
     class Meta:
@@ -580,9 +655,10 @@ class ProgressUpdate(models.Model):
                 violation_error_message=_("Only a published update has a publication time."),
             ),
             models.CheckConstraint(
-                condition=~Q(status="not_assessed") & ~Q(status=""),
+                condition=Q(kind="assessment") & ~Q(status="not_assessed") & ~Q(status="")
+                | Q(kind="check", status="", progress__isnull=True),
                 name="update_asserts_a_status",
-                violation_error_message=_("An update must assert a status."),
+                violation_error_message=_("An assessment must assert a status; a check asserts none."),
             ),
             models.CheckConstraint(
                 condition=~Q(summary=""),
@@ -599,19 +675,32 @@ class ProgressUpdate(models.Model):
             ),
             models.Index(fields=["state", "-published_at"], name="update_state_published"),
             models.Index(fields=["state", "-reported_on", "-published_at", "-id"], name="update_state_reported"),
-            models.Index(fields=["party", "state"], name="update_party_state"),
             models.Index(fields=["author", "state"], name="update_author_state"),
         ]
 
     def __str__(self):
         commitment = self.commitment
-        return (
-            f"{self.reported_on:%Y-%m-%d} · {self.get_status_display()} · "
-            f"{commitment.instrument.short_title} {commitment.reference}"
-        )
+        what = self.get_status_display() if self.kind == self.Kind.ASSESSMENT else _("Checked, nothing new")
+        return f"{self.reported_on:%Y-%m-%d} · {what} · {commitment.instrument.short_title} {commitment.reference}"
 
     def get_absolute_url(self):
         return f"{self.commitment.get_absolute_url()}#update-{self.pk}"
+
+    def clean(self):
+        super().clean()
+        if self.kind == self.Kind.ASSESSMENT and not self.status:
+            raise ValidationError({"status": _("An assessment must say the status it finds.")})
+        if self.kind == self.Kind.CHECK and (self.status or self.progress is not None):
+            raise ValidationError(_("A check keeps the status: leave the status and the progress empty."))
+
+    @property
+    def is_check(self) -> bool:
+        return self.kind == self.Kind.CHECK
+
+    @property
+    def published_on(self):
+        """The day we published it (in the site's time zone), shown beside the date of the event."""
+        return timezone.localdate(self.published_at) if self.published_at else None
 
     @property
     def is_public(self):
@@ -625,6 +714,9 @@ class ProgressUpdate(models.Model):
         """
         commitment = self.commitment
         current = (Status(commitment.current_status), commitment.current_progress)
+        if self.kind == self.Kind.CHECK or self.parties.all():
+            # A check keeps every status; an update naming parties changes theirs, not the overall one.
+            return {"current": current, "proposed": current, "changes": False}
         latest_on = commitment.last_update_on
         becomes_current = latest_on is None or self.reported_on >= latest_on
         proposed = (Status(self.status), self.progress) if becomes_current else current
@@ -672,3 +764,66 @@ class Source(models.Model):
 
     def __str__(self):
         return self.title or self.url
+
+
+class PartyStatusQuerySet(ReviewedQuerySetMixin, models.QuerySet):
+    def public(self):
+        return self.filter(commitment__deleted_at__isnull=True)
+
+    def status_counts(self):
+        """{status: count} over these rows, every status present (zero where none)."""
+        counts = dict(self.order_by().values_list("status").annotate(n=Count("pk")))
+        return {status: counts.get(status, 0) for status in STATUS_VALUES}
+
+
+class PartyStatus(ReviewedMixin, models.Model):
+    """One party's record on one commitment that binds it: its own status, progress and latest update.
+
+    Derived data, like Commitment.current_status: only services.party_statuses_sync (which rows exist) and
+    services.commitment_refresh_status (what they say) write it, in the transaction of the write that
+    changes it."""
+
+    commitment = models.ForeignKey(
+        Commitment, verbose_name=_("commitment"), on_delete=models.CASCADE, related_name="party_statuses"
+    )
+    party = models.ForeignKey(
+        Party, verbose_name=_("party"), on_delete=models.CASCADE, related_name="commitment_statuses"
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.NOT_ASSESSED)
+    progress = models.PositiveSmallIntegerField(
+        _("progress"), null=True, blank=True, validators=[MaxValueValidator(100)]
+    )
+    last_update_on = models.DateField(_("last update"), null=True, blank=True)
+    last_reviewed_on = models.DateField(_("last reviewed"), null=True, blank=True)
+    latest_update = models.ForeignKey(
+        ProgressUpdate,
+        verbose_name=_("latest update"),
+        on_delete=models.SET_NULL,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+
+    objects = PartyStatusQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["commitment", "party"]
+        verbose_name = _("party status")
+        verbose_name_plural = _("party statuses")
+        constraints = [
+            models.UniqueConstraint(fields=["commitment", "party"], name="party_status_unique"),
+            models.CheckConstraint(
+                condition=Q(progress__isnull=True) | Q(progress__gte=0, progress__lte=100),
+                name="party_status_progress_0_100",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["party", "status"], name="party_status_party_status"),
+            models.Index(fields=["commitment", "status"], name="party_status_commitment"),
+        ]
+
+    def __str__(self):
+        return f"{self.party} · {self.get_status_display()} · {self.commitment_id}"
+
+    def get_absolute_url(self):
+        return f"{self.commitment.get_absolute_url()}#party-{self.party.slug}"

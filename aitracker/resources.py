@@ -21,8 +21,10 @@ from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, 
 IMPORT_HELP = {
     "progressupdate": gettext_lazy(
         "Progress updates: one row per update. Columns: id (empty for a new update), commitment (its slug), "
-        "reported_on (YYYY-MM-DD, not in the future), status, progress (0 to 100, or empty), party (a party's slug "
-        "or empty), confidence, summary (Markdown), state (draft or submitted; empty means submitted) and sources "
+        "kind (assessment or check; empty means assessment), reported_on (YYYY-MM-DD, not in the future), status "
+        "(empty for a check), progress (0 to 100, or empty), parties (the slugs of the parties it names, "
+        "separated by commas, or empty for the commitment as a whole), confidence, summary (Markdown), state "
+        "(draft or submitted; empty means submitted) and sources "
         '(a JSON list such as [{"url": "https://…", "title": "…", "publisher": "…", "published_on": '
         '"2025-01-31", "archived_url": ""}], at least one). New updates are yours, as drafts or submitted for '
         "review: nothing is published by an import, publish them from the review queue. A row with an id "
@@ -54,6 +56,24 @@ class SlugWidget(widgets.ForeignKeyWidget):
             ) from None
 
 
+class SlugsWidget(widgets.ManyToManyWidget):
+    """Many-to-many by slugs separated by commas, with a readable error for an unknown one."""
+
+    def __init__(self, model, **kwargs):
+        super().__init__(model, field="slug", separator=",", **kwargs)
+
+    def clean(self, value, row=None, **kwargs):
+        found = super().clean(value, row=row, **kwargs)
+        slugs = {slug.strip() for slug in str(value or "").split(self.separator) if slug.strip()}
+        missing = slugs - set(found.values_list("slug", flat=True))
+        if missing:
+            raise ValueError(
+                _("No %(model)s has the slug “%(slug)s”.")
+                % {"model": self.model._meta.verbose_name, "slug": ", ".join(sorted(missing))}
+            )
+        return found
+
+
 class AllOrNothingResource(resources.ModelResource):
     def import_data(self, dataset, *args, rollback_on_validation_errors=True, **kwargs):
         # An invalid row must roll back the valid ones too, whoever calls (the admin's confirm step included).
@@ -67,7 +87,8 @@ class ProgressUpdateResource(AllOrNothingResource):
     reported_on = fields.Field(
         attribute="reported_on", column_name="reported_on", widget=widgets.DateWidget(format="%Y-%m-%d")
     )
-    party = fields.Field(attribute="party", column_name="party", widget=SlugWidget(Party))
+    kind = fields.Field(attribute="kind", column_name="kind")
+    parties = fields.Field(attribute="parties", column_name="parties", widget=SlugsWidget(Party))
     state = fields.Field(attribute="state", column_name="state")
     sources = fields.Field(column_name="sources")
 
@@ -76,10 +97,11 @@ class ProgressUpdateResource(AllOrNothingResource):
         fields = (
             "id",
             "commitment",
+            "kind",
             "reported_on",
             "status",
             "progress",
-            "party",
+            "parties",
             "confidence",
             "summary",
             "state",
@@ -97,7 +119,7 @@ class ProgressUpdateResource(AllOrNothingResource):
         self.user = kwargs.get("user")
 
     def get_queryset(self):
-        return ProgressUpdate.objects.select_related("commitment", "party").prefetch_related("sources")
+        return ProgressUpdate.objects.select_related("commitment").prefetch_related("sources", "parties")
 
     def filter_export(self, queryset, **kwargs):
         return queryset.live().order_by("pk")
@@ -156,6 +178,12 @@ class ProgressUpdateResource(AllOrNothingResource):
             errors = error.update_error_dict(errors)
         if not row.get("state"):
             instance.state = original_state or ProgressUpdate.State.SUBMITTED
+        if not row.get("kind"):
+            instance.kind = ProgressUpdate.Kind.ASSESSMENT
+        try:
+            instance._imported_parties = list(self.fields["parties"].clean(row)) if "parties" in row else []
+        except ValueError as error:
+            errors.setdefault("parties", []).append(str(error))
         if instance.pk is None:
             if instance.state not in (ProgressUpdate.State.DRAFT, ProgressUpdate.State.SUBMITTED):
                 errors.setdefault("state", []).append(
@@ -202,6 +230,7 @@ class ProgressUpdateResource(AllOrNothingResource):
         # The same services as the site's form: they check permissions, dates and sources, and keep history.
         user = kwargs.get("user") or self.user
         values = {field: getattr(instance, field) for field in services.UPDATE_FIELDS}
+        values["parties"] = instance._imported_parties
         sources = instance._imported_sources
         try:
             if is_create:
@@ -220,6 +249,9 @@ class ProgressUpdateResource(AllOrNothingResource):
                 )
         except PermissionDenied as error:
             raise ValidationError(str(error)) from None
+
+    def save_m2m(self, instance, row, **kwargs):
+        """The parties went through the services with the rest of the update."""
 
     @staticmethod
     def _match_sources(current, sources):

@@ -16,16 +16,25 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 
 from .cache import public_pages_changed
-from .models import Commitment, ProgressUpdate, Source, Status
+from .models import Commitment, Endorsement, Instrument, Party, PartyStatus, ProgressUpdate, Source, Status
 
 State = ProgressUpdate.State
 
 # What staff may change on an update (the rest is workflow: state, reviewer, publication, correction).
-UPDATE_FIELDS = ("commitment", "reported_on", "status", "progress", "party", "confidence", "summary")
+UPDATE_FIELDS = ("commitment", "kind", "reported_on", "status", "progress", "confidence", "summary")
+# The parties an update names: a many-to-many field, set after the row is saved (see _set_parties).
+UPDATE_M2M_FIELDS = ("parties",)
 SOURCE_FIELDS = ("url", "title", "publisher", "published_on", "archived_url")
 COMMITMENT_FIELDS = ("instrument", "reference", "slug", "title", "text", "target_date", "source_url", "confidence")
 # Bookkeeping that would only add noise to a field-by-field history (the current status is derived data).
-HISTORY_IGNORED_FIELDS = {"created_at", "updated_at", "current_status", "current_progress", "last_update_on"}
+HISTORY_IGNORED_FIELDS = {
+    "created_at",
+    "updated_at",
+    "current_status",
+    "current_progress",
+    "last_update_on",
+    "last_reviewed_on",
+}
 
 
 def user_is_editor(user) -> bool:
@@ -36,40 +45,204 @@ def user_is_analyst(user) -> bool:
     return bool(user and user.is_active and user.has_perm("aitracker.add_progressupdate"))
 
 
-def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
-    """Copy the latest published update's status onto the commitment (or 'not yet assessed')."""
-    latest = (
+# --- Who a commitment binds, and each one's record -----------------------------------------------------
+
+
+class UpdateFacts(NamedTuple):
+    """What the status rule reads of one published update."""
+
+    pk: int
+    kind: str
+    status: str
+    progress: int | None
+    reported_on: datetime.date
+    published_at: datetime.datetime
+    party_ids: tuple = ()
+
+
+class Record(NamedTuple):
+    """A commitment's overall record (party None) or one party's on it."""
+
+    status: str = Status.NOT_ASSESSED.value
+    progress: int | None = None
+    last_update_on: datetime.date | None = None
+    last_reviewed_on: datetime.date | None = None
+    latest_update_id: int | None = None
+
+
+NOT_ASSESSED = Record()
+
+
+def records_from_updates(updates) -> dict:
+    """The status rule, on the published updates of one commitment: {None: overall record, party id: that
+    party's record}. A subject's status, progress and last update are those of the latest assessment about
+    it (by date of the event, then of publication, then id); an update naming no party is about the whole
+    commitment. A subject was last reviewed on the latest of its assessments' publication days and its checks'
+    search days. Subjects with no update are absent (NOT_ASSESSED). seed_synthetic uses this too."""
+    records = {}
+    for update in sorted(updates, key=lambda u: (u.reported_on, u.published_at, u.pk), reverse=True):
+        if update.kind == ProgressUpdate.Kind.CHECK:
+            reviewed_on = update.reported_on
+        else:
+            reviewed_on = timezone.localdate(update.published_at)
+        for subject in update.party_ids or (None,):
+            record = records.get(subject, NOT_ASSESSED)
+            if record.latest_update_id is None and update.kind == ProgressUpdate.Kind.ASSESSMENT:
+                record = record._replace(
+                    status=update.status,
+                    progress=update.progress,
+                    last_update_on=update.reported_on,
+                    latest_update_id=update.pk,
+                )
+            if record.last_reviewed_on is None or reviewed_on > record.last_reviewed_on:
+                record = record._replace(last_reviewed_on=reviewed_on)
+            records[subject] = record
+    return records
+
+
+def bound_party_ids(*, named, endorsing, un_members, adoption) -> set[int]:
+    """The one rule of whom a commitment binds: the parties it names; or, naming none, every party whose
+    relation to its instrument is an endorsing one (signed, joined later, sponsored, voted yes: `endorsing`),
+    plus every UN member state when the instrument was adopted without a vote. seed_synthetic uses it too."""
+    if named:
+        return set(named)
+    bound = set(endorsing)
+    if adoption == Instrument.Adoption.WITHOUT_VOTE:
+        bound |= set(un_members)
+    return bound
+
+
+def commitment_bound_party_ids(*, commitment: Commitment) -> set[int]:
+    """The parties the commitment binds, read from the database (at most four queries)."""
+    named = list(Commitment.parties.through.objects.filter(commitment=commitment.pk).values_list("party", flat=True))
+    if named:
+        return bound_party_ids(named=named, endorsing=(), un_members=(), adoption=None)
+    adoption = Instrument.objects.filter(pk=commitment.instrument_id).values_list("adoption", flat=True).first()
+    endorsing = Endorsement.objects.filter(
+        instrument=commitment.instrument_id, relation__in=Endorsement.Relation.endorsing()
+    ).values_list("party", flat=True)
+    un_members = ()
+    if adoption == Instrument.Adoption.WITHOUT_VOTE:
+        un_members = Party.objects.filter(un_member=True).values_list("pk", flat=True)
+    return bound_party_ids(named=named, endorsing=endorsing, un_members=un_members, adoption=adoption)
+
+
+def party_statuses_sync(*, commitment: Commitment) -> None:
+    """Make the commitment's PartyStatus rows exactly one per party it binds (new rows not yet assessed;
+    commitment_refresh_status fills them in)."""
+    bound = commitment_bound_party_ids(commitment=commitment)
+    existing = set(PartyStatus.objects.filter(commitment=commitment).values_list("party_id", flat=True))
+    if existing - bound:
+        PartyStatus.objects.filter(commitment=commitment, party__in=existing - bound).delete()
+    if bound - existing:
+        PartyStatus.objects.bulk_create(
+            [PartyStatus(commitment=commitment, party_id=party_id) for party_id in sorted(bound - existing)]
+        )
+
+
+def _published_facts(commitment) -> list[UpdateFacts]:
+    """The published updates of the commitment with the parties they name, in two queries."""
+    rows = list(
         ProgressUpdate.objects.public()
         .filter(commitment=commitment)
-        .latest_first()
-        .values("status", "progress", "reported_on")
-        .first()
+        .values_list("pk", "kind", "status", "progress", "reported_on", "published_at")
     )
-    if latest is None:
-        values = {"current_status": Status.NOT_ASSESSED, "current_progress": None, "last_update_on": None}
-    else:
-        values = {
-            "current_status": latest["status"],
-            "current_progress": latest["progress"],
-            "last_update_on": latest["reported_on"],
-        }
+    named = {}
+    links = ProgressUpdate.parties.through.objects.filter(progressupdate__in=[row[0] for row in rows])
+    for update_id, party_id in links.values_list("progressupdate_id", "party_id") if rows else ():
+        named.setdefault(update_id, []).append(party_id)
+    return [UpdateFacts(*row, party_ids=tuple(sorted(named.get(row[0], ())))) for row in rows]
+
+
+PARTY_STATUS_FIELDS = Record._fields
+
+
+def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
+    """Recompute the commitment's overall record (from the latest published assessment naming no party) and
+    every one of its PartyStatus rows, from its published updates. A constant number of queries, however many
+    parties it binds. Callers hold the commitment's row lock where concurrent writes are possible."""
+    records = records_from_updates(_published_facts(commitment))
+    overall = records.get(None, NOT_ASSESSED)
+    values = {
+        "current_status": overall.status,
+        "current_progress": overall.progress,
+        "last_update_on": overall.last_update_on,
+        "last_reviewed_on": overall.last_reviewed_on,
+    }
     changed = [field for field, value in values.items() if getattr(commitment, field) != value]
     if changed:
         for field in changed:
             setattr(commitment, field, values[field])
         # .update() keeps the denormalised refresh out of the commitment's editorial history.
         Commitment.objects.filter(pk=commitment.pk).update(**values)
+    stale_rows = []
+    for row in PartyStatus.objects.filter(commitment=commitment).only(
+        "pk", "party", "status", "progress", "last_update_on", "last_reviewed_on", "latest_update"
+    ):
+        record = records.get(row.party_id, NOT_ASSESSED)
+        wanted = record._asdict()
+        if any(getattr(row, field) != value for field, value in wanted.items()):
+            for field, value in wanted.items():
+                setattr(row, field, value)
+            stale_rows.append(row)
+    if stale_rows:
+        PartyStatus.objects.bulk_update(stale_rows, PARTY_STATUS_FIELDS, batch_size=500)
     return commitment
 
 
+def commitments_rebind(*, commitments) -> None:
+    """After a change to whom commitments bind (an endorsement, a commitment's parties, an instrument's
+    adoption, a party's UN membership): their PartyStatus rows, then what they say. In key order, locked."""
+    public_pages_changed()
+    pks = sorted({commitment.pk for commitment in commitments})
+    for commitment in (
+        Commitment.objects.select_for_update().select_related("instrument").filter(pk__in=pks).order_by("pk")
+    ):
+        party_statuses_sync(commitment=commitment)
+        commitment_refresh_status(commitment=commitment)
+
+
+@transaction.atomic
+def instrument_bindings_changed(*, instrument) -> None:
+    """An endorsement of the instrument, or its adoption, changed: every commitment of it may bind others."""
+    commitments_rebind(commitments=Commitment.objects.filter(instrument=instrument).only("pk"))
+
+
+@transaction.atomic
+def party_bindings_changed(*, party) -> None:
+    """A party's UN membership changed: the commitments of instruments adopted without a vote may bind it
+    or not any more. (Its endorsements go through instrument_bindings_changed.)"""
+    commitments_rebind(
+        commitments=Commitment.objects.filter(instrument__adoption=Instrument.Adoption.WITHOUT_VOTE).only("pk")
+    )
+
+
+@transaction.atomic
+def commitment_bindings_changed(*, commitment) -> None:
+    """The commitment's named parties (or its instrument) changed."""
+    commitments_rebind(commitments=[commitment])
+
+
 def commitments_refresh_all() -> int:
-    """Recompute every commitment's current status; returns how many changed."""
+    """Recompute every commitment's bound parties and current status; returns how many overall records
+    changed."""
     public_pages_changed()
     changed = 0
-    for commitment in Commitment.objects.all().iterator():
-        before = (commitment.current_status, commitment.current_progress, commitment.last_update_on)
+    for commitment in Commitment.objects.select_related("instrument").iterator():
+        before = (
+            commitment.current_status,
+            commitment.current_progress,
+            commitment.last_update_on,
+            commitment.last_reviewed_on,
+        )
+        party_statuses_sync(commitment=commitment)
         commitment_refresh_status(commitment=commitment)
-        changed += before != (commitment.current_status, commitment.current_progress, commitment.last_update_on)
+        changed += before != (
+            commitment.current_status,
+            commitment.current_progress,
+            commitment.last_update_on,
+            commitment.last_reviewed_on,
+        )
     return changed
 
 
@@ -104,9 +277,18 @@ def _lock(update) -> ProgressUpdate:
     return ProgressUpdate.objects.select_for_update().get(pk=update.pk)
 
 
+def _set_parties(update, parties) -> None:
+    """Name the update's parties (None: leave them as they are). The many-to-many history records the change."""
+    if parties is None:
+        return
+    wanted = {getattr(party, "pk", party) for party in parties}
+    if wanted != set(update.parties.values_list("pk", flat=True)):
+        update.parties.set(sorted(wanted))
+
+
 @transaction.atomic
-def progress_update_create(*, commitment, author, sources=(), **fields) -> ProgressUpdate:
-    """Create a draft update with its sources (a list of dicts of Source fields)."""
+def progress_update_create(*, commitment, author, sources=(), parties=(), **fields) -> ProgressUpdate:
+    """Create a draft update with its sources (a list of dicts of Source fields) and the parties it names."""
     if not user_is_analyst(author):
         raise PermissionDenied(_("Only analysts and editors may log progress updates."))
     update = ProgressUpdate(commitment=commitment, author=author, state=State.DRAFT, **fields)
@@ -114,6 +296,7 @@ def progress_update_create(*, commitment, author, sources=(), **fields) -> Progr
     _check_commitment_live(update.commitment_id)
     update.full_clean()
     _save_with_history(update, user=author, reason=_("Logged as a draft"))
+    _set_parties(update, parties)
     _sync_sources(update=update, sources=sources, user=author)
     return update
 
@@ -388,7 +571,7 @@ def _refresh_commitments(update, previous_commitment_id) -> None:
 
 
 @transaction.atomic
-def progress_update_edit(*, update: ProgressUpdate, user, expected_version=None, sources=None, **fields):
+def progress_update_edit(*, update: ProgressUpdate, user, expected_version=None, sources=None, parties=None, **fields):
     """Change an unpublished update (and its sources, if given). Its author may change a draft or a returned
     update; an editor may change any unpublished one. A published update is corrected instead."""
     current = _lock(update)
@@ -402,6 +585,7 @@ def progress_update_edit(*, update: ProgressUpdate, user, expected_version=None,
     check_version(obj=current, expected_version=expected_version)
     _apply_update_fields(current, fields)
     _save_with_history(current, user=user, reason=_("Edited"))
+    _set_parties(current, parties)
     if sources is not None:
         _sync_sources(update=current, sources=sources, user=user)
     if current.state == State.SUBMITTED and not current.sources.exists():
@@ -411,7 +595,7 @@ def progress_update_edit(*, update: ProgressUpdate, user, expected_version=None,
 
 @transaction.atomic
 def progress_update_correct(
-    *, update: ProgressUpdate, editor, note: str, expected_version=None, sources=None, **fields
+    *, update: ProgressUpdate, editor, note: str, expected_version=None, sources=None, parties=None, **fields
 ) -> ProgressUpdate:
     """Correct a published update in place: the public page says it was corrected, when and why, and the
     earlier version stays in the history."""
@@ -428,6 +612,7 @@ def progress_update_correct(
     current.corrected_at = timezone.now()
     current.correction_note = note.strip()
     _save_with_history(current, user=editor, reason=_("Corrected"))
+    _set_parties(current, parties)
     if sources is not None:
         _sync_sources(update=current, sources=sources, user=editor)
     if not current.sources.exists():
@@ -484,6 +669,7 @@ def progress_update_restore(*, update: ProgressUpdate, history_id: int, editor, 
         current.corrected_at = timezone.now()
         current.correction_note = _("An earlier version was restored.")
     _save_with_history(current, user=editor, reason=reason)
+    _set_parties(current, [row.party_id for row in record.parties.all()])
     _sync_sources(update=current, sources=sources, user=editor)
     if current.state in (State.SUBMITTED, State.PUBLISHED) and not current.sources.exists():
         raise ValidationError(_("That version had no source; an update under review or published needs one."))
@@ -509,6 +695,7 @@ def commitment_restore(*, commitment: Commitment, history_id: int, editor, expec
     _save_with_history(current, user=editor, reason=_("Restored the version of %(when)s") % {"when": when})
     current.themes.set([row.theme_id for row in record.themes.all()])
     current.parties.set([row.party_id for row in record.parties.all()])
+    party_statuses_sync(commitment=current)
     return commitment_refresh_status(commitment=current)
 
 

@@ -4,9 +4,7 @@ import csv
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.conf import settings
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -31,6 +29,7 @@ from .models import (
     ProgressUpdate,
     Status,
     Theme,
+    stale_cutoff,
 )
 from .tables import (
     EXPORT_FIELDS,
@@ -55,7 +54,8 @@ def public_updates():
     return (
         ProgressUpdate.objects.public()
         .latest_first()
-        .select_related("commitment__instrument", "party")
+        .select_related("commitment__instrument")
+        .prefetch_related("parties")
         .with_previous_status()
     )
 
@@ -98,7 +98,7 @@ def status_counts_by_theme():
 
 def stale_count():
     # Staleness moves with the calendar as well as with the data.
-    return cached_summary(f"stale:{timezone.now().date()}", Commitment.objects.public().stale().count)
+    return cached_summary(f"stale:{stale_cutoff()}", Commitment.objects.public().stale().count)
 
 
 def recently_published():
@@ -233,14 +233,6 @@ def bad_export(export, filterset):
     return None
 
 
-def is_stale(commitment):
-    """The same rule as CommitmentQuerySet.stale(), for a commitment already loaded."""
-    if commitment.last_update_on is None:
-        return True
-    cutoff = timezone.now().date() - timedelta(days=settings.AITRACKER_STALE_AFTER_DAYS)
-    return commitment.last_update_on < cutoff
-
-
 class CommitmentDetailView(DetailView):
     template_name = "aitracker/commitment_detail.html"
 
@@ -266,7 +258,6 @@ class CommitmentDetailView(DetailView):
             signatories=signatories,
             status=Status(commitment.current_status),
             status_definition=STATUS_DEFINITIONS[commitment.current_status],
-            is_stale=is_stale(commitment),
             **kwargs,
         )
 

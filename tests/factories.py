@@ -75,14 +75,18 @@ def make_party(**fields) -> Party:
 
 
 def make_endorsement(*, instrument=None, party=None, **fields) -> Endorsement:
+    """An endorsement; the instrument's commitments then bind (or stop binding) the party, as after an admin
+    save."""
     defaults = {
         "relation": Endorsement.Relation.SIGNED,
         "source_url": "https://example.org/signatories",
         "confidence": "confirmed",
     }
-    return Endorsement.objects.create(
+    endorsement = Endorsement.objects.create(
         instrument=instrument or make_instrument(), party=party or make_party(), **(defaults | fields)
     )
+    services.instrument_bindings_changed(instrument=endorsement.instrument)
+    return endorsement
 
 
 def make_theme(**fields) -> Theme:
@@ -102,13 +106,14 @@ def make_commitment(*, instrument=None, themes=(), parties=(), **fields) -> Comm
     commitment = Commitment.objects.create(instrument=instrument or make_instrument(), **(defaults | fields))
     commitment.themes.set(themes)
     commitment.parties.set(parties)
+    services.commitment_bindings_changed(commitment=commitment)
+    commitment.refresh_from_db()
     return commitment
 
 
-def make_update(*, commitment=None, state="draft", sources=1, author=None, **fields) -> ProgressUpdate:
-    """An update in any state, written directly (not through the services) with `sources` sources.
-
-    A published one refreshes its commitment's current status, as the publish service would.
+def make_update(*, commitment=None, state="draft", sources=1, author=None, parties=(), **fields) -> ProgressUpdate:
+    """An update in any state, written directly (not through the services) with `sources` sources, naming
+    `parties`. A published one refreshes its commitment's current status, as the publish service would.
     """
     defaults = {
         "reported_on": date(2025, 6, 1),
@@ -118,9 +123,12 @@ def make_update(*, commitment=None, state="draft", sources=1, author=None, **fie
     }
     if state == "published":
         defaults["published_at"] = timezone.now()
+    if fields.get("kind") == ProgressUpdate.Kind.CHECK:
+        defaults |= {"status": "", "progress": None, "summary": "Searched; nothing new."}
     update = ProgressUpdate.objects.create(
         commitment=commitment or make_commitment(), state=state, author=author, **(defaults | fields)
     )
+    update.parties.set(parties)
     for i in range(sources):
         Source.objects.create(update=update, url=f"https://example.org/source/{i}", title=f"Source {i}")
     if state == "published":

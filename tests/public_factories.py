@@ -56,7 +56,7 @@ def grow(world: World, n: int = 2) -> World:
                 sources=2,
                 reported_on=_next_day(),
                 status=statuses[index % len(statuses)],
-                party=world.parties[index % len(world.parties)],
+                parties=[world.parties[index % len(world.parties)]],
                 confidence="uncertain" if index % 2 else "confirmed",
             )
         factories.make_update(commitment=commitment, state="draft", summary="A draft nobody may see.")

@@ -91,7 +91,7 @@ def data(db):
     factories.make_endorsement(instrument=instrument, party=party)
     theme = factories.make_theme(slug="inclusive-ai", name="Inclusive AI")
     commitment = factories.make_commitment(instrument=instrument, themes=[theme], slug="paris-1")
-    published = factories.make_update(commitment=commitment, state="published", party=party)
+    published = factories.make_update(commitment=commitment, state="published", parties=[party])
     analyst = factories.make_analyst(username="ana")
     submitted = factories.make_update(commitment=commitment, state="submitted", author=analyst)
     return {

@@ -62,13 +62,14 @@ def affected_pages(world):
         reverse("instrument_list"): False,
         reverse("instrument_detail", kwargs={"slug": instrument.slug}): False,
         reverse("party_list"): False,
-        reverse("party_detail", kwargs={"slug": party.slug}): True,
+        # A party's page and feed list only the updates naming it (the commitment's status shows on the page).
+        reverse("party_detail", kwargs={"slug": party.slug}): False,
         reverse("theme_list"): False,
         reverse("theme_detail", kwargs={"slug": theme.slug}): True,
         reverse("update_list"): True,
         reverse("feed_updates"): True,
         reverse("feed_commitment", kwargs={"slug": commitment.slug}): True,
-        reverse("feed_party", kwargs={"slug": party.slug}): True,
+        reverse("feed_party", kwargs={"slug": party.slug}): False,
     }
 
 

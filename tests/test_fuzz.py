@@ -86,7 +86,7 @@ def site():
     theme = factories.make_theme()
     commitments = [factories.make_commitment(instrument=instrument, themes=[theme]) for _ in range(3)]
     for commitment in commitments:
-        factories.make_update(commitment=commitment, state="published", party=party)
+        factories.make_update(commitment=commitment, state="published", parties=[party])
     return {"commitment": commitments[0], "instrument": instrument, "party": party, "theme": theme}
 
 

@@ -39,7 +39,7 @@ def test_editors_may_publish_and_maintain_everything():
 def one_of_each(db):
     endorsement = make_endorsement()
     commitment = make_commitment(instrument=endorsement.instrument, themes=[])
-    update = make_update(commitment=commitment, state="published", party=endorsement.party)
+    update = make_update(commitment=commitment, state="published", parties=[endorsement.party])
     return {
         Instrument: endorsement.instrument,
         Party: endorsement.party,

@@ -17,7 +17,19 @@ from tests.factories import make_commitment, make_endorsement, make_instrument, 
 
 pytestmark = pytest.mark.django_db
 
-HEADER = ["id", "commitment", "reported_on", "status", "progress", "party", "confidence", "summary", "state", "sources"]
+HEADER = [
+    "id",
+    "commitment",
+    "kind",
+    "reported_on",
+    "status",
+    "progress",
+    "parties",
+    "confidence",
+    "summary",
+    "state",
+    "sources",
+]
 SOURCES = json.dumps([{"url": "https://example.org/a", "title": "A report", "publisher": "Example"}])
 
 
@@ -42,9 +54,10 @@ def row(**fields):
         "id": "",
         "commitment": "fund-research",
         "reported_on": "2025-04-01",
+        "kind": "assessment",
         "status": "in_progress",
         "progress": "20",
-        "party": "ruritania",
+        "parties": "ruritania",
         "confidence": "confirmed",
         "summary": "A fund was set up.",
         "state": "",
@@ -75,7 +88,7 @@ def test_the_import_page_says_what_an_import_may_do(editor_client):
 
 
 def test_an_import_is_previewed_then_confirmed_and_lands_in_the_review_queue(editor, editor_client, data):
-    content = to_csv([row(), row(summary="Second one.", state="draft", party="", progress="")])
+    content = to_csv([row(), row(summary="Second one.", state="draft", parties="", progress="")])
     response = preview(editor_client, "progressupdate", content)
     page = response.content.decode()
     assert response.status_code == 200
@@ -86,7 +99,7 @@ def test_an_import_is_previewed_then_confirmed_and_lands_in_the_review_queue(edi
     assert "Import finished: 2 new" in done.content.decode()
     submitted, draft = ProgressUpdate.objects.order_by("pk")
     assert (submitted.state, draft.state) == ("submitted", "draft")
-    assert submitted.author == editor and submitted.party == data["party"] and submitted.progress == 20
+    assert submitted.author == editor and list(submitted.parties.all()) == [data["party"]] and submitted.progress == 20
     assert list(submitted.sources.values_list("title", "publisher")) == [("A report", "Example")]
     assert not ProgressUpdate.objects.public().exists()  # nothing is published by an import
     assert submitted.history.latest().history_user == editor
@@ -145,7 +158,7 @@ def test_an_unpublished_update_can_be_changed_by_import(editor_client, data):
 
 def test_the_exported_csv_imports_back_unchanged(editor, editor_client, data):
     make_update(
-        commitment=data["commitment"], state="published", party=data["party"], summary="Line one.\n\nLine *two*."
+        commitment=data["commitment"], state="published", parties=[data["party"]], summary="Line one.\n\nLine *two*."
     )
     make_update(commitment=data["commitment"], state="draft", progress=None, sources=2)
     make_update(commitment=data["commitment"], state="returned", review_note="Fix it")

@@ -1,6 +1,6 @@
 """Each invariant of the domain is held by the database (or model validation) with a clear message."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -157,16 +157,18 @@ def test_deleted_commitments_and_their_updates_are_not_public():
     assert not ProgressUpdate.objects.public().exists()
 
 
-def test_stale_commitments_have_no_published_update_in_twelve_months():
+def test_stale_commitments_have_not_been_reviewed_in_twelve_months():
     now = timezone.now()
     never = make_commitment()
     old = make_commitment()
-    make_update(commitment=old, state="published", reported_on=date(2024, 1, 1))
+    make_update(commitment=old, state="published", reported_on=date(2024, 1, 1), published_at=now - timedelta(days=400))
+    # An event of 2024 published today was reviewed today: it is not stale.
     fresh = make_commitment()
-    make_update(commitment=fresh, state="published", reported_on=now.date())
+    make_update(commitment=fresh, state="published", reported_on=date(2024, 1, 1))
     draft_only = make_commitment()
     make_update(commitment=draft_only, state="draft", reported_on=now.date())
-    assert set(Commitment.objects.stale(now=now)) == {never, old, draft_only}
+    assert set(Commitment.objects.stale()) == {never, old, draft_only}
+    assert [c.is_stale for c in (never, old, fresh, draft_only)] == [True, True, False, True]
 
 
 def test_for_party_covers_named_parties_and_every_signatory_of_open_commitments():

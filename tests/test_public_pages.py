@@ -287,8 +287,12 @@ def table_data():
     factories.make_update(
         commitment=c["a"], state="published", status="achieved", progress=100, reported_on=date.today()
     )
-    factories.make_update(commitment=c["b"], state="published", status="stalled", progress=None)
-    factories.make_update(commitment=c["c"], state="published", status="in_progress", progress=20)
+    # Reviewed long ago: stale, whatever the date of the event.
+    long_ago = timezone.now() - timedelta(days=400)
+    factories.make_update(commitment=c["b"], state="published", status="stalled", progress=None, published_at=long_ago)
+    factories.make_update(
+        commitment=c["c"], state="published", status="in_progress", progress=20, published_at=long_ago
+    )
     return c
 
 
@@ -484,19 +488,19 @@ def test_no_draft_submitted_returned_or_deleted_update_is_public_anywhere(client
         "returned": "SECRET-RETURNED",
     }
     for state, summary in secrets.items():
-        factories.make_update(commitment=commitment, state=state, summary=summary, party=party, status="reversed")
+        factories.make_update(commitment=commitment, state=state, summary=summary, parties=[party], status="reversed")
     factories.make_update(
         commitment=commitment,
         state="published",
         summary="SECRET-DELETED",
         status="reversed",
-        party=party,
+        parties=[party],
         deleted_at=timezone.now(),
         reported_on=date.today(),
     )
     # A published update on a soft-deleted commitment, and the commitment itself.
     gone = factories.make_commitment(instrument=instrument, slug="gone", title="SECRET-COMMITMENT", themes=[theme])
-    factories.make_update(commitment=gone, state="published", summary="SECRET-ON-DELETED", party=party)
+    factories.make_update(commitment=gone, state="published", summary="SECRET-ON-DELETED", parties=[party])
     Commitment.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
 
     urls = [
@@ -654,9 +658,14 @@ def test_readyz_is_503_in_plain_text_when_the_database_is_down(client, monkeypat
 
 def test_stale_commitments_are_counted_on_the_dashboard(client):
     fresh = factories.make_commitment()
-    factories.make_update(commitment=fresh, state="published", reported_on=date.today() - timedelta(days=10))
+    factories.make_update(commitment=fresh, state="published", reported_on=date.today() - timedelta(days=400))
     old = factories.make_commitment()
-    factories.make_update(commitment=old, state="published", reported_on=date.today() - timedelta(days=400))
+    factories.make_update(
+        commitment=old,
+        state="published",
+        reported_on=date.today() - timedelta(days=400),
+        published_at=timezone.now() - timedelta(days=400),
+    )
     factories.make_commitment()
     html = get_ok(client, reverse("dashboard"))
     assert re.search(r'\?stale=yes"><span class="figure">2</span>', html)

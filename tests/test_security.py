@@ -578,7 +578,7 @@ def hostile_site(db):
             commitment=commitment,
             state="published",
             sources=0,
-            party=party,
+            parties=[party],
             summary=text,
             corrected_at=timezone.now(),
             correction_note=text,

@@ -6,10 +6,30 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
-from aitracker.models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Status, Theme
+from aitracker import services
+from aitracker.models import (
+    Commitment,
+    Endorsement,
+    Instrument,
+    Party,
+    PartyStatus,
+    ProgressUpdate,
+    Source,
+    Status,
+    Theme,
+)
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+PARTY_STATUS_FIELDS = [
+    "commitment",
+    "party",
+    "status",
+    "progress",
+    "last_update_on",
+    "last_reviewed_on",
+    "latest_update",
+]
 
 
 def seed(**options):
@@ -32,12 +52,16 @@ def snapshot():
         "commitments": list(
             Commitment.objects.order_by("pk").values(
                 "pk", "instrument", "reference", "slug", "title", "text", "target_date", "source_url",
-                "confidence", "current_status", "current_progress", "last_update_on", "deleted_at",
+                "confidence", "current_status", "current_progress", "last_update_on", "last_reviewed_on", "deleted_at",
             )
         ),
         "commitment_themes": list(Commitment.themes.through.objects.order_by("pk").values("commitment", "theme")),
         "commitment_parties": list(Commitment.parties.through.objects.order_by("pk").values("commitment", "party")),
         "updates": list(ProgressUpdate.objects.order_by("pk").values()),
+        "update_parties": list(
+            ProgressUpdate.parties.through.objects.order_by("pk").values("progressupdate", "party")
+        ),
+        "party_statuses": list(PartyStatus.objects.order_by("pk").values(*PARTY_STATUS_FIELDS)),
         "sources": list(Source.objects.order_by("pk").values()),
     }  # fmt: skip
 
@@ -83,6 +107,19 @@ def test_denormalised_status_matches_the_published_updates():
     assert wrong == []
     # Several statuses occur, including a commitment nobody has assessed yet.
     assert len({c.current_status for c in Commitment.objects.all()}) >= 4
+
+
+def test_party_statuses_are_what_the_services_compute():
+    """The seeder writes PartyStatus rows in bulk with the services' rules: recomputing them through the
+    services (whom each commitment binds, then each record) changes nothing."""
+    seed(commitments=60, updates_per_commitment=8)
+    before = snapshot()
+    assert PartyStatus.objects.exclude(status=Status.NOT_ASSESSED).exists()
+    assert ProgressUpdate.objects.filter(kind="check", state="published").exists()
+    services.commitments_refresh_all()
+    after = snapshot()
+    assert after["party_statuses"] == before["party_statuses"]
+    assert after["commitments"] == before["commitments"]
 
 
 def test_writes_no_history():

@@ -30,7 +30,7 @@ def form_data(*, sources=(SOURCE,), existing=(), version=None, **fields):
         "reported_on": "2025-05-01",
         "status": "in_progress",
         "progress": "30",
-        "party": "",
+        "kind": "assessment",
         "confidence": "confirmed",
         "summary": "The **fund** was launched.",
     } | fields

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
+from aitracker import models
 from aitracker.models import Status
 
 register = template.Library()
@@ -220,3 +221,9 @@ def aria_current(context, section):
     if NAV_SECTIONS.get(url_name) != section:
         return ""
     return mark_safe('aria-current="page"' if url_name in SECTION_ROOTS else 'aria-current="true"')
+
+
+@register.simple_tag
+def stale_after_days():
+    """The setting's number of days, for the translated sentences about staleness: `{% stale_after_days as days %}`."""
+    return models.stale_after_days()

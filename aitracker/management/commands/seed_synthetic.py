@@ -15,6 +15,7 @@ from django.utils.text import slugify
 from django_countries import countries
 from simple_history.manager import HistoryManager
 
+from aitracker import services
 from aitracker.cache import public_pages_changed
 from aitracker.models import (
     Commitment,
@@ -22,6 +23,7 @@ from aitracker.models import (
     Endorsement,
     Instrument,
     Party,
+    PartyStatus,
     ProgressUpdate,
     Source,
     Status,
@@ -134,7 +136,6 @@ NEXT_STATUS = {
     current and current.value: [status.value for status in following] for current, following in NEXT_STATUS.items()
 }
 PROGRESS_RANGE = {status.value: bounds for status, bounds in PROGRESS_RANGE.items()}
-NOT_ASSESSED = (Status.NOT_ASSESSED.value, None, None)
 NINE_AM = dt_time(9)
 CORRECTION_DELAY = timedelta(days=3)
 DELETED_AT = datetime.combine(BASE_DATE, dt_time(12), UTC)
@@ -146,7 +147,7 @@ UPDATE_COLUMNS = [
     "progress",
     "summary",
     "confidence",
-    "party",
+    "kind",
     "author",
     "state",
     "reviewer",
@@ -159,6 +160,18 @@ UPDATE_COLUMNS = [
     "deleted_at",
 ]
 SOURCE_COLUMNS = ["id", "update", "url", "title", "publisher", "published_on", "archived_url"]
+UPDATE_PARTY_COLUMNS = ["progressupdate", "party"]
+PARTY_STATUS_COLUMNS = [
+    "commitment",
+    "party",
+    "status",
+    "progress",
+    "last_update_on",
+    "last_reviewed_on",
+    "latest_update",
+]
+ASSESSMENT, CHECK = ProgressUpdate.Kind.ASSESSMENT.value, ProgressUpdate.Kind.CHECK.value
+REGIONS = list(Party.Region.values)
 BATCH = 2000
 # Parameters per INSERT statement: under SQLite's default limit (32,766) and PostgreSQL's (65,535).
 MAX_PARAMS = 30_000
@@ -244,7 +257,10 @@ class Command(BaseCommand):
     def _flush(self):
         """Empty the public models' tables, their many-to-many and history tables, and whatever refers to them
         (TRUNCATE on PostgreSQL, DELETE on SQLite)."""
-        models, pending = set(), [Source, ProgressUpdate, Commitment, Endorsement, Theme, Party, Instrument]
+        models, pending = (
+            set(),
+            [PartyStatus, Source, ProgressUpdate, Commitment, Endorsement, Theme, Party, Instrument],
+        )
         while pending:
             model = pending.pop()
             if model in models:
@@ -334,7 +350,15 @@ class Seeder:
         for code in chosen:
             name = countries.name(code)
             rows.append(
-                Party(pk=self.ids.party, slug=slugify(name) or code.lower(), name=name, kind="country", country=code)
+                Party(
+                    pk=self.ids.party,
+                    slug=slugify(name) or code.lower(),
+                    name=name,
+                    kind="country",
+                    country=code,
+                    region=self.rng.choice(REGIONS),
+                    un_member=True,
+                )
             )
             self.ids.party += 1
         for index, name in enumerate(ORGANISATIONS):
@@ -343,6 +367,7 @@ class Seeder:
             self.ids.party += 1
         Party.objects.bulk_create(rows, batch_size=BATCH)
         self.counts["parties"] = len(rows)
+        self.un_members = [party.pk for party in rows if party.un_member]
         return [party.pk for party in rows]
 
     def _instruments(self, count):
@@ -354,6 +379,9 @@ class Seeder:
             adopted_on = BASE_DATE - timedelta(days=rng.randint(200, 3000))
             place = rng.choice(PLACES)
             label = Instrument.Kind(kind).label
+            adoption = Instrument.Adoption.SIGNATURE
+            if kind == Instrument.Kind.UN_RESOLUTION:
+                adoption = rng.choice([Instrument.Adoption.WITHOUT_VOTE, Instrument.Adoption.RECORDED_VOTE])
             rows.append(
                 Instrument(
                     pk=self.ids.instrument,
@@ -366,6 +394,7 @@ class Seeder:
                     place=place,
                     summary=f"A synthetic {str(label).lower()} adopted in {place}, for benchmarks.",
                     source_url=f"https://example.org/instruments/{number}",
+                    adoption=adoption,
                 )
             )
             self.ids.instrument += 1
@@ -388,14 +417,24 @@ class Seeder:
                 cut = int(len(involved) * 0.85)
                 signed, others = involved[:cut], involved[cut:]
             signatories[instrument.pk] = signed
-            for party in signed:
+            Relation = Endorsement.Relation
+            for index, party in enumerate(signed):
                 later = rng.random() < 0.1
-                relation = Endorsement.Relation.JOINED_LATER if later else Endorsement.Relation.SIGNED
+                if instrument.adoption == Instrument.Adoption.WITHOUT_VOTE:
+                    later, relation = False, Relation.LEAD_SPONSOR if index == 0 else Relation.CO_SPONSOR
+                elif instrument.adoption == Instrument.Adoption.RECORDED_VOTE:
+                    later, relation = False, Relation.VOTED_YES
+                else:
+                    relation = Relation.JOINED_LATER if later else Relation.SIGNED
                 rows.append(self._endorsement(instrument, party, relation, later))
             for party in others:
-                relation = rng.choice(
-                    [Endorsement.Relation.DID_NOT_SIGN, Endorsement.Relation.ATTENDED_WITHOUT_SIGNING]
-                )
+                if instrument.adoption == Instrument.Adoption.RECORDED_VOTE:
+                    relation = rng.choice([Relation.VOTED_NO, Relation.ABSTAINED])
+                elif instrument.adoption == Instrument.Adoption.WITHOUT_VOTE:
+                    # Recorded as taking part but not sponsoring: still bound, as every member state is.
+                    relation = Relation.ATTENDED_WITHOUT_SIGNING
+                else:
+                    relation = rng.choice([Relation.DID_NOT_SIGN, Relation.ATTENDED_WITHOUT_SIGNING])
                 rows.append(self._endorsement(instrument, party, relation, False))
         Endorsement.objects.bulk_create(rows, batch_size=BATCH)
         self.counts["endorsements"] = len(rows)
@@ -418,6 +457,7 @@ class Seeder:
     def _commitments(self, pending, themes, signatories):
         rng = self.rng
         commitments, theme_links, party_links, updates, sources = [], [], [], [], []
+        update_parties, party_statuses = [], []
         ThemeLink, PartyLink = Commitment.themes.through, Commitment.parties.through
         for instrument, number in pending:
             title = f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(QUALIFIERS)}".strip()
@@ -438,29 +478,41 @@ class Seeder:
             for theme in rng.sample(themes, rng.choice([1, 1, 2, 2, 3])):
                 theme_links.append(ThemeLink(commitment_id=commitment.pk, theme_id=theme))
             # Most pledges bind every signatory; some name who must act.
-            named = signatories[instrument.pk]
+            endorsing = signatories[instrument.pk]
+            named = []
             if rng.random() < 0.2:
-                for party in rng.sample(named, min(len(named), rng.randint(1, 3))):
+                named = rng.sample(endorsing, min(len(endorsing), rng.randint(1, 3)))
+                for party in named:
                     party_links.append(PartyLink(commitment_id=commitment.pk, party_id=party))
-            latest = self._updates(commitment, instrument.adopted_on, named, updates, sources)
-            if latest is None or commitment.deleted_at is not None:
-                # What services.commitment_refresh_status writes for a commitment with no public update.
-                commitment.current_status, commitment.current_progress, commitment.last_update_on = NOT_ASSESSED
-            else:
-                commitment.current_status, commitment.current_progress, commitment.last_update_on = latest
+            bound = sorted(
+                services.bound_party_ids(
+                    named=named, endorsing=endorsing, un_members=self.un_members, adoption=instrument.adoption
+                )
+            )
+            facts = self._updates(commitment, instrument.adopted_on, bound, updates, sources, update_parties)
+            # The services' own rule, on the rows about to be written. A soft-deleted commitment's updates are
+            # not public, so it has none, as services.commitment_refresh_status would find.
+            records = services.records_from_updates(facts if commitment.deleted_at is None else ())
+            overall = records.get(None, services.NOT_ASSESSED)
+            commitment.current_status, commitment.current_progress = overall.status, overall.progress
+            commitment.last_update_on, commitment.last_reviewed_on = overall.last_update_on, overall.last_reviewed_on
+            for party in bound:
+                record = records.get(party, services.NOT_ASSESSED)
+                party_statuses.append((commitment.pk, party, *record))
         Commitment.objects.bulk_create(commitments, batch_size=BATCH)
         ThemeLink.objects.bulk_create(theme_links, batch_size=BATCH)
         PartyLink.objects.bulk_create(party_links, batch_size=BATCH)
         self._insert(ProgressUpdate, UPDATE_COLUMNS, updates)
+        self._insert(ProgressUpdate.parties.through, UPDATE_PARTY_COLUMNS, update_parties)
         self._insert(Source, SOURCE_COLUMNS, sources)
+        self._insert(PartyStatus, PARTY_STATUS_COLUMNS, party_statuses)
         self.counts["commitments"] += len(commitments)
         self.counts["updates"] += len(updates)
         self.counts["sources"] += len(sources)
 
-    def _updates(self, commitment, adopted_on, signatories, updates, sources):
-        """Append the commitment's update rows (and their sources) in UPDATE_COLUMNS order; return the
-        (status, progress, date) of the latest public one, as services.commitment_refresh_status would
-        choose it: by date of the event, then publication time, then id."""
+    def _updates(self, commitment, adopted_on, bound, updates, sources, update_parties):
+        """Append the commitment's update rows (and their sources, and the parties they name) in
+        UPDATE_COLUMNS order; return what the status rule reads of its public ones (services.UpdateFacts)."""
         rng = self.rng
         random, choice, randint = rng.random, rng.choice, rng.randint
         count = self.updates_per_commitment
@@ -469,13 +521,21 @@ class Seeder:
         reference, analysts, editor = commitment.reference, self.analysts, self.editors[0]
         # A few commitments are still being assessed: every update is unpublished.
         never_published = random() < 0.04
-        status, latest, latest_key = None, None, None
+        status, facts = None, []
         for index, day in enumerate(days):
             pk = self.ids.update
             self.ids.update += 1
-            status = choice(NEXT_STATUS[status])
-            low, high = PROGRESS_RANGE[status]
-            progress = randint(low, high) if random() < 0.6 else None
+            # One update in ten is a check: searched, nothing new; it keeps the status.
+            kind = CHECK if random() < 0.1 else ASSESSMENT
+            if kind == ASSESSMENT:
+                status = choice(NEXT_STATUS[status])
+                low, high = PROGRESS_RANGE[status]
+                progress = randint(low, high) if random() < 0.6 else None
+            # Four in ten name whose action they record, now and then two parties acting together.
+            named = ()
+            if bound and random() < 0.4:
+                named = tuple(sorted(rng.sample(bound, min(len(bound), 2 if random() < 0.1 else 1))))
+            update_parties += [(pk, party) for party in named]
             reported_on = adopted_on + timedelta(days=day)
             # The newest updates are the likeliest to be still in review.
             unpublished = never_published or random() < (0.35 if index >= count - 3 else 0.08)
@@ -486,24 +546,42 @@ class Seeder:
                 published_at += timedelta(minutes=randint(0, 59))
                 corrected = random() < 0.02
                 deleted = random() < 0.005
-                if not deleted and (latest_key is None or (reported_on, published_at, pk) > latest_key):
-                    latest_key, latest = (reported_on, published_at, pk), (status, progress, reported_on)
+                if not deleted:
+                    facts.append(
+                        services.UpdateFacts(
+                            pk,
+                            kind,
+                            status if kind == ASSESSMENT else "",
+                            progress if kind == ASSESSMENT else None,
+                            reported_on,
+                            published_at,
+                            named,
+                        )
+                    )
                 stamp, source_count = published_at, choice(SOURCES_PER_PUBLISHED_UPDATE)
             else:
                 published_at, corrected, deleted = None, False, False
                 stamp, source_count = datetime.combine(reported_on, NINE_AM, UTC), 1
             returned = state == RETURNED
+            if kind == ASSESSMENT:
+                summary = (
+                    f"{event} on {reported_on:%-d %B %Y}. Our reading: **{STATUS_WORDS[status]}**; "
+                    f"see the sources for the detail of {reference}."
+                )
+            else:
+                summary = (
+                    f"Searched the news and official records on {reported_on:%-d %B %Y}: nothing new on {reference}."
+                )
             updates.append(
                 (
                     pk,
                     commitment.pk,
                     reported_on,
-                    status,
-                    progress,
-                    f"{event} on {reported_on:%-d %B %Y}. Our reading: **{STATUS_WORDS[status]}**; "
-                    f"see the sources for the detail of {reference}.",
+                    status if kind == ASSESSMENT else "",
+                    progress if kind == ASSESSMENT else None,
+                    summary,
                     rng.choices(CONFIDENCES, CONFIDENCE_WEIGHTS)[0],
-                    choice(signatories) if random() < 0.4 else None,
+                    kind,
                     choice(analysts),
                     state,
                     editor if state == PUBLISHED or returned else None,
@@ -530,7 +608,7 @@ class Seeder:
                     )
                 )
                 self.ids.source += 1
-        return latest
+        return facts
 
     def _insert(self, model, columns, rows):
         """Insert plain rows: COPY on PostgreSQL, many rows per INSERT elsewhere. For these two big tables,
