@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import Commitment, Instrument, Party, ProgressUpdate, Status, Theme, stale_after_days
+from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme, stale_after_days
 
 
 def stale_label():
@@ -254,3 +254,75 @@ def _day_start(day):
     """Midnight at the start of `day` in the site's time zone, the way a visitor reads a publication date."""
     return timezone.make_aware(datetime.combine(day, time.min))
 
+
+class PartyFilter(django_filters.FilterSet):
+    """The parties list: by instrument and relation to it, kind, region, and name."""
+
+    q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
+    instrument = SlugChoiceFilter(
+        widget=PlainSelect, label=_("Instrument"), method="filter_nothing", empty_label=_("Any instrument")
+    )
+    relation = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Relation"),
+        method="filter_nothing",
+        choices=[("endorsing", _("Bound (signed, joined, sponsored, voted yes)")), *Endorsement.Relation.choices],
+        empty_label=_("Any relation"),
+    )
+    kind = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Kind"),
+        method="filter_kind",
+        choices=[("country", _("Countries")), ("organisation", _("Organisations"))],
+        empty_label=_("Countries and organisations"),
+    )
+    region = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Region"),
+        field_name="region",
+        choices=Party.Region.choices,
+        empty_label=_("Every region"),
+    )
+
+    class Meta:
+        model = Party
+        fields = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        rows = list(Instrument.objects.public().values_list("pk", "slug", "short_title", "adoption"))
+        choices = [(slug, label) for _pk, slug, label, _adoption in rows]
+        self.filters["instrument"].extra["choices"] = lambda: choices
+        self.instruments = {slug: (pk, adoption) for pk, slug, _label, adoption in rows}
+
+    def filter_text(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(name__icontains=value) if value else queryset
+
+    def filter_nothing(self, queryset, name, value):
+        # Instrument and relation filter together, in filter_queryset.
+        return queryset
+
+    def filter_kind(self, queryset, name, value):
+        if value == "country":
+            return queryset.filter(kind=Party.Kind.COUNTRY)
+        return queryset.exclude(kind=Party.Kind.COUNTRY)
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        instrument, relation = self.form.cleaned_data.get("instrument"), self.form.cleaned_data.get("relation")
+        if not (instrument or relation):
+            return queryset
+        endorsements = Endorsement.objects.public()
+        if instrument:
+            endorsements = endorsements.filter(instrument=self.instruments[instrument][0])
+        if relation == "endorsing":
+            endorsements = endorsements.filter(relation__in=Endorsement.Relation.endorsing())
+        elif relation:
+            endorsements = endorsements.filter(relation=relation)
+        related = Q(pk__in=endorsements.values("party"))
+        # A resolution adopted without a vote binds every UN member state, with or without a row of its own.
+        without_vote = instrument and self.instruments[instrument][1] == Instrument.Adoption.WITHOUT_VOTE
+        if without_vote and relation in ("", None, "endorsing"):
+            related |= Q(un_member=True)
+        return queryset.filter(related)

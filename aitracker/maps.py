@@ -143,35 +143,86 @@ RELATION_ORDER = [
 BOUND_AS_UN_MEMBER = "bound_un_member"
 
 
-def _other_parties():
-    """Every party with a country, as map entries: the countries a map can link to. One query, kept with
-    the other summaries until the next write."""
+def _country_parties():
+    """Every party with a country: (name, slug, ISO code, UN member). One query, kept with the other
+    summaries until the next write."""
     from .cache import cached_summary
     from .models import Party
 
-    rows = cached_summary(
-        "map-parties", lambda: list(Party.objects.public().exclude(country="").values_list("name", "slug", "country"))
+    return cached_summary(
+        "map-parties",
+        lambda: [
+            (name, slug, str(country), un_member)
+            for name, slug, country, un_member in Party.objects.public()
+            .exclude(country="")
+            .values_list("name", "slug", "country", "un_member")
+        ],
     )
-    return [MapEntry(name, slug_url("party_detail", slug), str(country), NO_RECORD) for name, slug, country in rows]
 
 
-def _entry(party, category):
-    return MapEntry(party.name, party.get_absolute_url(), party.country.code or "", category)
+def _others():
+    return [
+        MapEntry(name, slug_url("party_detail", slug), code, NO_RECORD) for name, slug, code, _un in _country_parties()
+    ]
 
 
-def instrument_relation_map(*, instrument, endorsements) -> WorldMap:
-    """The map of an instrument's parties, coloured by their relation to it. `endorsements` are its
-    endorsements with their parties loaded."""
-    from .models import Endorsement
+def _entries(rows):
+    """Map entries from (name, slug, ISO code, category) rows."""
+    return [
+        MapEntry(name, slug_url("party_detail", slug), str(code or ""), category) for name, slug, code, category in rows
+    ]
+
+
+def instrument_relation_map(*, instrument) -> WorldMap:
+    """The map of an instrument's parties, coloured by their relation to it; a resolution adopted without a
+    vote colours every UN member state without a recorded relation as bound. Two queries at most (one kept
+    until the next write)."""
+    from .models import Endorsement, Instrument
 
     labels = dict(Endorsement.Relation.choices)
     categories = [Category(key, labels[key], f"fill-rel-{key}") for key in RELATION_ORDER if key in labels]
-    entries = [_entry(endorsement.party, endorsement.relation) for endorsement in endorsements]
+    rows = list(
+        Endorsement.objects.public()
+        .filter(instrument=instrument)
+        .values_list("party__name", "party__slug", "party__country", "relation")
+    )
+    if instrument.adoption == Instrument.Adoption.WITHOUT_VOTE:
+        categories.insert(
+            len([key for key in RELATION_ORDER[:5] if key in labels]),
+            Category(BOUND_AS_UN_MEMBER, _("Bound as a UN member state"), f"fill-rel-{BOUND_AS_UN_MEMBER}"),
+        )
+        recorded = {slug for _name, slug, _code, _relation in rows}
+        rows += [
+            (name, slug, code, BOUND_AS_UN_MEMBER)
+            for name, slug, code, un_member in _country_parties()
+            if un_member and slug not in recorded
+        ]
     return build_map(
         heading=_("Parties on the map"),
         title=_("Map of the parties of %(instrument)s, coloured by their relation to it") % {"instrument": instrument},
         categories=categories,
-        entries=entries,
-        others=_other_parties(),
+        entries=_entries(rows),
+        others=_others(),
         table_id="parties",
+    )
+
+
+def commitment_status_map(*, commitment, table_id="") -> WorldMap:
+    """The map of the parties a commitment binds, coloured by each one's own status (its PartyStatus row).
+    Two queries at most (one kept until the next write)."""
+    from .models import PartyStatus, Status
+
+    categories = [Category(status, label, f"fill-{status}") for status, label in Status.choices]
+    rows = (
+        PartyStatus.objects.public()
+        .filter(commitment=commitment)
+        .values_list("party__name", "party__slug", "party__country", "status")
+    )
+    return build_map(
+        heading=_("Where each party stands"),
+        title=_("Map of the parties this commitment binds, coloured by each one's own status"),
+        categories=categories,
+        entries=_entries(rows),
+        others=_others(),
+        table_id=table_id,
     )

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
+from django.db.models import Count, Window
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -16,9 +18,11 @@ from django.views.generic import DetailView, ListView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
+from . import comparison
 from .cache import cached_summary
-from .filters import CommitmentFilter, UpdateFilter, published_since
-from .maps import instrument_relation_map
+from .filters import CommitmentFilter, PartyFilter, PlainSelect, UpdateFilter, published_since
+from .links import slug_url
+from .maps import commitment_status_map, instrument_relation_map
 from .models import (
     STATUS_DEFINITIONS,
     STATUS_VALUES,
@@ -33,11 +37,15 @@ from .models import (
 )
 from .tables import (
     EXPORT_FIELDS,
+    PARTY_EXPORT_FIELDS,
     UPDATE_EXPORT_FIELDS,
     CommitmentTable,
+    PartyTable,
     commitment_export_rows,
     csv_cell,
+    party_export_rows,
     update_export_rows,
+    with_endorsed_count,
 )
 
 logger = logging.getLogger(__name__)
@@ -102,16 +110,34 @@ def stale_count():
 
 
 def recently_published():
-    """What changed in the last 30 days: how many updates were published, and the latest of them."""
+    """What changed in the last 30 days: how many updates were published, and the latest of them. One query
+    (the count rides along each row, a window over the period), kept until the next write as plain values."""
     since = published_since("last_30_days")
-    recent = ProgressUpdate.objects.public().filter(published_at__gte=since)
-    return {
-        # Keyed by the day: the period moves with the calendar as well as with the data.
-        "recent_count": cached_summary(f"published-30-days:{since.date()}", recent.count),
-        "recent_updates": public_updates()
-        .filter(published_at__gte=since)
-        .order_by("-published_at", "-pk")[:LATEST_UPDATES],
-    }
+
+    def compute():
+        rows = list(
+            ProgressUpdate.objects.public()
+            .filter(published_at__gte=since)
+            .annotate(period_total=Window(Count("pk")))
+            .order_by("-published_at", "-pk")
+            .values(
+                "pk",
+                "kind",
+                "status",
+                "published_at",
+                "period_total",
+                "commitment__slug",
+                "commitment__reference",
+                "commitment__title",
+                "commitment__instrument__short_title",
+            )[:LATEST_UPDATES]
+        )
+        for row in rows:
+            row["url"] = f"{slug_url('commitment_detail', row['commitment__slug'])}#update-{row['pk']}"
+        return {"recent_count": rows[0]["period_total"] if rows else 0, "recent_updates": rows}
+
+    # Keyed by the day: the period moves with the calendar as well as with the data.
+    return cached_summary(f"published-30-days:{since.date()}", compute)
 
 
 class DashboardView(TemplateView):
@@ -258,6 +284,7 @@ class CommitmentDetailView(DetailView):
             signatories=signatories,
             status=Status(commitment.current_status),
             status_definition=STATUS_DEFINITIONS[commitment.current_status],
+            status_map=commitment_status_map(commitment=commitment, table_id="bound-parties"),
             **kwargs,
         )
 
@@ -298,17 +325,30 @@ class InstrumentDetailView(DetailView):
         ]
         return super().get_context_data(
             endorsement_groups=groups,
-            relation_map=instrument_relation_map(instrument=self.object, endorsements=endorsements),
+            relation_map=instrument_relation_map(instrument=self.object),
             **commitments_summary(commitments, f"instrument:{self.object.pk}"),
             **kwargs,
         )
 
 
-class PartyListView(ListView):
+class PartyListView(SingleTableMixin, FilterView):
+    table_class = PartyTable
+    filterset_class = PartyFilter
     template_name = "aitracker/party_list.html"
 
     def get_queryset(self):
-        return Party.objects.public().with_counts()
+        return with_endorsed_count(Party.objects.public())
+
+    def get(self, request, *args, **kwargs):
+        export = request.GET.get("_export")
+        if export is None:
+            return super().get(request, *args, **kwargs)
+        filterset = self.get_filterset(self.get_filterset_class())
+        if problem := bad_export(export, filterset):
+            return problem
+        table = RequestConfig(request, paginate=False).configure(self.table_class(data=filterset.qs))
+        rows = party_export_rows(table.data.data, site_root=request.build_absolute_uri("/").rstrip("/"))
+        return download(rows, export=export, name="parties", fields=PARTY_EXPORT_FIELDS)
 
 
 class PartyDetailView(DetailView):
@@ -360,6 +400,63 @@ class ThemeDetailView(DetailView):
             **commitments_summary(commitments, f"theme:{self.object.pk}"),
             **kwargs,
         )
+
+
+class CompareView(TemplateView):
+    """Two to four parties side by side. Bad input (an unknown party, too many) is answered on the page, with
+    the form to correct it, as a 400; one party or none is the form's first step."""
+
+    template_name = "aitracker/compare.html"
+    SELECTS = 4
+
+    def get(self, request, *args, **kwargs):
+        values = request.GET.getlist("parties")
+        parties, error = [], ""
+        try:
+            parties = comparison.find_parties(comparison.parse_slugs(values))
+        except comparison.ComparisonError as problem:
+            error = str(problem)
+        if not error and len(values) > 1:
+            # The form's select boxes send ?parties=a&parties=b: the address to share is ?parties=a,b.
+            return redirect(f"{request.path}?{compare_query(parties)}")
+        export = request.GET.get("_export")
+        if export is not None:
+            return self.export(export, parties, error)
+        context = self.get_context_data(parties=parties, error=error, **kwargs)
+        return self.render_to_response(context, status=400 if error else 200)
+
+    def export(self, export, parties, error):
+        if export != "csv":
+            return HttpResponseBadRequest(_("Unknown download format: use csv."), content_type="text/plain")
+        if error or len(parties) < comparison.MIN_PARTIES:
+            message = error or _("Choose two to four parties to compare.")
+            return HttpResponseBadRequest(message, content_type="text/plain")
+        header = comparison.export_header(parties)
+        rows = (dict(zip(header, values, strict=True)) for values in comparison.export_rows(parties))
+        slugs = "-".join(party.slug for party in parties)
+        return download(rows, export="csv", name=f"compare-{slugs}", fields=header)
+
+    def get_context_data(self, *, parties, error, **kwargs):
+        choices = [("", _("Choose a party")), *Party.objects.public().values_list("slug", "name")]
+        # After a mistake, the form keeps what was asked for, so the visitor corrects one box.
+        chosen = [party.slug for party in parties] or comparison.split_slugs(self.request.GET.getlist("parties"))
+        selects = []
+        for index in range(self.SELECTS):
+            value = chosen[index] if index < len(chosen) else ""
+            widget = PlainSelect(choices=choices)
+            selects.append((f"party-{index + 1}", widget.render("parties", value, attrs={"id": f"party-{index + 1}"})))
+        context = {"parties": parties, "error": error, "selects": selects, "ready": False}
+        if not error and len(parties) >= comparison.MIN_PARTIES:
+            context.update(
+                ready=True,
+                share_query=compare_query(parties),
+                **comparison.comparison(parties, self.request.GET.get("page")),
+            )
+        return super().get_context_data(**context, **kwargs)
+
+
+def compare_query(parties):
+    return "parties=" + ",".join(party.slug for party in parties)
 
 
 @dataclass

@@ -75,3 +75,58 @@ def test_a_party_named_with_markup_is_escaped_on_the_map(client, instrument):
     Party.objects.filter(slug="france").update(name="France <b>&</b>")
     html = client.get(reverse("instrument_detail", kwargs={"slug": "paris"})).text
     assert "<title>France &lt;b&gt;&amp;&lt;/b&gt;: Signed</title>" in html
+
+
+def test_a_resolution_adopted_without_a_vote_colours_every_un_member_as_bound(client):
+    from aitracker.models import Instrument
+
+    resolution = factories.make_instrument(slug="un", short_title="UN", adoption=Instrument.Adoption.WITHOUT_VOTE)
+    factories.make_endorsement(
+        instrument=resolution, party=country("US", "United States"), relation=Endorsement.Relation.LEAD_SPONSOR
+    )
+    Party.objects.filter(slug="united-states").update(un_member=True)
+    member = country("KE", "Kenya")
+    Party.objects.filter(pk=member.pk).update(un_member=True)
+    country("TW", "Taiwan")
+    html = client.get(reverse("instrument_detail", kwargs={"slug": "un"})).text
+    assert '<a href="/parties/united-states/" class="fill-rel-lead_sponsor"><title>United States: Lead sponsor' in html
+    assert '<a href="/parties/kenya/" class="fill-rel-bound_un_member"><title>Kenya: Bound as a UN member state' in html
+    assert '<a href="/parties/taiwan/" class="fill-map-none">' in html
+    assert re.search(r"Bound as a UN member state: <strong>1</strong>", html)
+
+
+def test_the_commitment_map_colours_each_bound_party_by_its_own_status():
+    instrument = factories.make_instrument()
+    france, india = country("FR", "France"), country("IN", "India")
+    union = factories.make_party(name="European Union", slug="eu")
+    for party in (france, india, union):
+        factories.make_endorsement(instrument=instrument, party=party)
+    commitment = factories.make_commitment(instrument=instrument)
+    factories.make_update(commitment=commitment, state="published", status="achieved", parties=[france])
+    factories.make_update(commitment=commitment, state="published", status="stalled", parties=[union])
+    world_map = maps.commitment_status_map(commitment=commitment, table_id="bound-parties")
+    assert '<a href="/parties/france/" class="fill-achieved"><title>France: Achieved</title>' in world_map.svg
+    assert '<a href="/parties/india/" class="fill-not_assessed"><title>India: Not yet assessed' in world_map.svg
+    assert [(entry.name, category.label) for entry, category in world_map.organisations] == [
+        ("European Union", "Stalled")
+    ]
+    assert [(category.key, category.count) for category in world_map.legend] == [
+        ("not_assessed", 1),
+        ("achieved", 1),
+        ("stalled", 1),
+    ]
+    assert world_map.table_id == "bound-parties"
+
+
+@pytest.mark.parametrize("n", [2, 20])
+def test_the_instrument_map_costs_the_same_queries_however_many_parties(client, django_assert_max_num_queries, n):
+    instrument = factories.make_instrument(slug="big")
+    codes = ["FR", "DE", "IT", "ES", "PT", "BE", "NL", "LU", "AT", "CH", "PL", "CZ", "SK", "HU", "RO", "BG", "GR"]
+    for index in range(n):
+        code = codes[index] if index < len(codes) else ""
+        kind = Party.Kind.COUNTRY if code else Party.Kind.INTERNATIONAL_ORGANISATION
+        factories.make_endorsement(instrument=instrument, party=factories.make_party(kind=kind, country=code))
+    world_map = None
+    with django_assert_max_num_queries(3):
+        world_map = maps.instrument_relation_map(instrument=instrument)
+    assert world_map.svg.count("<a href=") == min(n, len(codes))

@@ -166,6 +166,8 @@ def test_pages_keep_the_filters_and_say_previous_and_next_when_oldest_first(clie
 def test_the_dashboard_shows_what_changed_in_the_last_30_days(client, world):
     response = client.get(reverse("dashboard"))
     assert response.context["recent_count"] == 1
-    assert [update.summary for update in response.context["recent_updates"]] == ["Old event, posted yesterday"]
+    update = world["old_event_new_post"]
+    assert [row["pk"] for row in response.context["recent_updates"]] == [update.pk]
+    assert f'href="{update.get_absolute_url()}"' in response.text
     assert "1 update published in the last 30 days." in response.text
     assert "?published=last_30_days&amp;sort=-published_at" in response.text
