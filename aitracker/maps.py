@@ -56,6 +56,7 @@ class WorldMap:
     categories: list[Category]
     svg: str
     table_id: str = ""
+    none_label: str = ""
     organisations: list[tuple[MapEntry, Category]] = field(default_factory=list)
     unmapped: list[tuple[MapEntry, Category]] = field(default_factory=list)
 
@@ -65,7 +66,14 @@ class WorldMap:
 
 
 def build_map(
-    *, heading: str, title: str, categories: list[Category], entries: list[MapEntry], others=(), table_id=""
+    *,
+    heading: str,
+    title: str,
+    categories: list[Category],
+    entries: list[MapEntry],
+    others=(),
+    table_id="",
+    none_label="",
 ) -> WorldMap:
     """The map of `entries`, coloured by their category (one of `categories`, in the legend's order).
 
@@ -73,7 +81,7 @@ def build_map(
     the "no record" colour: every country a visitor can click has a page.
     """
     by_key = {category.key: category for category in categories}
-    none = Category(NO_RECORD, _("No record"), "fill-map-none")
+    none = Category(NO_RECORD, none_label or _("No record"), "fill-map-none")
     shapes = geometry()["countries"]
     drawn, organisations, unmapped = {}, [], []
     for entry in entries:
@@ -204,6 +212,7 @@ def instrument_relation_map(*, instrument) -> WorldMap:
         entries=_entries(rows),
         others=_others(),
         table_id="parties",
+        none_label=_("No relation recorded"),
     )
 
 
@@ -225,4 +234,5 @@ def commitment_status_map(*, commitment, table_id="") -> WorldMap:
         entries=_entries(rows),
         others=_others(),
         table_id=table_id,
+        none_label=_("Not bound"),
     )

@@ -49,7 +49,7 @@ def test_an_instrument_page_maps_its_parties_by_relation(client, instrument):
     assert france
     assert '<a href="/parties/united-states/" class="fill-rel-did_not_sign"><title>United States: Did not sign' in svg
     # A country with a page but no relation to this instrument is a link all the same.
-    assert '<a href="/parties/brazil/" class="fill-map-none"><title>Brazil: No record</title>' in svg
+    assert '<a href="/parties/brazil/" class="fill-map-none"><title>Brazil: No relation recorded</title>' in svg
     # Under the strict CSP: no inline style, no script, nothing from elsewhere.
     assert (
         "style=" not in svg
