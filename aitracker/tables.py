@@ -400,7 +400,13 @@ class StatusCountColumn(tables.Column):
 
     def order(self, queryset, is_descending):
         key = f"count_{self.status or 'bound'}"
-        return _ordered(queryset.annotate(**{key: _party_status_count(self.status)}), is_descending, key, "name")
+        return _by_count(queryset.annotate(**{key: _party_status_count(self.status)}), key, is_descending)
+
+
+def _by_count(queryset, key, is_descending):
+    """By a count, ties in alphabetical order whichever way the count runs."""
+    count = F(key).desc() if is_descending else F(key).asc()
+    return queryset.order_by(count, "name", "pk"), True
 
 
 class PartyTable(tables.Table):
@@ -408,7 +414,7 @@ class PartyTable(tables.Table):
     kind = tables.Column(verbose_name=_("Kind"))
     region = tables.Column(verbose_name=_("Region"), default="—")
     endorsed_count = tables.Column(
-        verbose_name=_("Instruments signed, joined or sponsored"),
+        verbose_name=_("Instruments endorsed"),
         attrs={"th": {"class": "num"}, "td": {"class": "num"}},
     )
     bound_count = StatusCountColumn(verbose_name=_("Commitments binding it"))
@@ -464,7 +470,7 @@ class PartyTable(tables.Table):
         return queryset.annotate(no_region=no_region).order_by("no_region", region, "name", "pk"), True
 
     def order_endorsed_count(self, queryset, is_descending):
-        return _ordered(queryset, is_descending, "endorsed_count", "name")
+        return _by_count(queryset, "endorsed_count", is_descending)
 
 
 def with_endorsed_count(parties):
