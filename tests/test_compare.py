@@ -186,3 +186,39 @@ def test_the_page_costs_the_same_queries_however_many_commitments(client, world,
     with django_assert_max_num_queries(7):
         response = client.get(URL, {"parties": "france,china,india"})
     assert len(response.context["commitment_rows"]) == 2 + 3 * n
+
+
+def test_the_page_is_cached_and_cleared_by_a_publication(
+    client, world, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from django.core.cache import caches
+
+    from aitracker import services
+
+    settings.AITRACKER_PAGE_CACHE_SECONDS = 600
+    settings.AITRACKER_SUMMARY_CACHE_SECONDS = 600
+    settings.AITRACKER_PAGE_GENERATION_FILE = tmp_path / "generation"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "compare-test"}
+    }
+    caches["default"].clear()
+    url = f"{URL}?parties=france,china"
+    assert client.get(url)["X-Page-Cache"] == "miss"
+    assert client.get(url)["X-Page-Cache"] == "hit"
+    analyst, editor = factories.make_analyst(), factories.make_editor()
+    with django_capture_on_commit_callbacks(execute=True):
+        update = services.progress_update_create(
+            commitment=world["inclusive"],
+            author=analyst,
+            reported_on=date(2025, 7, 1),
+            status="stalled",
+            summary="China paused its programme.",
+            parties=[world["china"]],
+            sources=[{"url": "https://example.org/news", "title": "News"}],
+        )
+        services.progress_update_submit(update=update, user=analyst)
+        services.progress_update_publish(update=update, editor=editor)
+    response = client.get(url)
+    assert response["X-Page-Cache"] == "miss"
+    rows = {row.subject.title: [cell.key for cell in row.cells] for row in response.context["commitment_rows"]}
+    assert rows["Inclusive AI"] == ["achieved", "stalled"]
