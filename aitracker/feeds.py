@@ -52,10 +52,15 @@ class UpdatesFeed(Feed):
         return self.updates()[:FEED_ITEMS]
 
     def item_title(self, item):
-        return _("%(commitment)s: %(status)s") % {
-            "commitment": item.commitment,
-            "status": item.get_status_display(),
-        }
+        what = _("Checked, nothing new") if item.is_check else item.get_status_display()
+        names = ", ".join(party.name for party in item.parties.all())
+        if names:
+            return _("%(commitment)s: %(status)s (%(parties)s)") % {
+                "commitment": item.commitment,
+                "status": what,
+                "parties": names,
+            }
+        return _("%(commitment)s: %(status)s") % {"commitment": item.commitment, "status": what}
 
     def item_link(self, item):
         return item.get_absolute_url()
@@ -89,12 +94,10 @@ class PartyUpdatesFeed(UpdatesFeed):
         return get_object_or_404(Party.objects.public(), slug=slug)
 
     def title(self, obj):
-        return _("aitracker: updates on commitments binding %(party)s") % {"party": obj}
+        return _("aitracker: updates on %(party)s's actions") % {"party": obj}
 
     def subtitle(self, obj):
-        return _("Published progress updates on the commitments that bind %(party)s, or on its actions.") % {
-            "party": obj
-        }
+        return _("Published progress updates that name %(party)s: its own record on the commitments.") % {"party": obj}
 
     def link(self, obj):
         return obj.get_absolute_url()

@@ -504,16 +504,22 @@ class ProgressUpdateQuerySet(models.QuerySet):
         return self.order_by("-reported_on", "-published_at", "-pk")
 
     def with_previous_status(self):
-        """Annotate `previous_status`: the status of the commitment's public update just before this one.
+        """Annotate `previous_status`: the overall status (from the assessments naming no party) just before
+        this update, for showing a change of the overall status.
 
         A correlated subquery, one index lookup for each update shown, rather than a window over the whole
         set: a window numbers every published update of the site to show the latest eight.
         """
-        earlier = ProgressUpdate.objects.public().filter(
-            Q(reported_on__lt=OuterRef("reported_on"))
-            | Q(reported_on=OuterRef("reported_on"), published_at__lt=OuterRef("published_at"))
-            | Q(reported_on=OuterRef("reported_on"), published_at=OuterRef("published_at"), pk__lt=OuterRef("pk")),
-            commitment=OuterRef("commitment"),
+        earlier = (
+            ProgressUpdate.objects.public()
+            .assessments()
+            .overall()
+            .filter(
+                Q(reported_on__lt=OuterRef("reported_on"))
+                | Q(reported_on=OuterRef("reported_on"), published_at__lt=OuterRef("published_at"))
+                | Q(reported_on=OuterRef("reported_on"), published_at=OuterRef("published_at"), pk__lt=OuterRef("pk")),
+                commitment=OuterRef("commitment"),
+            )
         )
         return self.annotate(previous_status=Subquery(earlier.latest_first().values("status")[:1]))
 

@@ -79,24 +79,29 @@ def records_from_updates(updates) -> dict:
     it (by date of the event, then of publication, then id); an update naming no party is about the whole
     commitment. A subject was last reviewed on the latest of its assessments' publication days and its checks'
     search days. Subjects with no update are absent (NOT_ASSESSED). seed_synthetic uses this too."""
-    records = {}
+    latest, published, searched = {}, {}, {}
+    check = ProgressUpdate.Kind.CHECK
     for update in sorted(updates, key=lambda u: (u.reported_on, u.published_at, u.pk), reverse=True):
-        if update.kind == ProgressUpdate.Kind.CHECK:
-            reviewed_on = update.reported_on
-        else:
-            reviewed_on = timezone.localdate(update.published_at)
         for subject in update.party_ids or (None,):
-            record = records.get(subject, NOT_ASSESSED)
-            if record.latest_update_id is None and update.kind == ProgressUpdate.Kind.ASSESSMENT:
-                record = record._replace(
-                    status=update.status,
-                    progress=update.progress,
-                    last_update_on=update.reported_on,
-                    latest_update_id=update.pk,
-                )
-            if record.last_reviewed_on is None or reviewed_on > record.last_reviewed_on:
-                record = record._replace(last_reviewed_on=reviewed_on)
-            records[subject] = record
+            if update.kind == check:
+                if subject not in searched or update.reported_on > searched[subject]:
+                    searched[subject] = update.reported_on
+                continue
+            if subject not in latest:
+                latest[subject] = update
+            if subject not in published or update.published_at > published[subject]:
+                published[subject] = update.published_at
+    records = {}
+    for subject in latest.keys() | searched.keys():
+        # The publication day in the site's time zone; the latest publication has the latest day.
+        days = [day for day in (searched.get(subject),) if day]
+        if subject in published:
+            days.append(timezone.localdate(published[subject]))
+        update = latest.get(subject)
+        if update is None:
+            records[subject] = NOT_ASSESSED._replace(last_reviewed_on=max(days))
+        else:
+            records[subject] = Record(update.status, update.progress, update.reported_on, max(days), update.pk)
     return records
 
 

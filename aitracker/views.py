@@ -30,6 +30,7 @@ from .models import (
     Endorsement,
     Instrument,
     Party,
+    PartyStatus,
     ProgressUpdate,
     Status,
     Theme,
@@ -259,32 +260,55 @@ def bad_export(export, filterset):
     return None
 
 
+def party_status_counts_of_commitment(commitment):
+    """{status: count} over the parties the commitment binds, kept until the next write."""
+    return cached_summary(
+        f"party-status-counts:commitment:{commitment.pk}",
+        PartyStatus.objects.filter(commitment=commitment).status_counts,
+    )
+
+
+def party_status_counts_of_party(party):
+    """{status: count} over the commitments binding the party, by its own status, kept until the next write."""
+    return cached_summary(
+        f"party-status-counts:party:{party.pk}", PartyStatus.objects.public().filter(party=party).status_counts
+    )
+
+
 class CommitmentDetailView(DetailView):
     template_name = "aitracker/commitment_detail.html"
 
     def get_queryset(self):
-        return Commitment.objects.public().with_related().prefetch_related("parties")
+        return Commitment.objects.public().with_related()
+
+    def chosen_party_status(self):
+        """The ?party_status= filter of the parties' table: a status, or "" for all (an unknown value is said so
+        on the page, and shows all)."""
+        value = self.request.GET.get("party_status", "")
+        return (value, value in STATUS_VALUES or value == "")
 
     def get_context_data(self, **kwargs):
         commitment = self.object
         updates = public_updates().filter(commitment=commitment).prefetch_related("sources")
-        # No named party means the pledge binds everyone who signed or joined the instrument.
-        signatories = None
-        if not commitment.parties.all():
-            signatories = [
-                endorsement.party
-                for endorsement in Endorsement.objects.public()
-                .endorsing()
-                .filter(instrument=commitment.instrument)
-                .select_related("party")
-                .order_by("party__name")
-            ]
+        party_status, valid = self.chosen_party_status()
+        rows = PartyStatus.objects.filter(commitment=commitment).select_related("party").order_by("party__name")
+        if party_status and valid:
+            rows = rows.filter(status=party_status)
+        counts = party_status_counts_of_commitment(commitment)
+        bound = sum(counts.values())
         return super().get_context_data(
             updates=updates,
-            signatories=signatories,
+            party_rows=rows,
+            party_status=party_status if valid else "",
+            party_status_invalid=not valid,
+            party_status_choices=[(status.value, status.label, counts[status.value]) for status in Status],
+            party_counts=counts,
+            party_count_rows=[(Status(status), count) for status, count in counts.items() if count],
+            bound_total=bound,
+            assessed_total=bound - counts[Status.NOT_ASSESSED],
             status=Status(commitment.current_status),
             status_definition=STATUS_DEFINITIONS[commitment.current_status],
-            status_map=commitment_status_map(commitment=commitment, table_id="bound-parties"),
+            status_map=commitment_status_map(commitment=commitment, table_id="parties"),
             **kwargs,
         )
 
@@ -300,8 +324,13 @@ class InstrumentListView(ListView):
 
 
 RELATION_ORDER = [
+    Endorsement.Relation.LEAD_SPONSOR,
+    Endorsement.Relation.CO_SPONSOR,
     Endorsement.Relation.SIGNED,
     Endorsement.Relation.JOINED_LATER,
+    Endorsement.Relation.VOTED_YES,
+    Endorsement.Relation.VOTED_NO,
+    Endorsement.Relation.ABSTAINED,
     Endorsement.Relation.DID_NOT_SIGN,
     Endorsement.Relation.ATTENDED_WITHOUT_SIGNING,
 ]
@@ -359,7 +388,6 @@ class PartyDetailView(DetailView):
 
     def get_context_data(self, **kwargs):
         party = self.object
-        commitments = Commitment.objects.public().for_party(party)
         # The latest instruments first, a page at a time: a party can have a relation to hundreds.
         endorsements = (
             Endorsement.objects.public()
@@ -368,11 +396,33 @@ class PartyDetailView(DetailView):
             .order_by("-instrument__adopted_on", "instrument__slug")
         )
         endorsement_page = Paginator(endorsements, ENDORSEMENTS_PER_PAGE).get_page(self.request.GET.get("page"))
+        # Instruments binding it as a UN member state though no relation to them is recorded.
+        member_of = []
+        if party.un_member:
+            member_of = list(
+                Instrument.objects.public()
+                .filter(adoption=Instrument.Adoption.WITHOUT_VOTE)
+                .exclude(endorsements__party=party)
+                .order_by("-adopted_on", "slug")[:ENDORSEMENTS_PER_PAGE]
+            )
+        counts = party_status_counts_of_party(party)
+        # Its own record on each commitment binding it, the latest instruments first.
+        records = list(
+            PartyStatus.objects.public()
+            .filter(party=party)
+            .select_related("commitment__instrument")
+            .order_by("-commitment__instrument__adopted_on", "commitment__instrument__slug", "commitment__slug")[
+                :COMMITMENTS_SHOWN
+            ]
+        )
         return super().get_context_data(
             endorsements=endorsement_page.object_list,
             endorsement_page=endorsement_page,
+            member_of=member_of,
             updates=public_updates().for_party(party)[:LATEST_UPDATES],
-            **commitments_summary(commitments, f"party:{party.pk}"),
+            status_counts=counts,
+            commitment_total=sum(counts.values()),
+            records=records,
             **kwargs,
         )
 

@@ -70,8 +70,9 @@ REAL_PAGES = [
         {"slug": "cn-fr-2024-2-address-ai-risks"},
         [
             "Act on AI risks and strengthen global AI governance",
+            # China's own status: the only update names it, so the commitment as a whole is not assessed.
             "In progress",
-            "Concrete steps have been taken",
+            "Not yet assessed",
             "https://dig.watch/resource/action-plan-for-global-governance",
             "dig.watch",
             "26 Jul 2025",
@@ -236,7 +237,7 @@ def test_commitment_binding_every_signatory_lists_them(client):
     factories.make_endorsement(instrument=instrument, party=refuser, relation="did_not_sign")
     commitment = factories.make_commitment(instrument=instrument)
     html = get_ok(client, commitment.get_absolute_url())
-    assert "Every signatory of the instrument (1 party)" in html
+    assert "Every signatory of the instrument" in html and "1 party" in html
     assert "Signatoria" in html and "Refusenia" not in html
 
 

@@ -17,7 +17,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from aitracker.models import Commitment, Instrument, Party, Theme
+from aitracker.models import Commitment, Instrument, Party, PartyStatus, Theme
 
 pytestmark = pytest.mark.django_db
 
@@ -29,8 +29,14 @@ SIZES = {"small": {"commitments": 12, "updates_per_commitment": 4, "instruments"
 def public_pages():
     """The public pages, each for the object with the most to show (and the table's last page)."""
     commitment = Commitment.objects.public().annotate(n=Count("updates")).order_by("-n", "pk").first()
+    # The party named by the most updates, and bound by the most commitments.
+    party = (
+        Party.objects.annotate(n=Count("updates", distinct=True), m=Count("commitment_statuses", distinct=True))
+        .order_by("-n", "-m", "pk")
+        .first()
+    )
+    # The parties with the most relations, to compare.
     parties = list(Party.objects.annotate(n=Count("endorsements")).order_by("-n", "pk")[:3])
-    party = parties[0]
     instrument = Instrument.objects.annotate(n=Count("commitments")).order_by("-n", "pk").first()
     theme = Theme.objects.annotate(n=Count("commitments")).order_by("-n", "pk").first()
     table = reverse("commitment_list")
@@ -162,3 +168,89 @@ def test_the_export_streams_row_by_row(client):
         rest = list(chunks)
         rows = [chunk for chunk in rest if b"synthetic-" in chunk]
         assert len(rows) == Commitment.objects.public().count() - 1
+
+
+# --- Per-party pages at scale: a commitment bound by 200 parties, a party bound by 2,000 commitments ----------
+
+PER_PARTY_SIZES = {"small": {"parties": 20, "commitments": 20}, "large": {"parties": 200, "commitments": 2000}}
+
+
+def build_per_party_world(name, *, parties, commitments):
+    """A UN resolution adopted without a vote with one commitment binding `parties` member states, the first
+    its lead sponsor; and a statement only that first party signed, with `commitments` commitments. Updates
+    name parties (several at once), checks too; PartyStatus rows are made by the services."""
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    from aitracker import services
+    from aitracker.models import Endorsement, ProgressUpdate, Source
+    from tests import factories
+
+    resolution = factories.make_instrument(slug=f"{name}-resolution", kind="un_resolution", adoption="without_vote")
+    members = Party.objects.bulk_create(
+        Party(slug=f"{name}-member-{i}", name=f"{name} member {i}", kind="regional_organisation", un_member=True)
+        for i in range(parties)
+    )
+    lead = members[0]
+    statement = factories.make_instrument(slug=f"{name}-statement")
+    endorsed = {"source_url": "https://e.org", "confidence": "confirmed"}
+    Endorsement.objects.bulk_create(
+        [
+            Endorsement(instrument=resolution, party=lead, relation="lead_sponsor", **endorsed),
+            Endorsement(instrument=statement, party=lead, relation="signed", **endorsed),
+        ]
+    )
+    wide = factories.make_commitment(instrument=resolution, slug=f"{name}-wide")
+    many = Commitment.objects.bulk_create(
+        Commitment(
+            instrument=statement, reference=f"§{i}", slug=f"{name}-c-{i}", title=f"Pledge {i}", text="t",
+            source_url="https://e.org",
+        )
+        for i in range(commitments)
+    )  # fmt: skip
+    now = timezone.now()
+    rows = []
+    for commitment in [wide, *many[:: max(1, commitments // 20)]]:
+        for step in range(3):
+            rows.append(
+                ProgressUpdate(
+                    commitment=commitment, reported_on=date(2025, 1, 1) + timedelta(days=step), status="in_progress",
+                    summary=f"Step {step}.", state="published", published_at=now,
+                )
+            )  # fmt: skip
+        rows.append(
+            ProgressUpdate(
+                commitment=commitment, kind="check", status="", reported_on=date(2025, 2, 1), summary="Nothing new.",
+                state="published", published_at=now,
+            )
+        )  # fmt: skip
+    updates = ProgressUpdate.objects.bulk_create(rows)
+    Source.objects.bulk_create(Source(update=update, url="https://e.org/s", title="S") for update in updates)
+    Link = ProgressUpdate.parties.through
+    Link.objects.bulk_create(
+        Link(progressupdate=update, party=party)
+        for index, update in enumerate(updates)
+        for party in (members[: max(1, parties // 4)] if index % 2 else [lead])
+    )
+    services.commitments_rebind(commitments=[wide, *many])
+    assert PartyStatus.objects.filter(commitment=wide).count() >= parties
+    assert PartyStatus.objects.filter(party=lead).count() == commitments + 1
+    return {
+        "commitment bound by many": reverse("commitment_detail", args=[wide.slug]),
+        "commitment bound by many, filtered": reverse("commitment_detail", args=[wide.slug])
+        + "?party_status=in_progress",
+        "party bound by many": reverse("party_detail", args=[lead.slug]),
+        "party bound as a member": reverse("party_detail", args=[members[-1].slug]),
+        "party feed": reverse("feed_party", args=[lead.slug]),
+        "commitment feed": reverse("feed_commitment", args=[wide.slug]),
+        "table, by party": reverse("commitment_list") + f"?party={lead.slug}",
+    }
+
+
+def test_per_party_pages_cost_the_same_queries_at_both_sizes(client):
+    counts = {
+        size: count_queries(client, build_per_party_world(size, **options)) for size, options in PER_PARTY_SIZES.items()
+    }
+    assert counts["small"] == counts["large"], counts
+    assert max(counts["large"].values()) <= BUDGET, counts
