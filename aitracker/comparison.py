@@ -32,7 +32,8 @@ def split_slugs(values: list[str]) -> list[str]:
     """What was asked for, in order and without repeats, from ?parties=a,b,c or ?parties=a&parties=b (the
     form's select boxes); unchecked."""
     slugs = []
-    for value in values[: MAX_PARTIES + 1]:
+    # The form's empty boxes send empty values: they count for nothing.
+    for value in [value for value in values if value.strip()][: MAX_PARTIES + 1]:
         for part in value[:MAX_INPUT].split(","):
             part = part.strip()
             if part and part not in slugs:

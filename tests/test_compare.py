@@ -95,6 +95,8 @@ def test_the_form_chooses_without_script_and_leads_to_the_shareable_address(clie
     response = client.get(URL, {"parties": ["france", "", "india", ""]})
     assert response.status_code == 302
     assert response["Location"] == "/compare/?parties=france,india"
+    response = client.get(URL, {"parties": ["", "", "", "", "", "china", "france"]})
+    assert response["Location"] == "/compare/?parties=china,france"
 
 
 def test_the_page_without_parties_explains_what_to_do(client, world):
