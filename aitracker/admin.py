@@ -196,12 +196,6 @@ class EndorsementAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, AllOrNothingIm
         for instrument in instruments:
             services.instrument_bindings_changed(instrument=instrument)
 
-    def process_import(self, request, **kwargs):
-        response = super().process_import(request, **kwargs)
-        # Any instrument may have gained or lost parties.
-        services.commitments_rebind(commitments=Commitment.objects.all())
-        return response
-
 
 @admin.register(Theme)
 class ThemeAdmin(ClearsPublicPagesMixin, NoHardDeleteMixin, SimpleHistoryAdmin):

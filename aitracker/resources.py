@@ -284,5 +284,15 @@ class EndorsementResource(AllOrNothingResource):
     def get_queryset(self):
         return Endorsement.objects.select_related("instrument", "party")
 
+    def after_import(self, dataset, result, **kwargs):
+        """The imported instruments' commitments may bind other parties now (in the dry run too, whose
+        transaction is rolled back, so that its preview is what the import will do)."""
+        super().after_import(dataset, result, **kwargs)
+        if result.has_errors() or result.has_validation_errors() or "instrument" not in dataset.headers:
+            return
+        slugs = {slug for slug in dataset["instrument"] if slug}
+        for instrument in Instrument.objects.filter(slug__in=slugs).order_by("pk"):
+            services.instrument_bindings_changed(instrument=instrument)
+
     def filter_export(self, queryset, **kwargs):
         return queryset.order_by("instrument__slug", "party__slug")

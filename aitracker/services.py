@@ -7,6 +7,7 @@ commands call these; nothing else writes those fields. Those that change a publi
 """
 
 import datetime
+from collections import defaultdict
 from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -117,109 +118,163 @@ def bound_party_ids(*, named, endorsing, un_members, adoption) -> set[int]:
     return bound
 
 
-def commitment_bound_party_ids(*, commitment: Commitment) -> set[int]:
-    """The parties the commitment binds, read from the database (at most four queries)."""
-    named = list(Commitment.parties.through.objects.filter(commitment=commitment.pk).values_list("party", flat=True))
-    if named:
-        return bound_party_ids(named=named, endorsing=(), un_members=(), adoption=None)
-    adoption = Instrument.objects.filter(pk=commitment.instrument_id).values_list("adoption", flat=True).first()
-    endorsing = Endorsement.objects.filter(
-        instrument=commitment.instrument_id, relation__in=Endorsement.Relation.endorsing()
-    ).values_list("party", flat=True)
+def _bound_by_commitment(commitments) -> dict[int, set[int]]:
+    """{commitment pk: the party pks it binds} for loaded commitments, in four queries however many."""
+    pks = [commitment.pk for commitment in commitments]
+    instrument_ids = {commitment.instrument_id for commitment in commitments}
+    named = defaultdict(list)
+    for commitment_id, party_id in Commitment.parties.through.objects.filter(commitment__in=pks).values_list(
+        "commitment", "party"
+    ):
+        named[commitment_id].append(party_id)
+    adoption = dict(Instrument.objects.filter(pk__in=instrument_ids).values_list("pk", "adoption"))
+    endorsing = defaultdict(list)
+    for instrument_id, party_id in Endorsement.objects.filter(
+        instrument__in=instrument_ids, relation__in=Endorsement.Relation.endorsing()
+    ).values_list("instrument", "party"):
+        endorsing[instrument_id].append(party_id)
     un_members = ()
-    if adoption == Instrument.Adoption.WITHOUT_VOTE:
-        un_members = Party.objects.filter(un_member=True).values_list("pk", flat=True)
-    return bound_party_ids(named=named, endorsing=endorsing, un_members=un_members, adoption=adoption)
+    if Instrument.Adoption.WITHOUT_VOTE in adoption.values():
+        un_members = list(Party.objects.filter(un_member=True).values_list("pk", flat=True))
+    return {
+        commitment.pk: bound_party_ids(
+            named=named[commitment.pk],
+            endorsing=endorsing[commitment.instrument_id],
+            un_members=un_members,
+            adoption=adoption.get(commitment.instrument_id),
+        )
+        for commitment in commitments
+    }
+
+
+def commitment_bound_party_ids(*, commitment: Commitment) -> set[int]:
+    """The parties the commitment binds, read from the database."""
+    return _bound_by_commitment([commitment])[commitment.pk]
+
+
+def _sync_many(commitments) -> None:
+    bound = _bound_by_commitment(commitments)
+    existing = defaultdict(set)
+    for commitment_id, party_id in PartyStatus.objects.filter(commitment__in=list(bound)).values_list(
+        "commitment", "party"
+    ):
+        existing[commitment_id].add(party_id)
+    new_rows = []
+    for commitment_id, parties in bound.items():
+        gone = existing[commitment_id] - parties
+        if gone:
+            PartyStatus.objects.filter(commitment=commitment_id, party__in=gone).delete()
+        new_rows += [
+            PartyStatus(commitment_id=commitment_id, party_id=party_id)
+            for party_id in sorted(parties - existing[commitment_id])
+        ]
+    if new_rows:
+        PartyStatus.objects.bulk_create(new_rows, batch_size=1000)
 
 
 def party_statuses_sync(*, commitment: Commitment) -> None:
     """Make the commitment's PartyStatus rows exactly one per party it binds (new rows not yet assessed;
     commitment_refresh_status fills them in)."""
-    bound = commitment_bound_party_ids(commitment=commitment)
-    existing = set(PartyStatus.objects.filter(commitment=commitment).values_list("party_id", flat=True))
-    if existing - bound:
-        PartyStatus.objects.filter(commitment=commitment, party__in=existing - bound).delete()
-    if bound - existing:
-        PartyStatus.objects.bulk_create(
-            [PartyStatus(commitment=commitment, party_id=party_id) for party_id in sorted(bound - existing)]
-        )
+    _sync_many([commitment])
 
 
-def _published_facts(commitment) -> list[UpdateFacts]:
-    """The published updates of the commitment with the parties they name, in two queries."""
+def _published_facts(commitment_ids) -> dict[int, list[UpdateFacts]]:
+    """The published updates of the commitments with the parties they name, in two queries."""
     rows = list(
         ProgressUpdate.objects.public()
-        .filter(commitment=commitment)
-        .values_list("pk", "kind", "status", "progress", "reported_on", "published_at")
+        .filter(commitment__in=commitment_ids)
+        .values_list("commitment", "pk", "kind", "status", "progress", "reported_on", "published_at")
     )
-    named = {}
-    links = ProgressUpdate.parties.through.objects.filter(progressupdate__in=[row[0] for row in rows])
-    for update_id, party_id in links.values_list("progressupdate_id", "party_id") if rows else ():
-        named.setdefault(update_id, []).append(party_id)
-    return [UpdateFacts(*row, party_ids=tuple(sorted(named.get(row[0], ())))) for row in rows]
+    named = defaultdict(list)
+    if rows:
+        links = ProgressUpdate.parties.through.objects.filter(progressupdate__in=[row[1] for row in rows])
+        for update_id, party_id in links.values_list("progressupdate_id", "party_id"):
+            named[update_id].append(party_id)
+    facts = defaultdict(list)
+    for commitment_id, *row in rows:
+        facts[commitment_id].append(UpdateFacts(*row, party_ids=tuple(sorted(named[row[0]]))))
+    return facts
 
 
 PARTY_STATUS_FIELDS = Record._fields
+OVERALL_FIELDS = ("current_status", "current_progress", "last_update_on", "last_reviewed_on")
 
 
-def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
-    """Recompute the commitment's overall record (from the latest published assessment naming no party) and
-    every one of its PartyStatus rows, from its published updates. A constant number of queries, however many
-    parties it binds. Callers hold the commitment's row lock where concurrent writes are possible."""
-    records = records_from_updates(_published_facts(commitment))
-    overall = records.get(None, NOT_ASSESSED)
-    values = {
-        "current_status": overall.status,
-        "current_progress": overall.progress,
-        "last_update_on": overall.last_update_on,
-        "last_reviewed_on": overall.last_reviewed_on,
-    }
-    changed = [field for field, value in values.items() if getattr(commitment, field) != value]
-    if changed:
-        for field in changed:
-            setattr(commitment, field, values[field])
-        # .update() keeps the denormalised refresh out of the commitment's editorial history.
-        Commitment.objects.filter(pk=commitment.pk).update(**values)
+def _refresh_many(commitments) -> int:
+    """The status rule applied to loaded commitments and their PartyStatus rows, in a constant number of
+    queries (plus one per commitment whose overall record changes); returns how many of those changed."""
+    facts = _published_facts([commitment.pk for commitment in commitments])
+    records = {commitment.pk: records_from_updates(facts[commitment.pk]) for commitment in commitments}
+    changed = 0
+    for commitment in commitments:
+        overall = records[commitment.pk].get(None, NOT_ASSESSED)
+        values = dict(zip(OVERALL_FIELDS, overall[:4], strict=True))
+        if any(getattr(commitment, field) != value for field, value in values.items()):
+            for field, value in values.items():
+                setattr(commitment, field, value)
+            # .update() keeps the denormalised refresh out of the commitment's editorial history.
+            Commitment.objects.filter(pk=commitment.pk).update(**values)
+            changed += 1
     stale_rows = []
-    for row in PartyStatus.objects.filter(commitment=commitment).only(
-        "pk", "party", "status", "progress", "last_update_on", "last_reviewed_on", "latest_update"
-    ):
-        record = records.get(row.party_id, NOT_ASSESSED)
-        wanted = record._asdict()
+    rows = PartyStatus.objects.filter(commitment__in=list(records)).only(
+        "pk", "commitment", "party", "status", "progress", "last_update_on", "last_reviewed_on", "latest_update"
+    )
+    for row in rows:
+        wanted = records[row.commitment_id].get(row.party_id, NOT_ASSESSED)._asdict()
         if any(getattr(row, field) != value for field, value in wanted.items()):
             for field, value in wanted.items():
                 setattr(row, field, value)
             stale_rows.append(row)
     if stale_rows:
         PartyStatus.objects.bulk_update(stale_rows, PARTY_STATUS_FIELDS, batch_size=500)
+    return changed
+
+
+def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
+    """Recompute the commitment's overall record (from the latest published assessment naming no party) and
+    every one of its PartyStatus rows, from its published updates. A constant number of queries, however many
+    parties it binds. Callers hold the commitment's row lock where concurrent writes are possible."""
+    _refresh_many([commitment])
     return commitment
 
 
+REBIND_CHUNK = 200
+
+
+def _rebind_in_chunks(queryset) -> int:
+    """Sync then refresh the commitments of `queryset`, a chunk at a time, each chunk locked in key order."""
+    changed = 0
+    pks = list(queryset.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(pks), REBIND_CHUNK):
+        chunk = list(
+            Commitment.objects.select_for_update().filter(pk__in=pks[start : start + REBIND_CHUNK]).order_by("pk")
+        )
+        _sync_many(chunk)
+        changed += _refresh_many(chunk)
+    return changed
+
+
+@transaction.atomic
 def commitments_rebind(*, commitments) -> None:
     """After a change to whom commitments bind (an endorsement, a commitment's parties, an instrument's
-    adoption, a party's UN membership): their PartyStatus rows, then what they say. In key order, locked."""
+    adoption, a party's UN membership): their PartyStatus rows, then what they say. Locked in key order."""
     public_pages_changed()
-    pks = sorted({commitment.pk for commitment in commitments})
-    for commitment in (
-        Commitment.objects.select_for_update().select_related("instrument").filter(pk__in=pks).order_by("pk")
-    ):
-        party_statuses_sync(commitment=commitment)
-        commitment_refresh_status(commitment=commitment)
+    _rebind_in_chunks(Commitment.objects.filter(pk__in=sorted({commitment.pk for commitment in commitments})))
 
 
 @transaction.atomic
 def instrument_bindings_changed(*, instrument) -> None:
     """An endorsement of the instrument, or its adoption, changed: every commitment of it may bind others."""
-    commitments_rebind(commitments=Commitment.objects.filter(instrument=instrument).only("pk"))
+    public_pages_changed()
+    _rebind_in_chunks(Commitment.objects.filter(instrument=instrument))
 
 
 @transaction.atomic
 def party_bindings_changed(*, party) -> None:
     """A party's UN membership changed: the commitments of instruments adopted without a vote may bind it
     or not any more. (Its endorsements go through instrument_bindings_changed.)"""
-    commitments_rebind(
-        commitments=Commitment.objects.filter(instrument__adoption=Instrument.Adoption.WITHOUT_VOTE).only("pk")
-    )
+    public_pages_changed()
+    _rebind_in_chunks(Commitment.objects.filter(instrument__adoption=Instrument.Adoption.WITHOUT_VOTE))
 
 
 @transaction.atomic
@@ -228,27 +283,11 @@ def commitment_bindings_changed(*, commitment) -> None:
     commitments_rebind(commitments=[commitment])
 
 
+@transaction.atomic
 def commitments_refresh_all() -> int:
-    """Recompute every commitment's bound parties and current status; returns how many overall records
-    changed."""
+    """Recompute whom every commitment binds and every record; returns how many overall records changed."""
     public_pages_changed()
-    changed = 0
-    for commitment in Commitment.objects.select_related("instrument").iterator():
-        before = (
-            commitment.current_status,
-            commitment.current_progress,
-            commitment.last_update_on,
-            commitment.last_reviewed_on,
-        )
-        party_statuses_sync(commitment=commitment)
-        commitment_refresh_status(commitment=commitment)
-        changed += before != (
-            commitment.current_status,
-            commitment.current_progress,
-            commitment.last_update_on,
-            commitment.last_reviewed_on,
-        )
-    return changed
+    return _rebind_in_chunks(Commitment.objects.all())
 
 
 def _require_editor(user):

@@ -352,9 +352,13 @@ class InstrumentDetailView(DetailView):
             for relation in RELATION_ORDER
             if any(e.relation == relation for e in endorsements)
         ]
+        un_member_count = None
+        if self.object.adoption == Instrument.Adoption.WITHOUT_VOTE:
+            un_member_count = cached_summary("un-members", Party.objects.public().filter(un_member=True).count)
         return super().get_context_data(
             endorsement_groups=groups,
             relation_map=instrument_relation_map(instrument=self.object),
+            un_member_count=un_member_count,
             **commitments_summary(commitments, f"instrument:{self.object.pk}"),
             **kwargs,
         )

@@ -98,6 +98,10 @@ def test_the_united_states_page_shows_it_led_78_265_and_is_bound_by_it(client, d
     assert "Bound as a UN member state" in html and "UNGA 78/265" in html
     assert "Safe, secure and trustworthy AI" in section(html, "commitments")
 
+    instrument_page = get_ok(client, resolution.get_absolute_url())
+    assert "Adopted without a vote: it binds every UN member state (2 recorded here)" in instrument_page
+    assert "Lead sponsor" in instrument_page
+
     page = get_ok(client, resolution.commitments.get().get_absolute_url())
     assert "Every UN member state (adopted without a vote)" in page
     assert "United States" in section(page, "parties") and "Kenya" in section(page, "parties")

@@ -276,3 +276,57 @@ def test_the_migration_copies_each_updates_party_and_creates_the_party_statuses(
         assert commitment9.current_status == "not_assessed"  # its only update names a party
     finally:
         MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_an_endorsement_import_rebinds_the_instruments_commitments(world, editor_client):
+    from tests.test_import_export import confirm, preview, to_csv
+
+    header = ["instrument", "party", "relation", "date", "source_url", "confidence", "note"]
+    rows = [
+        [world["instrument"].slug, "refuser", "joined_later", "2025-03-01", "https://example.org/l", "confirmed", ""],
+        [world["instrument"].slug, "china", "did_not_sign", "", "https://example.org/l", "confirmed", "In error."],
+    ]
+    response = preview(editor_client, "endorsement", to_csv(rows, header=header))
+    assert records(world["commitment"]) == {"france": "not_assessed", "china": "not_assessed"}  # a preview only
+    confirm(editor_client, "endorsement", response)
+    assert records(world["commitment"]) == {"france": "not_assessed", "refuser": "not_assessed"}
+
+
+def test_naming_a_party_on_a_published_update_in_the_admin_moves_the_status_to_it(world, editor_client, editor):
+    from tests.test_history import update_admin_data
+
+    update = publish(world["commitment"], editor, status="achieved")
+    url = reverse("admin:aitracker_progressupdate_change", args=[update.pk])
+    data = update_admin_data(
+        update,
+        version=services.version_token(update),
+        parties=[world["china"].pk],
+        correction_note="It was China's step.",
+    )
+    response = editor_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    world["commitment"].refresh_from_db()
+    assert world["commitment"].current_status == "not_assessed"
+    assert records(world["commitment"]) == {"france": "not_assessed", "china": "achieved"}
+
+
+def test_rebinding_an_instrument_costs_the_same_queries_for_5_or_150_commitments(db):
+    def queries_to_rebind(count):
+        instrument = factories.make_instrument()
+        factories.make_endorsement(instrument=instrument)
+        Commitment.objects.bulk_create(
+            Commitment(instrument=instrument, reference=f"§{i}", slug=f"{instrument.slug}-{i}", title="t", text="t",
+                       source_url="https://example.org")
+            for i in range(count)
+        )  # fmt: skip
+        # A second signatory, recorded without the services: the rebind below makes all its rows.
+        Endorsement.objects.create(
+            instrument=instrument, party=factories.make_party(), relation="co_sponsor",
+            source_url="https://example.org", confidence="confirmed",
+        )  # fmt: skip
+        with CaptureQueriesContext(connection) as queries:
+            services.instrument_bindings_changed(instrument=instrument)
+        assert PartyStatus.objects.filter(commitment__instrument=instrument).count() == 2 * count
+        return len(queries)
+
+    assert queries_to_rebind(5) == queries_to_rebind(150)

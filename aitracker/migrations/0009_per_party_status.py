@@ -427,6 +427,7 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="party_statuses",
+                db_index=False,
                 to="aitracker.commitment",
                 verbose_name="commitment",
             ),
@@ -439,6 +440,7 @@ class Migration(migrations.Migration):
                 null=True,
                 on_delete=django.db.models.deletion.SET_NULL,
                 related_name="+",
+                db_index=False,
                 to="aitracker.progressupdate",
                 verbose_name="latest update",
             ),
@@ -449,6 +451,7 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="commitment_statuses",
+                db_index=False,
                 to="aitracker.party",
                 verbose_name="party",
             ),
@@ -461,10 +464,6 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="partystatus",
             index=models.Index(fields=["party", "status"], name="party_status_party_status"),
-        ),
-        migrations.AddIndex(
-            model_name="partystatus",
-            index=models.Index(fields=["commitment", "status"], name="party_status_commitment"),
         ),
         migrations.AddConstraint(
             model_name="partystatus",
