@@ -1,16 +1,19 @@
-"""Filters of the public commitments table. Every value is a slug or a code, so a filtered URL reads well."""
+"""Filters of the public commitments table and of the updates list. Every value is a slug or a code, so a
+filtered URL reads well."""
 
+from datetime import date, datetime, time, timedelta
 from html import escape
 
 import django_filters
 from django import forms
 from django.db.models import Q
 from django.forms.utils import flatatt
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import Commitment, Instrument, Party, Status, Theme, stale_after_days
+from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme, stale_after_days
 
 
 def stale_label():
@@ -90,7 +93,8 @@ class CommitmentFilter(django_filters.FilterSet):
         self.theme_pks = self._slug_choices("theme", Theme.objects.public(), "name")
         self.party_pks = self._slug_choices("party", Party.objects.public(), "name")
         # Built per request: the labels carry the setting's number and the visitor's language.
-        self.filters["stale"].extra["choices"] = [("yes", stale_label()), ("no", fresh_label())]
+        stale_choices = [("yes", stale_label()), ("no", fresh_label())]
+        self.filters["stale"].extra["choices"] = lambda: stale_choices
 
     def _slug_choices(self, name, queryset, label_field):
         """Give filter `name` the choices (slug, label) of `queryset`; returns {slug: primary key}."""
@@ -112,3 +116,213 @@ class CommitmentFilter(django_filters.FilterSet):
         if value == "yes":
             return queryset.stale()
         return queryset.fresh()
+
+
+# "Published since…" choices of the updates list, each a number of days back or the start of the month.
+PUBLISHED_WITHIN = {
+    "this_month": (_("Published this month"), None),
+    "last_30_days": (_("Published in the last 30 days"), 30),
+    "last_12_months": (_("Published in the last 12 months"), 365),
+}
+UPDATE_ORDERS = {
+    "-reported_on": (_("Event date, newest first"), ("-reported_on", "-published_at", "-pk")),
+    "reported_on": (_("Event date, oldest first"), ("reported_on", "published_at", "pk")),
+    "-published_at": (_("Publication date, newest first"), ("-published_at", "-pk")),
+    "published_at": (_("Publication date, oldest first"), ("published_at", "pk")),
+}
+
+
+def published_since(within):
+    """The start of the period PUBLISHED_WITHIN[within]: midnight, in the site's time zone, of its first day."""
+    today = timezone.localdate()
+    days = PUBLISHED_WITHIN[within][1]
+    return _day_start(today.replace(day=1) if days is None else today - timedelta(days=days))
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2999, 12, 31)
+
+
+class BoundedDateField(forms.DateField):
+    """A date within reach of the database's timestamps: 0001-01-01 or 9999-12-31 would overflow once turned
+    into the start or end of a day in the site's time zone."""
+
+    def validate(self, value):
+        super().validate(value)
+        if value and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise forms.ValidationError(
+                _("Choose a date between %(earliest)s and %(latest)s."),
+                code="out_of_range",
+                params={"earliest": EARLIEST_DATE.isoformat(), "latest": LATEST_DATE.isoformat()},
+            )
+
+
+class BoundedDateFilter(django_filters.DateFilter):
+    field_class = BoundedDateField
+
+
+class UpdateFilter(django_filters.FilterSet):
+    """What changed, and when: the public updates by instrument, party, theme, status and publication date,
+    in the order of the event or of publication."""
+
+    instrument = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Instrument"),
+        field_name="commitment__instrument__slug",
+        empty_label=_("All instruments"),
+    )
+    party = SlugChoiceFilter(widget=PlainSelect, label=_("Party"), method="filter_party", empty_label=_("All parties"))
+    theme = SlugChoiceFilter(widget=PlainSelect, label=_("Theme"), method="filter_theme", empty_label=_("All themes"))
+    status = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Status"),
+        field_name="status",
+        choices=[choice for choice in Status.choices if choice[0] != Status.NOT_ASSESSED],
+        empty_label=_("Any status"),
+    )
+    published = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Published"),
+        method="filter_published",
+        choices=[(key, label) for key, (label, _days) in PUBLISHED_WITHIN.items()],
+        empty_label=_("Any time"),
+    )
+    published_after = BoundedDateFilter(
+        label=_("Published on or after"), method="filter_published_after", widget=DateInput
+    )
+    published_before = BoundedDateFilter(
+        label=_("Published on or before"), method="filter_published_before", widget=DateInput
+    )
+    sort = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Order"),
+        method="filter_sort",
+        choices=[(key, label) for key, (label, _fields) in UPDATE_ORDERS.items()],
+        empty_label=None,
+    )
+
+    class Meta:
+        model = ProgressUpdate
+        fields = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        instruments = Instrument.objects.public().order_by("-adopted_on", "short_title")
+        self.instrument_pks = self._slug_choices("instrument", instruments, "short_title")
+        self.theme_pks = self._slug_choices("theme", Theme.objects.public(), "name")
+        self.party_pks = self._slug_choices("party", Party.objects.public(), "name")
+
+    _slug_choices = CommitmentFilter._slug_choices
+
+    @property
+    def qs(self):
+        # The order applies whether or not ?sort= was given; django-filter runs a method only for a value.
+        queryset = super().qs
+        if not (self.is_bound and self.form.is_valid() and self.form.cleaned_data.get("sort")):
+            queryset = queryset.order_by(*UPDATE_ORDERS["-reported_on"][1])
+        return queryset
+
+    def filter_party(self, queryset, name, value):
+        return queryset.for_party(self.party_pks[value])
+
+    def filter_theme(self, queryset, name, value):
+        # A subquery rather than a join: a join through the themes of each commitment could repeat an update.
+        return queryset.filter(
+            commitment__in=Commitment.themes.through.objects.filter(theme_id=self.theme_pks[value]).values(
+                "commitment_id"
+            )
+        )
+
+    def filter_published(self, queryset, name, value):
+        return queryset.filter(published_at__gte=published_since(value))
+
+    def filter_published_after(self, queryset, name, value):
+        return queryset.filter(published_at__gte=_day_start(value))
+
+    def filter_published_before(self, queryset, name, value):
+        return queryset.filter(published_at__lt=_day_start(value + timedelta(days=1)))
+
+    def filter_sort(self, queryset, name, value):
+        return queryset.order_by(*UPDATE_ORDERS[value][1])
+
+
+def _day_start(day):
+    """Midnight at the start of `day` in the site's time zone, the way a visitor reads a publication date."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class PartyFilter(django_filters.FilterSet):
+    """The parties list: by instrument and relation to it, kind, region, and name."""
+
+    q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
+    instrument = SlugChoiceFilter(
+        widget=PlainSelect, label=_("Instrument"), method="filter_nothing", empty_label=_("Any instrument")
+    )
+    relation = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Relation"),
+        method="filter_nothing",
+        choices=[("endorsing", _("Bound (signed, joined, sponsored, voted yes)")), *Endorsement.Relation.choices],
+        empty_label=_("Any relation"),
+    )
+    kind = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Kind"),
+        method="filter_kind",
+        choices=[("country", _("Countries")), ("organisation", _("Organisations"))],
+        empty_label=_("Countries and organisations"),
+    )
+    region = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Region"),
+        field_name="region",
+        choices=Party.Region.choices,
+        empty_label=_("Every region"),
+    )
+
+    class Meta:
+        model = Party
+        fields = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        rows = list(Instrument.objects.public().values_list("pk", "slug", "short_title", "adoption"))
+        choices = [(slug, label) for _pk, slug, label, _adoption in rows]
+        self.filters["instrument"].extra["choices"] = lambda: choices
+        self.instruments = {slug: (pk, adoption) for pk, slug, _label, adoption in rows}
+
+    def filter_text(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(name__icontains=value) if value else queryset
+
+    def filter_nothing(self, queryset, name, value):
+        # Instrument and relation filter together, in filter_queryset.
+        return queryset
+
+    def filter_kind(self, queryset, name, value):
+        if value == "country":
+            return queryset.filter(kind=Party.Kind.COUNTRY)
+        return queryset.exclude(kind=Party.Kind.COUNTRY)
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        instrument, relation = self.form.cleaned_data.get("instrument"), self.form.cleaned_data.get("relation")
+        if not (instrument or relation):
+            return queryset
+        endorsements = Endorsement.objects.public()
+        if instrument:
+            endorsements = endorsements.filter(instrument=self.instruments[instrument][0])
+        if relation == "endorsing":
+            endorsements = endorsements.filter(relation__in=Endorsement.Relation.endorsing())
+        elif relation:
+            endorsements = endorsements.filter(relation=relation)
+        related = Q(pk__in=endorsements.values("party"))
+        # A resolution adopted without a vote binds every UN member state, with or without a row of its own.
+        without_vote = instrument and self.instruments[instrument][1] == Instrument.Adoption.WITHOUT_VOTE
+        if without_vote and relation in ("", None, "endorsing"):
+            related |= Q(un_member=True)
+        return queryset.filter(related)

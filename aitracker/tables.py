@@ -1,7 +1,22 @@
-"""The public commitments table: what each column shows and how it sorts."""
+"""The public tables (commitments, parties): what each column shows and how it sorts; their downloads."""
+
+import json
 
 import django_tables2 as tables
-from django.db.models import Count, F, Max, OuterRef, StringAgg, Subquery, Value
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    StringAgg,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, JSONObject
 from django.db.models.query import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -11,7 +26,7 @@ from django_tables2.data import TableQuerysetData
 
 from .cache import generation_expression, read_generation
 from .links import slug_url
-from .models import Commitment, Status
+from .models import STATUS_VALUES, Commitment, Endorsement, Party, PartyStatus, ProgressUpdate, Source, Status
 from .templatetags.aitracker_tags import progress_bar_html, status_badge_html, time_tag
 
 MAX_PER_PAGE = 100
@@ -267,6 +282,279 @@ def csv_cell(value):
     if value is None:
         return ""
     if isinstance(value, list):
-        value = "; ".join(value)
+        # A source is written "title <address>"; other lists are names or slugs.
+        value = "; ".join(f"{item['title']} <{item['url']}>" if isinstance(item, dict) else item for item in value)
     value = str(value)
     return "'" + value if value.startswith(_CSV_FORMULA_START) else value
+
+
+# Downloads of the updates list ("what changed?"): every matching update with its sources.
+UPDATE_EXPORT_FIELDS = [
+    "instrument",
+    "commitment",
+    "commitment_title",
+    "kind",
+    "reported_on",
+    "published_at",
+    "status",
+    "status_label",
+    "progress",
+    "confidence",
+    "parties",
+    "summary",
+    "corrected_at",
+    "correction_note",
+    "sources",
+    "url",
+]
+
+
+def update_export_rows(updates, *, site_root, chunk_size=1000):
+    """One dict per update, in the queryset's order, with its sources and parties, in one query whatever the
+    number of rows (each update's sources come as one JSON text, its parties as one string), read chunk by
+    chunk so that memory stays flat."""
+    labels = {value: str(label) for value, label in Status.choices}
+    # Ordered in Python by their key: not every SQLite orders inside an aggregate.
+    source = JSONObject(
+        id="pk",
+        url="url",
+        title="title",
+        publisher="publisher",
+        published_on="published_on",
+        archived_url="archived_url",
+    )
+    sources = (
+        Source.objects.filter(update=OuterRef("pk"))
+        .order_by()
+        .values("update")
+        .annotate(items=StringAgg(Cast(source, TextField()), delimiter=Value(",")))
+        .values("items")
+    )
+    parties = (
+        ProgressUpdate.parties.through.objects.filter(progressupdate_id=OuterRef("pk"))
+        .order_by()
+        .values("progressupdate_id")
+        .annotate(slugs=StringAgg("party__slug", delimiter=Value(_THEME_SEPARATOR)))
+        .values("slugs")
+    )
+    rows = (
+        updates.prefetch_related(None)
+        .annotate(export_sources=Subquery(sources), export_parties=Subquery(parties))
+        .values_list(*_UPDATE_COLUMNS, "export_sources", "export_parties")
+        .iterator(chunk_size=chunk_size)
+    )
+    for (pk, instrument, commitment, title, kind, reported_on, published_at, status, progress, confidence, summary,
+         corrected_at, correction_note, sources_json, party_slugs) in rows:  # fmt: skip
+        yield {
+            "instrument": instrument,
+            "commitment": commitment,
+            "commitment_title": title,
+            # An assessment says a status; a check ("searched, nothing new") has none and keeps every status.
+            "kind": kind,
+            "reported_on": reported_on.isoformat(),
+            "published_at": published_at.isoformat() if published_at else None,
+            "status": status,
+            "status_label": labels.get(status, ""),
+            "progress": progress,
+            "confidence": confidence,
+            # The parties whose action it records; none: it is about the commitment as a whole.
+            "parties": sorted(party_slugs.split(_THEME_SEPARATOR)) if party_slugs else [],
+            "summary": summary,
+            "corrected_at": corrected_at.isoformat() if corrected_at else None,
+            "correction_note": correction_note,
+            "sources": _sources(sources_json),
+            "url": f"{site_root}{slug_url('commitment_detail', commitment)}#update-{pk}",
+        }
+
+
+def _sources(sources_json):
+    """An update's sources, in the order they were added, from the JSON objects its row carries."""
+    sources = sorted(json.loads(f"[{sources_json}]") if sources_json else [], key=lambda source: source["id"])
+    return [{key: value for key, value in source.items() if key != "id"} for source in sources]
+
+
+_UPDATE_COLUMNS = [
+    "pk",
+    "commitment__instrument__slug",
+    "commitment__slug",
+    "commitment__title",
+    "kind",
+    "reported_on",
+    "published_at",
+    "status",
+    "progress",
+    "confidence",
+    "summary",
+    "corrected_at",
+    "correction_note",
+]
+
+
+# The parties list: one row per party, with its counts per status from its own PartyStatus rows.
+class PartyPageData(TableQuerysetData):
+    """A page of parties, then their counts per status for that page alone, in one grouped query."""
+
+    def __getitem__(self, key):
+        rows = super().__getitem__(key)
+        if not isinstance(key, slice):
+            return rows
+        rows = list(rows)
+        attach_status_counts(rows)
+        return rows
+
+
+def attach_status_counts(parties):
+    """Give each party `status_counts` ({status: n}, every status) and `bound_count`: one grouped query."""
+    counts = {}
+    for party_id, status, n in (
+        PartyStatus.objects.public()
+        .filter(party__in=[party.pk for party in parties])
+        .order_by()
+        .values_list("party", "status")
+        .annotate(n=Count("pk"))
+    ):
+        counts.setdefault(party_id, dict.fromkeys(STATUS_VALUES, 0))[status] = n
+    for party in parties:
+        party.status_counts = counts.get(party.pk, dict.fromkeys(STATUS_VALUES, 0))
+        party.bound_count = sum(party.status_counts.values())
+
+
+def _party_status_count(status=None):
+    rows = PartyStatus.objects.public().filter(party=OuterRef("pk"))
+    if status:
+        rows = rows.filter(status=status)
+    return Coalesce(Subquery(rows.order_by().values("party").annotate(n=Count("pk")).values("n")), 0)
+
+
+class StatusCountColumn(tables.Column):
+    """How many commitments binding the party are in `status` (all of them when None); sorts by that count."""
+
+    def __init__(self, status=None, **kwargs):
+        self.status = status
+        accessor = f"status_counts__{status}" if status else "bound_count"
+        super().__init__(accessor=accessor, attrs={"th": {"class": "num"}, "td": {"class": "num"}}, **kwargs)
+
+    def order(self, queryset, is_descending):
+        key = f"count_{self.status or 'bound'}"
+        return _by_count(queryset.annotate(**{key: _party_status_count(self.status)}), key, is_descending)
+
+
+def _by_count(queryset, key, is_descending):
+    """By a count, ties in alphabetical order whichever way the count runs."""
+    count = F(key).desc() if is_descending else F(key).asc()
+    return queryset.order_by(count, "name", "pk"), True
+
+
+class PartyTable(tables.Table):
+    name = tables.Column(verbose_name=_("Party"), linkify=True)
+    kind = tables.Column(verbose_name=_("Kind"))
+    region = tables.Column(verbose_name=_("Region"), default="—")
+    endorsed_count = tables.Column(
+        verbose_name=_("Instruments endorsed"),
+        attrs={"th": {"class": "num"}, "td": {"class": "num"}},
+    )
+    bound_count = StatusCountColumn(verbose_name=_("Commitments binding it"))
+    not_assessed = StatusCountColumn(Status.NOT_ASSESSED, verbose_name=Status.NOT_ASSESSED.label)
+    not_started = StatusCountColumn(Status.NOT_STARTED, verbose_name=Status.NOT_STARTED.label)
+    in_progress = StatusCountColumn(Status.IN_PROGRESS, verbose_name=Status.IN_PROGRESS.label)
+    partly_achieved = StatusCountColumn(Status.PARTLY_ACHIEVED, verbose_name=Status.PARTLY_ACHIEVED.label)
+    achieved = StatusCountColumn(Status.ACHIEVED, verbose_name=Status.ACHIEVED.label)
+    stalled = StatusCountColumn(Status.STALLED, verbose_name=Status.STALLED.label)
+    reversed = StatusCountColumn(Status.REVERSED, verbose_name=Status.REVERSED.label)
+
+    class Meta:
+        model = Party
+        fields = ["name", "kind", "region", "endorsed_count", "bound_count", *STATUS_VALUES]
+        sequence = ["name", "kind", "region", "endorsed_count", "bound_count", *STATUS_VALUES]
+        template_name = "aitracker/includes/table.html"
+        attrs = {"class": "data-table", "id": "parties-table"}
+        order_by_field = "sort"
+        page_field = "page"
+        per_page = 50
+        empty_text = _("No party matches these filters.")
+
+    def __init__(self, data=None, *args, **kwargs):
+        if isinstance(data, QuerySet):
+            data = PartyPageData(data)
+        super().__init__(data, *args, **kwargs)
+        self.caption = _("Parties; select a column heading to sort by it")
+
+    def paginate(self, *args, per_page=None, **kwargs):
+        per_page = max(1, min(per_page or self._meta.per_page, MAX_PER_PAGE))
+        return super().paginate(*args, per_page=per_page, **kwargs)
+
+    def body_html(self):
+        """The rows of the current page (includes/table.html shows the tables' rows this way)."""
+        rows = []
+        for number, row in enumerate(self.paginated_rows):
+            cells = format_html_join(
+                "", "<td {}>{}</td>", ((column.attrs["td"].as_html(), value) for column, value in row.items())
+            )
+            rows.append(format_html('<tr class="{}">{}</tr>', "odd" if number % 2 else "even", cells))
+        return mark_safe("\n".join(rows))
+
+    def order_name(self, queryset, is_descending):
+        return _ordered(queryset, is_descending, "name")
+
+    def order_kind(self, queryset, is_descending):
+        return _ordered(queryset, is_descending, "kind", "name")
+
+    def order_region(self, queryset, is_descending):
+        # Global bodies, with no region, come last either way, as empty values do in the other columns.
+        region = F("region").desc() if is_descending else F("region").asc()
+        no_region = Case(When(region="", then=Value(1)), default=Value(0), output_field=IntegerField())
+        return queryset.annotate(no_region=no_region).order_by("no_region", region, "name", "pk"), True
+
+    def order_endorsed_count(self, queryset, is_descending):
+        return _by_count(queryset, "endorsed_count", is_descending)
+
+
+def with_endorsed_count(parties):
+    """Annotate `endorsed_count`, the instruments each party signed, joined, sponsored or voted for: a
+    subquery, evaluated for the rows shown, rather than a join that groups every party's endorsements."""
+    endorsed = (
+        Endorsement.objects.public()
+        .filter(party=OuterRef("pk"), relation__in=Endorsement.Relation.endorsing())
+        .order_by()
+        .values("party")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return parties.annotate(endorsed_count=Coalesce(Subquery(endorsed), 0))
+
+
+PARTY_EXPORT_FIELDS = [
+    "slug",
+    "name",
+    "kind",
+    "country",
+    "region",
+    "un_member",
+    "instruments_endorsed",
+    "commitments_binding",
+    *STATUS_VALUES,
+    "url",
+]
+
+
+def party_export_rows(parties, *, site_root):
+    """One dict per party, in the queryset's order, with its counts per status: two queries in all. Parties
+    number in the hundreds (every state and a few organisations), so they are read at once."""
+    yield from _party_rows(list(parties), site_root)
+
+
+def _party_rows(parties, site_root):
+    attach_status_counts(parties)
+    for party in parties:
+        yield {
+            "slug": party.slug,
+            "name": party.name,
+            "kind": party.kind,
+            "country": party.country.code or "",
+            "region": party.region,
+            "un_member": party.un_member,
+            "instruments_endorsed": party.endorsed_count,
+            "commitments_binding": party.bound_count,
+            **party.status_counts,
+            "url": site_root + party.get_absolute_url(),
+        }

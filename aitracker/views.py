@@ -9,7 +9,9 @@ from django.conf import settings
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
+from django.db.models import Count, Window
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -17,9 +19,11 @@ from django.views.generic import DetailView, ListView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
+from . import comparison
 from .cache import cached_summary, current_generation
-from .filters import CommitmentFilter
-from .links import absolute_url
+from .filters import CommitmentFilter, PartyFilter, PlainSelect, UpdateFilter, published_since
+from .links import absolute_url, slug_url
+from .maps import commitment_status_map, instrument_relation_map
 from .models import (
     STATUS_DEFINITIONS,
     STATUS_VALUES,
@@ -34,7 +38,18 @@ from .models import (
     Theme,
     stale_cutoff,
 )
-from .tables import EXPORT_FIELDS, CommitmentTable, commitment_export_rows, csv_cell
+from .tables import (
+    EXPORT_FIELDS,
+    PARTY_EXPORT_FIELDS,
+    UPDATE_EXPORT_FIELDS,
+    CommitmentTable,
+    PartyTable,
+    commitment_export_rows,
+    csv_cell,
+    party_export_rows,
+    update_export_rows,
+    with_endorsed_count,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +123,37 @@ def stale_count():
     return cached_summary(f"stale:{stale_cutoff()}", Commitment.objects.public().stale().count)
 
 
+def recently_published():
+    """What changed in the last 30 days: how many updates were published, and the latest of them. One query
+    (the count rides along each row, a window over the period), kept until the next write as plain values."""
+    since = published_since("last_30_days")
+
+    def compute():
+        rows = list(
+            ProgressUpdate.objects.public()
+            .filter(published_at__gte=since)
+            .annotate(period_total=Window(Count("pk")))
+            .order_by("-published_at", "-pk")
+            .values(
+                "pk",
+                "kind",
+                "status",
+                "published_at",
+                "period_total",
+                "commitment__slug",
+                "commitment__reference",
+                "commitment__title",
+                "commitment__instrument__short_title",
+            )[:LATEST_UPDATES]
+        )
+        for row in rows:
+            row["url"] = f"{slug_url('commitment_detail', row['commitment__slug'])}#update-{row['pk']}"
+        return {"recent_count": rows[0]["period_total"] if rows else 0, "recent_updates": rows}
+
+    # Keyed by the day: the period moves with the calendar as well as with the data.
+    return cached_summary(f"published-30-days:{since.date()}", compute)
+
+
 class DashboardView(TemplateView):
     template_name = "aitracker/dashboard.html"
 
@@ -125,23 +171,24 @@ class DashboardView(TemplateView):
             instrument_count=cached_summary("instruments", Instrument.objects.public().count),
             by_theme=breakdown_rows(Theme.objects.public(), status_counts_by_theme()),
             latest_updates=public_updates()[:LATEST_UPDATES],
+            **recently_published(),
             **kwargs,
         )
 
 
-def _csv_stream(rows):
+def _csv_stream(rows, fields=EXPORT_FIELDS):
     class Echo:
         def write(self, value):
             return value
 
     writer = csv.writer(Echo())
     # The byte-order mark lets spreadsheets read "§" and accented names as UTF-8.
-    yield "\ufeff" + writer.writerow(EXPORT_FIELDS)
+    yield "\ufeff" + writer.writerow(fields)
     for row in rows:
-        yield writer.writerow([csv_cell(row[field]) for field in EXPORT_FIELDS])
+        yield writer.writerow([csv_cell(row[field]) for field in fields])
 
 
-def _json_stream(rows):
+def _json_stream(rows, fields=None):
     yield "["
     for index, row in enumerate(rows):
         yield ("\n" if index == 0 else ",\n") + json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False)
@@ -205,21 +252,33 @@ class CommitmentListView(SingleTableMixin, FilterView):
 
     def export(self, export):
         """Stream exactly the filtered and sorted rows, every page, so memory stays flat however many."""
-        if export not in EXPORTS:
-            return HttpResponseBadRequest(_("Unknown download format: use csv or json."), content_type="text/plain")
         filterset = self.get_filterset(self.get_filterset_class())
-        if filterset.is_bound and not filterset.is_valid():
-            return HttpResponseBadRequest(
-                _("Some filters are not valid: %(fields)s.") % {"fields": ", ".join(filterset.errors)},
-                content_type="text/plain",
-            )
+        if problem := bad_export(export, filterset):
+            return problem
         table = RequestConfig(self.request, paginate=False).configure(self.table_class(data=filterset.qs))
         rows = commitment_export_rows(table.data.data, site_root=absolute_url(""), chunk_size=EXPORT_CHUNK)
-        stream, content_type = EXPORTS[export]
-        response = StreamingHttpResponse(stream(rows), content_type=content_type)
-        filename = f"aitracker-commitments-{timezone.localdate():%Y-%m-%d}.{export}"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return download(rows, export=export, name="commitments")
+
+
+def download(rows, *, export, name, fields=EXPORT_FIELDS):
+    """A streamed CSV or JSON download of `rows` (dicts), named for what it holds and today's date."""
+    stream, content_type = EXPORTS[export]
+    response = StreamingHttpResponse(stream(rows, fields), content_type=content_type)
+    filename = f"aitracker-{name}-{timezone.localdate():%Y-%m-%d}.{export}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def bad_export(export, filterset):
+    """The answer to a download that cannot be made (unknown format, filters not valid), or None."""
+    if export not in EXPORTS:
+        return HttpResponseBadRequest(_("Unknown download format: use csv or json."), content_type="text/plain")
+    if filterset.is_bound and not filterset.is_valid():
+        return HttpResponseBadRequest(
+            _("Some filters are not valid: %(fields)s.") % {"fields": ", ".join(filterset.errors)},
+            content_type="text/plain",
+        )
+    return None
 
 
 def party_status_counts_of_commitment(commitment):
@@ -270,6 +329,7 @@ class CommitmentDetailView(DetailView):
             assessed_total=bound - counts[Status.NOT_ASSESSED],
             status=Status(commitment.current_status),
             status_definition=STATUS_DEFINITIONS[commitment.current_status],
+            status_map=commitment_status_map(commitment=commitment, table_id="parties"),
             **kwargs,
         )
 
@@ -318,6 +378,7 @@ class InstrumentDetailView(DetailView):
             un_member_count = cached_summary("un-members", Party.objects.public().filter(un_member=True).count)
         return super().get_context_data(
             endorsement_groups=groups,
+            relation_map=instrument_relation_map(instrument=self.object),
             un_member_count=un_member_count,
             official_texts=OfficialText.objects.public().filter(instrument=self.object),
             **commitments_summary(commitments, f"instrument:{self.object.pk}"),
@@ -325,11 +386,24 @@ class InstrumentDetailView(DetailView):
         )
 
 
-class PartyListView(ListView):
+class PartyListView(SingleTableMixin, FilterView):
+    table_class = PartyTable
+    filterset_class = PartyFilter
     template_name = "aitracker/party_list.html"
 
     def get_queryset(self):
-        return Party.objects.public().with_counts()
+        return with_endorsed_count(Party.objects.public())
+
+    def get(self, request, *args, **kwargs):
+        export = request.GET.get("_export")
+        if export is None:
+            return super().get(request, *args, **kwargs)
+        filterset = self.get_filterset(self.get_filterset_class())
+        if problem := bad_export(export, filterset):
+            return problem
+        table = RequestConfig(request, paginate=False).configure(self.table_class(data=filterset.qs))
+        rows = party_export_rows(table.data.data, site_root=absolute_url(""))
+        return download(rows, export=export, name="parties", fields=PARTY_EXPORT_FIELDS)
 
 
 class PartyDetailView(DetailView):
@@ -404,6 +478,63 @@ class ThemeDetailView(DetailView):
         )
 
 
+class CompareView(TemplateView):
+    """Two to four parties side by side. Bad input (an unknown party, too many) is answered on the page, with
+    the form to correct it, as a 400; one party or none is the form's first step."""
+
+    template_name = "aitracker/compare.html"
+    SELECTS = 4
+
+    def get(self, request, *args, **kwargs):
+        values = request.GET.getlist("parties")
+        parties, error = [], ""
+        try:
+            parties = comparison.find_parties(comparison.parse_slugs(values))
+        except comparison.ComparisonError as problem:
+            error = str(problem)
+        if not error and len(values) > 1:
+            # The form's select boxes send ?parties=a&parties=b: the address to share is ?parties=a,b.
+            return redirect(f"{request.path}?{compare_query(parties)}")
+        export = request.GET.get("_export")
+        if export is not None:
+            return self.export(export, parties, error)
+        context = self.get_context_data(parties=parties, error=error, **kwargs)
+        return self.render_to_response(context, status=400 if error else 200)
+
+    def export(self, export, parties, error):
+        if export != "csv":
+            return HttpResponseBadRequest(_("Unknown download format: use csv."), content_type="text/plain")
+        if error or len(parties) < comparison.MIN_PARTIES:
+            message = error or _("Choose two to four parties to compare.")
+            return HttpResponseBadRequest(message, content_type="text/plain")
+        header = comparison.export_header(parties)
+        rows = (dict(zip(header, values, strict=True)) for values in comparison.export_rows(parties))
+        slugs = "-".join(party.slug for party in parties)
+        return download(rows, export="csv", name=f"compare-{slugs}", fields=header)
+
+    def get_context_data(self, *, parties, error, **kwargs):
+        choices = [("", _("Choose a party")), *Party.objects.public().values_list("slug", "name")]
+        # After a mistake, the form keeps what was asked for, so the visitor corrects one box.
+        chosen = [party.slug for party in parties] or comparison.split_slugs(self.request.GET.getlist("parties"))
+        selects = []
+        for index in range(self.SELECTS):
+            value = chosen[index] if index < len(chosen) else ""
+            widget = PlainSelect(choices=choices)
+            selects.append((f"party-{index + 1}", widget.render("parties", value, attrs={"id": f"party-{index + 1}"})))
+        context = {"parties": parties, "error": error, "selects": selects, "ready": False}
+        if not error and len(parties) >= comparison.MIN_PARTIES:
+            context.update(
+                ready=True,
+                share_query=compare_query(parties),
+                **comparison.comparison(parties, self.request.GET.get("page")),
+            )
+        return super().get_context_data(**context, **kwargs)
+
+
+def compare_query(parties):
+    return "parties=" + ",".join(party.slug for party in parties)
+
+
 @dataclass
 class UncountedPage:
     """The part of Django's Page that a newer/older navigation needs, for a list too long to count."""
@@ -431,13 +562,40 @@ class UncountedPage:
 MAX_UPDATE_PAGE = 1_000_000
 
 
-class UpdateListView(ListView):
+class UpdateListView(FilterView):
     template_name = "aitracker/update_list.html"
     context_object_name = "updates"
+    filterset_class = UpdateFilter
     paginate_by = 20
 
     def get_queryset(self):
+        # UpdateFilter puts them in the chosen order (by the event's date, newest first, unless asked).
+        if "_export" in self.request.GET:
+            # A download has no use for each update's previous status, a lookup per row.
+            return ProgressUpdate.objects.public()
         return public_updates().prefetch_related("sources")
+
+    def get(self, request, *args, **kwargs):
+        export = request.GET.get("_export")
+        if export is None:
+            return super().get(request, *args, **kwargs)
+        filterset = self.get_filterset(self.get_filterset_class())
+        return bad_export(export, filterset) or download(
+            update_export_rows(filterset.qs, site_root=absolute_url(""), chunk_size=EXPORT_CHUNK),
+            export=export,
+            name="updates",
+            fields=UPDATE_EXPORT_FIELDS,
+        )
+
+    def get_context_data(self, **kwargs):
+        filterset = self.filterset
+        return super().get_context_data(
+            filtered=filterset.is_bound
+            and any(value for name, value in self.request.GET.items() if name in filterset.filters and name != "sort"),
+            # The pages are "newer" and "older" only when the list runs newest first.
+            newest_first=self.request.GET.get("sort", "-").startswith("-"),
+            **kwargs,
+        )
 
     def paginate_queryset(self, queryset, page_size):
         """Newer and older pages, without counting them: counting every published update (300,000 at a

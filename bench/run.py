@@ -42,7 +42,7 @@ def database_urls(kind: str) -> dict[str, str]:
 _PICK = """
 import json
 from django.db.models import Count, Q
-from aitracker.models import Commitment, Party, ProgressUpdate, Theme
+from aitracker.models import Commitment, Instrument, Party, ProgressUpdate, Theme
 public = ProgressUpdate.objects.public()
 # The commitment with the most published updates among those that bind every signatory (most do), so that
 # the page shows the same things at both sizes.
@@ -54,11 +54,16 @@ commitment = (
     .values("slug", "n")
     .first()
 )
-party = Party.objects.annotate(n=Count("endorsements")).order_by("-n", "slug").values("slug", "n").first()
+parties = list(Party.objects.annotate(n=Count("endorsements")).order_by("-n", "slug").values("slug", "n")[:3])
+party = parties[0]
+# The instrument with the most parties: the biggest map.
+instrument = Instrument.objects.annotate(n=Count("endorsements")).order_by("-n", "slug").values("slug", "n").first()
 theme = Theme.objects.order_by("name").values_list("slug", flat=True).first()
 print(json.dumps({
     "commitment": commitment["slug"], "commitment_updates": commitment["n"],
     "party": party["slug"], "party_endorsements": party["n"],
+    "compare": ",".join(p["slug"] for p in parties),
+    "instrument": instrument["slug"], "instrument_parties": instrument["n"],
     "theme": theme, "public_commitments": Commitment.objects.public().count(),
 }))
 """
@@ -79,6 +84,10 @@ def pick_pages(db_url: str) -> tuple[list[Page], dict]:
         Page("table, last page", f"/commitments/?page={last_page}"),
         Page(f"commitment ({facts['commitment_updates']} updates)", f"/commitments/{facts['commitment']}/"),
         Page("party", f"/parties/{facts['party']}/"),
+        Page(f"instrument + map ({facts['instrument_parties']} parties)", f"/instruments/{facts['instrument']}/"),
+        Page("compare (3 parties)", f"/compare/?parties={facts['compare']}"),
+        Page("parties table", "/parties/"),
+        Page("updates, published in 30 days", "/updates/?published=last_30_days&sort=-published_at"),
         Page("Atom feed", "/feeds/updates.atom"),
         Page("CSV export, full", "/commitments/?_export=csv", html=False),
         Page("admin changelist (peer)", "/admin/aitracker/commitment/", html=False, admin=True),

@@ -66,6 +66,8 @@ def affected_pages(world):
         reverse("theme_list"): False,
         reverse("theme_detail", kwargs={"slug": theme.slug}): True,
         reverse("update_list"): True,
+        reverse("update_list") + "?published=last_30_days&sort=-published_at": True,
+        reverse("party_list") + "?sort=-achieved&kind=organisation": False,
         reverse("feed_updates"): True,
         reverse("feed_commitment", kwargs={"slug": commitment.slug}): True,
         reverse("feed_party", kwargs={"slug": party.slug}): False,

@@ -23,6 +23,8 @@ FUZZ = settings(
 )
 
 TABLE_PARAMETERS = ["q", "instrument", "theme", "status", "party", "stale", "sort", "page", "per_page", "_export"]
+# The parameters of /updates/, /parties/ and /compare/ (issue 11).
+TABLE_PARAMETERS += ["published", "published_after", "published_before", "relation", "kind", "region", "parties"]
 SORTS = ["instrument", "reference", "title", "themes", "current_status", "current_progress", "last_update_on"]
 
 numbers = st.one_of(
@@ -54,6 +56,18 @@ known = st.sampled_from(
         "%00",
         "\x00",
         "../../etc/passwd",
+        "france,france",
+        "france,paris,nobody",
+        "a,b,c,d,e",
+        "2025-13-45",
+        "9999-12-31",
+        "0001-01-01",
+        "this_month",
+        "-published_at",
+        "-achieved",
+        "endorsing",
+        "organisation",
+        "europe",
     ]
 )
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=300)
@@ -120,6 +134,14 @@ def test_the_updates_list_never_fails(site, query):
 @given(query=query_strings(), page=st.sampled_from(["/", "/instruments/", "/parties/", "/themes/", "/methodology/"]))
 def test_the_other_list_pages_never_fail(site, query, page):
     assert_never_500(Client(raise_request_exception=False), page, query)
+
+
+@FUZZ
+@given(query=query_strings())
+def test_the_comparison_never_fails(site, query):
+    # The form's select boxes lead to the shareable address: a redirect, then an answer.
+    response = get(Client(raise_request_exception=False), "/compare/", query)
+    assert response.status_code in (200, 302, 400), (query, response.status_code)
 
 
 @FUZZ
