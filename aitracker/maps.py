@@ -101,6 +101,7 @@ def build_map(
         heading=heading,
         title=title,
         table_id=table_id,
+        none_label=none.label,
         categories=categories,
         svg=_svg(title, shapes, drawn),
         organisations=organisations,

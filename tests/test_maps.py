@@ -59,6 +59,8 @@ def test_an_instrument_page_maps_its_parties_by_relation(client, instrument):
     legend = re.search(r'<ul class="map-legend".*?</ul>', html, re.S).group(0)
     assert re.search(r"Signed: <strong>3</strong>", legend)
     assert re.search(r"Did not sign: <strong>1</strong>", legend)
+    # The grey of countries with no relation is named in the legend too.
+    assert re.search(r'<span class="swatch fill-map-none" aria-hidden="true"></span>No relation recorded</li>', legend)
     side = re.search(r'<div class="map-side">.*?</div>', html, re.S).group(0)
     assert '<a href="/parties/eu/">European Union</a>: Signed' in side
 
