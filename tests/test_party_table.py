@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from aitracker.models import Endorsement, Instrument, Party
@@ -119,7 +120,7 @@ def test_csv_and_json_downloads_of_the_filtered_rows(client, world):
     data = json.loads(b"".join(response.streaming_content))
     france = next(row for row in data if row["slug"] == "france")
     assert france["commitments_binding"] == 3 and france["achieved"] == 2 and france["country"] == "FR"
-    assert france["url"] == "http://testserver/parties/france/"
+    assert france["url"] == settings.AITRACKER_SITE_URL + "/parties/france/"
 
 
 def test_a_formula_in_a_name_is_escaped_in_the_csv(client, world):
