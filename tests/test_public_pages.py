@@ -96,7 +96,7 @@ REAL_PAGES = [
         {"slug": "unga-78-265"},
         ["Official texts", 'hreflang="ar"', "https://docs.un.org/zh/A/RES/78/265", "Bridge the AI and other digital"],
     ),
-    ("party_list", {}, ["China", "Kenya", "European Union"]),
+    ("party_list", {}, ["Afghanistan", "African Union Commission", "Parties"]),
     (
         "party_detail",
         {"slug": "china"},
