@@ -71,7 +71,7 @@ def test_visitor_filters_by_theme_opens_a_commitment_and_downloads_the_csv(live_
     page.goto(live_server.url + reverse("commitment_detail", kwargs={"slug": "cn-fr-2024-2-address-ai-risks"}))
     source_links = page.locator(".sources a")
     expect(source_links.first).to_have_attribute("href", re.compile(r"^https://"))
-    expect(page.locator(".sources")).to_contain_text("WAM (Emirates News Agency")
+    expect(page.locator(".sources").first).to_contain_text("WAM (Emirates News Agency")
 
     assert problems == []
 

@@ -115,7 +115,9 @@ REAL_PAGES = [
 
 @pytest.mark.parametrize(("name", "kwargs", "expected"), REAL_PAGES, ids=[p[0] + str(p[1]) for p in REAL_PAGES])
 def test_page_answers_with_its_data(client, real_data, name, kwargs, expected, django_assert_max_num_queries):
-    with django_assert_max_num_queries(10):
+    from tests.test_query_budgets import BUDGET
+
+    with django_assert_max_num_queries(BUDGET):
         html = get_ok(client, reverse(name, kwargs=kwargs))
     for text in expected:
         assert text in html, text
