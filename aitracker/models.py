@@ -8,7 +8,7 @@ public sees go through `aitracker.services`.
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models
 from django.db.models import (
     Case,
@@ -30,6 +30,17 @@ from simple_history.models import HistoricalRecords
 from .links import slug_url
 
 HTTP_URL = Q(url__startswith="http://") | Q(url__startswith="https://")
+
+# Every free-text field has a limit, enforced by the model's validators so that forms, the admin, imports and
+# the services all refuse a longer text with the same clear error. Generous for real texts, and small enough
+# that rendering or storing one is always cheap.
+SUMMARY_MAX_LENGTH = 20_000
+TEXT_MAX_LENGTH = 10_000
+NOTE_MAX_LENGTH = 2_000
+
+
+def text_limit(length):
+    return [MaxLengthValidator(length)]
 
 
 class Confidence(models.TextChoices):
@@ -97,9 +108,16 @@ class Instrument(models.Model):
         _("confidence in the date"), max_length=16, choices=Confidence.choices, default=Confidence.CONFIRMED
     )
     place = models.CharField(_("place"), max_length=120, blank=True)
-    summary = models.TextField(_("summary"), help_text=_("Our own summary, in plain words."))
+    summary = models.TextField(
+        _("summary"), help_text=_("Our own summary, in plain words."), validators=text_limit(TEXT_MAX_LENGTH)
+    )
     source_url = models.URLField(_("source address"), max_length=500)
-    note = models.TextField(_("note"), blank=True, help_text=_("Further sources and caveats, e.g. doubts on the date."))
+    note = models.TextField(
+        _("note"),
+        blank=True,
+        help_text=_("Further sources and caveats, e.g. doubts on the date."),
+        validators=text_limit(TEXT_MAX_LENGTH),
+    )
 
     history = HistoricalRecords()
     objects = InstrumentQuerySet.as_manager()
@@ -205,7 +223,7 @@ class Endorsement(models.Model):
     date = models.DateField(_("date"), null=True, blank=True)
     source_url = models.URLField(_("source address"), max_length=500)
     confidence = models.CharField(_("confidence"), max_length=16, choices=Confidence.choices)
-    note = models.TextField(_("note"), blank=True)
+    note = models.TextField(_("note"), blank=True, validators=text_limit(NOTE_MAX_LENGTH))
 
     history = HistoricalRecords()
     objects = EndorsementQuerySet.as_manager()
@@ -245,7 +263,7 @@ class ThemeQuerySet(models.QuerySet):
 class Theme(models.Model):
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
     name = models.CharField(_("name"), max_length=120, unique=True)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, validators=text_limit(TEXT_MAX_LENGTH))
 
     history = HistoricalRecords()
     objects = ThemeQuerySet.as_manager()
@@ -360,7 +378,9 @@ class Commitment(models.Model):
     reference = models.CharField(_("reference"), max_length=40, help_text=_('The point or paragraph, e.g. "§4".'))
     slug = models.SlugField(_("slug"), max_length=120, unique=True)
     title = models.CharField(_("title"), max_length=200)
-    text = models.TextField(_("text"), help_text=_("What was pledged, in our own plain words."))
+    text = models.TextField(
+        _("text"), help_text=_("What was pledged, in our own plain words."), validators=text_limit(TEXT_MAX_LENGTH)
+    )
     themes = models.ManyToManyField(Theme, verbose_name=_("themes"), related_name="commitments", blank=True)
     parties = models.ManyToManyField(
         Party,
@@ -513,7 +533,13 @@ class ProgressUpdate(models.Model):
         validators=[MaxValueValidator(100)],
         help_text=_("Optional, from 0 to 100."),
     )
-    summary = models.TextField(_("summary"), help_text=_("Markdown. What happened, in plain words."))
+    summary = models.TextField(
+        _("summary"),
+        help_text=_("Markdown. What happened, in plain words."),
+        validators=text_limit(SUMMARY_MAX_LENGTH),
+    )
+    # The summary rendered and sanitised once, by the services, when it is saved (aitracker/rendering.py).
+    summary_html = models.TextField(_("summary as HTML"), blank=True, editable=False)
     confidence = models.CharField(
         _("confidence"),
         max_length=16,
@@ -546,15 +572,16 @@ class ProgressUpdate(models.Model):
         null=True,
         blank=True,
     )
-    review_note = models.TextField(_("review note"), blank=True)
+    review_note = models.TextField(_("review note"), blank=True, validators=text_limit(NOTE_MAX_LENGTH))
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     corrected_at = models.DateTimeField(_("corrected at"), null=True, blank=True)
-    correction_note = models.TextField(_("correction note"), blank=True)
+    correction_note = models.TextField(_("correction note"), blank=True, validators=text_limit(NOTE_MAX_LENGTH))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
 
-    history = HistoricalRecords()
+    # The stored HTML is derived from the summary: a restore renders it again.
+    history = HistoricalRecords(excluded_fields=["summary_html"])
     objects = ProgressUpdateQuerySet.as_manager()
 
     class Meta:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from aitracker import services
 from aitracker.models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Theme
+from aitracker.rendering import render_markdown
 
 _seq = itertools.count(1)
 PASSWORD = "correct horse battery staple"
@@ -106,7 +107,8 @@ def make_commitment(*, instrument=None, themes=(), parties=(), **fields) -> Comm
 
 
 def make_update(*, commitment=None, state="draft", sources=1, author=None, **fields) -> ProgressUpdate:
-    """An update in any state, written directly (not through the services) with `sources` sources.
+    """An update in any state, written directly (not through the services) with `sources` sources, its
+    summary rendered as the services would.
 
     A published one refreshes its commitment's current status, as the publish service would.
     """
@@ -118,8 +120,10 @@ def make_update(*, commitment=None, state="draft", sources=1, author=None, **fie
     }
     if state == "published":
         defaults["published_at"] = timezone.now()
+    values = defaults | fields
+    values.setdefault("summary_html", render_markdown(values["summary"]))
     update = ProgressUpdate.objects.create(
-        commitment=commitment or make_commitment(), state=state, author=author, **(defaults | fields)
+        commitment=commitment or make_commitment(), state=state, author=author, **values
     )
     for i in range(sources):
         Source.objects.create(update=update, url=f"https://example.org/source/{i}", title=f"Source {i}")
