@@ -12,6 +12,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from . import services
 from .cache import public_pages_changed
 from .forms import CommitmentAdminForm, ProgressUpdateAdminForm
+from .imports import BoundedImportForm, ImportFileStorage, discard
 from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Theme
 from .resources import IMPORT_HELP, EndorsementResource, ProgressUpdateResource
 
@@ -110,11 +111,33 @@ class RestoreThroughServiceMixin:
 
 
 class AllOrNothingImportMixin(ImportExportMixin):
-    """Editors only; a preview first; and no partial import: one invalid row and nothing is imported."""
+    """Editors only; a preview first; and no partial import: one invalid row and nothing is imported. The
+    file is bounded in size and rows (aitracker/imports.py), and the copy kept between the preview and the
+    confirmation is removed whatever the outcome: refused, failed, confirmed, or an error on the way."""
 
     import_template_name = "admin/aitracker/import.html"
     import_formats = [base_formats.CSV]
     export_formats = [base_formats.CSV]
+    import_form_class = BoundedImportForm
+    tmp_storage_class = ImportFileStorage
+
+    def import_action(self, request, **kwargs):
+        keep = False
+        try:
+            response = super().import_action(request, **kwargs)
+            # Only a preview that can be confirmed needs its file for the next step.
+            keep = "confirm_form" in (getattr(response, "context_data", None) or {})
+            return response
+        finally:
+            if not keep:
+                upload = request.FILES.get("import_file")
+                discard(getattr(upload, "tmp_storage_name", None))
+
+    def process_import(self, request, **kwargs):
+        try:
+            return super().process_import(request, **kwargs)
+        finally:
+            discard(request.POST.get("import_file_name"))
 
     def has_import_permission(self, request):
         return services.user_is_editor(request.user)

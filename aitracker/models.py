@@ -471,6 +471,26 @@ class ProgressUpdateQuerySet(models.QuerySet):
     def latest_first(self):
         return self.order_by("-reported_on", "-published_at", "-pk")
 
+    def older_than(self, *, reported_on, published_at, pk):
+        """Published updates after the given one in latest_first() order: the next page of a long list. The
+        bound on the date lets the database start from that point of its latest-first index, so that a page
+        deep in the list costs what the first one does (an OFFSET walks every newer row first)."""
+        return self.filter(
+            Q(reported_on__lt=reported_on)
+            | Q(reported_on=reported_on, published_at__lt=published_at)
+            | Q(reported_on=reported_on, published_at=published_at, pk__lt=pk),
+            reported_on__lte=reported_on,
+        )
+
+    def newer_than(self, *, reported_on, published_at, pk):
+        """Published updates before the given one in latest_first() order, the nearest first."""
+        return self.filter(
+            Q(reported_on__gt=reported_on)
+            | Q(reported_on=reported_on, published_at__gt=published_at)
+            | Q(reported_on=reported_on, published_at=published_at, pk__gt=pk),
+            reported_on__gte=reported_on,
+        ).order_by("reported_on", "published_at", "pk")
+
     def with_previous_status(self):
         """Annotate `previous_status`: the status of the commitment's public update just before this one.
 
