@@ -179,6 +179,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_HANDLER = "aitracker.auth.AddressThrottlingHandler"
 AITRACKER_LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("AITRACKER_LOGIN_FAILURES_PER_ADDRESS", "20"))
 AXES_RESET_ON_SUCCESS = True
+# A refused attempt during a lockout is not recorded: it neither moves the time the lock lifts nor costs the
+# database a write, so a flood of them stays cheap.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_LOCKOUT_CALLABLE = "aitracker.middleware.lockout_response"  # the template, plus when to try again
 # Behind reverse proxies every request comes from a proxy's address: count them to find the visitor's.
