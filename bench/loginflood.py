@@ -5,8 +5,8 @@ bench/run.py does, and measures the median and p99 latency of a public page (the
 time) three ways: alone; with CLIENTS concurrent clients sending failed logins as fast as they are answered,
 each with a new username, under the settings as they were before issue 10's hole 9 (PBKDF2, lockout per
 account and address only: bench/loginflood_before.py); and with the same flood under today's settings
-(Argon2id at OWASP's minimum, and a lock on the address across usernames). About two minutes in all (the first run also seeds the database); the
-figures go to bench/results/<date>-loginflood.md.
+(Argon2id at OWASP's minimum, and a lock on the address across usernames). Under two minutes (the first run
+also seeds the database); the figures go to bench/results/<date>-loginflood.md.
 """
 
 import argparse
