@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -146,7 +148,12 @@ class AllOrNothingImportMixin(ImportExportMixin):
         return services.user_is_editor(request.user)
 
     def get_import_context_data(self, **kwargs):
-        return super().get_import_context_data(**kwargs) | {"import_help": IMPORT_HELP[self.opts.model_name]}
+        limits = gettext("A file holds at most %(rows)d rows and %(size)s.") % {
+            "rows": settings.AITRACKER_IMPORT_MAX_ROWS,
+            "size": filesizeformat(settings.AITRACKER_IMPORT_MAX_BYTES),
+        }
+        help_text = f"{IMPORT_HELP[self.opts.model_name]} {limits}"
+        return super().get_import_context_data(**kwargs) | {"import_help": help_text}
 
     def process_result(self, result, request):
         if result.has_errors() or result.has_validation_errors():

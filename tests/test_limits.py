@@ -162,11 +162,23 @@ def waiting_files(folder):
 
 def test_an_import_with_too_many_rows_is_refused_with_a_clear_message(editor_client, settings, import_dir):
     settings.AITRACKER_IMPORT_MAX_ROWS = 5
+    assert (
+        "A file holds at most 5 rows"
+        in editor_client.get(reverse("admin:aitracker_progressupdate_import")).content.decode()
+    )
     page = preview(editor_client, "progressupdate", to_csv([row()] * 6, HEADER)).content.decode()
     assert "more than 5 rows; an import takes at most 5" in page and "Confirm import" not in page
     assert waiting_files(import_dir) == []
     page = preview(editor_client, "progressupdate", to_csv([row()] * 5, HEADER)).content.decode()
     assert "Confirm import" in page
+
+
+def test_a_hundred_thousand_row_import_is_refused_at_once(editor_client, import_dir):
+    started = time.perf_counter()
+    response = preview(editor_client, "progressupdate", to_csv([row()] * 100_000, HEADER))
+    assert time.perf_counter() - started < 5
+    assert response.status_code == 413 and "split the file into smaller ones" in response.content.decode()
+    assert not ProgressUpdate.objects.exists() and waiting_files(import_dir) == []
 
 
 def test_an_over_large_import_file_is_refused_with_a_clear_message(editor_client, settings, import_dir):
