@@ -132,6 +132,8 @@ class AllOrNothingImportMixin(ImportExportMixin):
             return response
         finally:
             if not keep:
+                # import-export names its stored copy on the upload (`tmp_storage_name`, read back for its
+                # confirmation form): the one attribute of its own relied on here, pinned by tests/test_limits.py.
                 upload = request.FILES.get("import_file")
                 discard(getattr(upload, "tmp_storage_name", None))
 
