@@ -3,6 +3,7 @@ address across usernames; a login costs one cheap Argon2 hash; request bodies ar
 they are read; the admin's CSV import is bounded and leaves no file behind; a deep page of updates costs
 what the first one does."""
 
+import tempfile
 import time
 from datetime import date, timedelta
 
@@ -149,15 +150,21 @@ def test_bodies_under_the_limit_are_kept_in_memory_never_spooled_to_disk(setting
 
 
 @pytest.fixture
-def import_dir(settings, tmp_path):
+def import_dir(settings, tmp_path, monkeypatch):
     settings.AITRACKER_IMPORT_TMP_DIR = tmp_path / "imports"
+    # Anything written to the system's temporary folder would be seen too (where import-export keeps its
+    # files by default).
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
     factories.make_commitment(slug="fund-research")
     factories.make_party(slug="ruritania", name="Ruritania")
     return settings.AITRACKER_IMPORT_TMP_DIR
 
 
 def waiting_files(folder):
-    return sorted(folder.iterdir()) if folder.exists() else []
+    """The import's files waiting in its folder, or anywhere else under the test's temporary folder."""
+    return sorted(path for path in folder.parent.rglob("*") if path.is_file())
 
 
 def test_an_import_with_too_many_rows_is_refused_with_a_clear_message(editor_client, settings, import_dir):
