@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import services
-from .models import Commitment, Party, ProgressUpdate, Source
+from .models import NOTE_MAX_LENGTH, Commitment, Party, ProgressUpdate, Source
 
 
 class HttpURLField(forms.URLField):
@@ -119,6 +119,7 @@ class ProgressUpdateForm(VersionedFormMixin, forms.ModelForm):
 class CorrectionForm(ProgressUpdateForm):
     correction_note = forms.CharField(
         label=_("Correction note"),
+        max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Shown to the public next to the update: what was corrected and why."),
     )
@@ -171,6 +172,7 @@ SourceFormSet = inlineformset_factory(
 class ReviewNoteForm(forms.Form):
     note = forms.CharField(
         label=_("Note to the analyst"),
+        max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("What should change before publication."),
     )

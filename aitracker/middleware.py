@@ -8,6 +8,7 @@
 - `DatabaseUnavailableMiddleware` (above the session middleware, below the ones that add headers): a database
   that cannot be reached gives visitors a plain 503 page (no stack trace, nothing that needs the database)
   instead of a 500, whether a view or a middleware below it met the failure; the error goes to the log.
+- `RequestBodyLimitMiddleware` (right below it): a body over the limit is answered 413 unread.
 - `lockout_response`: django-axes' lockout page, saying when the visitor may try again.
 - `client_ip`: the visitor's address for django-axes, behind as many trusted proxies as configured.
 """
@@ -21,11 +22,14 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
+from django.db.models import Max, Sum
 from django.dispatch import receiver
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
+
+from .auth import address_failures
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +65,33 @@ def database_unavailable_response() -> HttpResponse:
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def request_too_large_response(limit: int) -> HttpResponse:
+    response = HttpResponse(render_to_string("413.html", {"limit": limit}), status=413)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class RequestBodyLimitMiddleware:
+    """Refuse a request whose declared body is over AITRACKER_MAX_REQUEST_BYTES, before anything reads it.
+
+    Django's own limits (DATA_UPLOAD_MAX_MEMORY_SIZE) leave file uploads out, and spool those to disk, however
+    large. A body sent without a Content-Length (chunked) is never read by Django under WSGI, so the declared
+    length is the one to check.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0  # Django then reads no body at all
+        if length > settings.AITRACKER_MAX_REQUEST_BYTES:
+            return request_too_large_response(settings.AITRACKER_MAX_REQUEST_BYTES)
+        return self.get_response(request)
 
 
 class SecurityHeadersMiddleware:
@@ -108,26 +139,37 @@ def flag_database_unavailable(sender, request=None, **kwargs):
 def lockout_response(request, original_response=None, credentials=None):
     """django-axes' lockout page (AXES_LOCKOUT_CALLABLE), with the time from which logging in works again.
 
-    The lock lifts one cool-off period after the last counted failure; failures during the lockout are not
-    counted (axes does not record them), so that time does not move while the visitor waits.
+    Either this account failed too often from this address, or this address failed too often whatever the
+    usernames (aitracker.auth). The lock lifts one cool-off period after the last counted failure; failures
+    during the lockout are not counted (axes does not record them), so that time does not move while the
+    visitor waits.
     """
     cool_off = get_cool_off(request) or timedelta(0)
+    now = timezone.now()
     username = get_client_username(request, credentials) or ""
-    last_failure = (
-        AccessAttempt.objects.filter(username=username, ip_address=getattr(request, "axes_ip_address", None))
-        .order_by("-attempt_time")
-        .values_list("attempt_time", flat=True)
-        .first()
-    )
-    retry_at = (last_failure or timezone.now()) + cool_off
+    account = AccessAttempt.objects.filter(username=username, ip_address=getattr(request, "axes_ip_address", None))
+    if cool_off:
+        account = account.filter(attempt_time__gte=now - cool_off)
+    account = account.aggregate(failures=Sum("failures_since_start"), latest=Max("attempt_time"))
+    failure_limit = get_failure_limit(request, credentials)
+    retry_at = None
+    if (account["failures"] or 0) >= failure_limit:
+        retry_at = account["latest"] + cool_off
+    address_limit = settings.AITRACKER_LOGIN_FAILURES_PER_ADDRESS
+    address_count, address_latest = address_failures(request)
+    by_address = bool(address_limit) and address_count >= address_limit
+    if by_address:
+        retry_at = max(retry_at or now, address_latest + cool_off)
+    retry_at = retry_at or now + cool_off
     context = {
-        "failure_limit": get_failure_limit(request, credentials),
+        "failure_limit": address_limit if by_address else failure_limit,
+        "by_address": by_address,
         "username": username,
         "cooloff_minutes": max(1, round(cool_off.total_seconds() / 60)),
         "retry_at": retry_at,
     }
     response = render(request, settings.AXES_LOCKOUT_TEMPLATE, context, status=settings.AXES_HTTP_RESPONSE_CODE)
-    response["Retry-After"] = str(max(0, int((retry_at - timezone.now()).total_seconds())))
+    response["Retry-After"] = str(max(0, int((retry_at - now).total_seconds())))
     return response
 
 

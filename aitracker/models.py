@@ -5,11 +5,13 @@ Reads are QuerySet methods (`Commitment.objects.public().for_theme(theme)`); wri
 public sees go through `aitracker.services`.
 """
 
+import functools
+import operator
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models
 from django.db.models import (
     Case,
@@ -30,6 +32,17 @@ from simple_history.models import HistoricalRecords
 from .links import slug_url
 
 HTTP_URL = Q(url__startswith="http://") | Q(url__startswith="https://")
+
+# Every free-text field has a limit, enforced by the model's validators so that forms, the admin, imports and
+# the services all refuse a longer text with the same clear error. Generous for real texts, and small enough
+# that rendering or storing one is always cheap.
+SUMMARY_MAX_LENGTH = 20_000
+TEXT_MAX_LENGTH = 10_000
+NOTE_MAX_LENGTH = 2_000
+
+
+def text_limit(length):
+    return [MaxLengthValidator(length)]
 
 
 class Confidence(models.TextChoices):
@@ -107,9 +120,16 @@ class Instrument(models.Model):
         _("confidence in the date"), max_length=16, choices=Confidence.choices, default=Confidence.CONFIRMED
     )
     place = models.CharField(_("place"), max_length=120, blank=True)
-    summary = models.TextField(_("summary"), help_text=_("Our own summary, in plain words."))
+    summary = models.TextField(
+        _("summary"), help_text=_("Our own summary, in plain words."), validators=text_limit(TEXT_MAX_LENGTH)
+    )
     source_url = models.URLField(_("source address"), max_length=500)
-    note = models.TextField(_("note"), blank=True, help_text=_("Further sources and caveats, e.g. doubts on the date."))
+    note = models.TextField(
+        _("note"),
+        blank=True,
+        help_text=_("Further sources and caveats, e.g. doubts on the date."),
+        validators=text_limit(TEXT_MAX_LENGTH),
+    )
     adoption = models.CharField(
         _("how it was adopted"),
         max_length=16,
@@ -290,7 +310,7 @@ class Endorsement(models.Model):
     date = models.DateField(_("date"), null=True, blank=True)
     source_url = models.URLField(_("source address"), max_length=500)
     confidence = models.CharField(_("confidence"), max_length=16, choices=Confidence.choices)
-    note = models.TextField(_("note"), blank=True)
+    note = models.TextField(_("note"), blank=True, validators=text_limit(NOTE_MAX_LENGTH))
 
     history = HistoricalRecords()
     objects = EndorsementQuerySet.as_manager()
@@ -330,7 +350,7 @@ class ThemeQuerySet(models.QuerySet):
 class Theme(models.Model):
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
     name = models.CharField(_("name"), max_length=120, unique=True)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, validators=text_limit(TEXT_MAX_LENGTH))
 
     history = HistoricalRecords()
     objects = ThemeQuerySet.as_manager()
@@ -457,7 +477,9 @@ class Commitment(ReviewedMixin, models.Model):
     reference = models.CharField(_("reference"), max_length=40, help_text=_('The point or paragraph, e.g. "§4".'))
     slug = models.SlugField(_("slug"), max_length=120, unique=True)
     title = models.CharField(_("title"), max_length=200)
-    text = models.TextField(_("text"), help_text=_("What was pledged, in our own plain words."))
+    text = models.TextField(
+        _("text"), help_text=_("What was pledged, in our own plain words."), validators=text_limit(TEXT_MAX_LENGTH)
+    )
     themes = models.ManyToManyField(Theme, verbose_name=_("themes"), related_name="commitments", blank=True)
     parties = models.ManyToManyField(
         Party,
@@ -541,6 +563,11 @@ class Commitment(ReviewedMixin, models.Model):
         return STATUS_DEFINITIONS[self.current_status]
 
 
+def reverse_order(order) -> tuple:
+    """The same order backwards: ("-a", "b") becomes ("a", "-b")."""
+    return tuple(field[1:] if field.startswith("-") else f"-{field}" for field in order)
+
+
 class ProgressUpdateQuerySet(models.QuerySet):
     def public(self):
         return self.filter(
@@ -549,6 +576,24 @@ class ProgressUpdateQuerySet(models.QuerySet):
 
     def latest_first(self):
         return self.order_by("-reported_on", "-published_at", "-pk")
+
+    def after(self, key: dict, order) -> "ProgressUpdateQuerySet":
+        """The updates strictly after the one whose values are `key` in `order` (field names, "-" for
+        descending, ending with a unique key), nearest first: the next page of a long list. The bound on the
+        first field lets the database start from that point of its index, so that a page deep in the list
+        costs what the first one does (an OFFSET walks every row before it)."""
+        clauses, equal = [], {}
+        for field in order:
+            name = field.lstrip("-")
+            clauses.append(Q(**equal, **{f"{name}__{'lt' if field.startswith('-') else 'gt'}": key[name]}))
+            equal[name] = key[name]
+        first = order[0]
+        bound = {f"{first.lstrip('-')}__{'lte' if first.startswith('-') else 'gte'}": key[first.lstrip("-")]}
+        return self.filter(functools.reduce(operator.or_, clauses), **bound).order_by(*order)
+
+    def before(self, key: dict, order) -> "ProgressUpdateQuerySet":
+        """The updates strictly before the one whose values are `key` in `order`, the nearest first."""
+        return self.after(key, reverse_order(order))
 
     def with_previous_status(self):
         """Annotate `previous_status`: the overall status (from the assessments naming no party) just before
@@ -642,7 +687,13 @@ class ProgressUpdate(models.Model):
         validators=[MaxValueValidator(100)],
         help_text=_("Optional, from 0 to 100."),
     )
-    summary = models.TextField(_("summary"), help_text=_("Markdown. What happened, in plain words."))
+    summary = models.TextField(
+        _("summary"),
+        help_text=_("Markdown. What happened, in plain words."),
+        validators=text_limit(SUMMARY_MAX_LENGTH),
+    )
+    # The summary rendered and sanitised once, by the services, when it is saved (aitracker/rendering.py).
+    summary_html = models.TextField(_("summary as HTML"), blank=True, editable=False)
     confidence = models.CharField(
         _("confidence"),
         max_length=16,
@@ -674,15 +725,16 @@ class ProgressUpdate(models.Model):
         null=True,
         blank=True,
     )
-    review_note = models.TextField(_("review note"), blank=True)
+    review_note = models.TextField(_("review note"), blank=True, validators=text_limit(NOTE_MAX_LENGTH))
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     corrected_at = models.DateTimeField(_("corrected at"), null=True, blank=True)
-    correction_note = models.TextField(_("correction note"), blank=True)
+    correction_note = models.TextField(_("correction note"), blank=True, validators=text_limit(NOTE_MAX_LENGTH))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(m2m_fields=[parties])
+    # The stored HTML is derived from the summary: a restore renders it again.
+    history = HistoricalRecords(m2m_fields=[parties], excluded_fields=["summary_html"])
     objects = ProgressUpdateQuerySet.as_manager()
 
     class Meta:

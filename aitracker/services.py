@@ -35,6 +35,7 @@ from .models import (
     Status,
     Theme,
 )
+from .rendering import render_markdown
 
 State = ProgressUpdate.State
 
@@ -357,6 +358,34 @@ def _save_with_history(obj, *, user, reason="", **kwargs):
     obj.save(**kwargs)
 
 
+def _render_summary(update) -> None:
+    """Render the summary once, here, so that no page view ever runs the Markdown parser on stored text."""
+    update.summary_html = render_markdown(update.summary)
+
+
+def progress_updates_rerender(*, batch_size: int = 500) -> int:
+    """Render every stored summary again (after the sanitiser's rules change, or rows loaded from fixtures,
+    which carry no HTML); returns how many changed. The HTML is derived data: no history entry is written."""
+    changed = 0
+    with transaction.atomic():
+        rows = ProgressUpdate.objects.order_by("pk").values_list("pk", "summary", "summary_html")
+        pending = []
+        for pk, summary, stored in rows.iterator(chunk_size=batch_size):
+            html = render_markdown(summary)
+            if html != stored:
+                pending.append(ProgressUpdate(pk=pk, summary_html=html))
+            if len(pending) >= batch_size:
+                ProgressUpdate.objects.bulk_update(pending, ["summary_html"])
+                changed += len(pending)
+                pending = []
+        if pending:
+            ProgressUpdate.objects.bulk_update(pending, ["summary_html"])
+            changed += len(pending)
+        if changed:
+            public_pages_changed()
+    return changed
+
+
 def _lock(update) -> ProgressUpdate:
     return ProgressUpdate.objects.select_for_update().get(pk=update.pk)
 
@@ -379,6 +408,7 @@ def progress_update_create(*, commitment, author, sources=(), parties=(), **fiel
     _check_future(update.reported_on)
     _check_commitment_live(update.commitment_id)
     update.full_clean()
+    _render_summary(update)
     _save_with_history(update, user=author, reason=_("Logged as a draft"))
     _set_parties(update, parties)
     _sync_sources(update=update, sources=sources, user=author)
@@ -411,6 +441,7 @@ def progress_update_return(*, update: ProgressUpdate, editor, note: str) -> Prog
     update.state = State.RETURNED
     update.reviewer = editor
     update.review_note = note.strip()
+    update.full_clean()
     _save_with_history(
         update,
         user=editor,
@@ -458,6 +489,7 @@ def progress_update_unpublish(*, update: ProgressUpdate, editor, note: str) -> P
     update.published_at = None
     update.reviewer = editor
     update.review_note = note.strip()
+    update.full_clean()
     _save_with_history(
         update,
         user=editor,
@@ -627,6 +659,7 @@ def _apply_update_fields(update, fields) -> None:
     _check_future(update.reported_on)
     _check_commitment_live(update.commitment_id)
     update.full_clean()
+    _render_summary(update)
 
 
 @transaction.atomic
@@ -667,9 +700,9 @@ def progress_update_correct(
         raise ValidationError({"correction_note": _("Say what was corrected; the note is shown to the public.")})
     check_version(obj=current, expected_version=expected_version)
     previous_commitment_id = current.commitment_id
-    _apply_update_fields(current, fields)
     current.corrected_at = timezone.now()
     current.correction_note = note.strip()
+    _apply_update_fields(current, fields)  # validates the note's length too
     _save_with_history(current, user=editor, reason=_("Corrected"))
     _set_parties(current, parties)
     if sources is not None:
@@ -722,6 +755,7 @@ def progress_update_restore(*, update: ProgressUpdate, history_id: int, editor, 
         setattr(current, attname, getattr(record, attname))
     _check_commitment_live(current.commitment_id)
     current.full_clean()
+    _render_summary(current)
     when = formats.date_format(timezone.localtime(record.history_date), "DATETIME_FORMAT")
     reason = _("Restored the version of %(when)s") % {"when": when}
     if current.state == State.PUBLISHED:

@@ -19,7 +19,7 @@ from django.views.generic import TemplateView
 
 from . import services
 from .forms import CorrectionForm, ProgressUpdateForm, ReviewNoteForm, SourceFormSet
-from .models import Commitment, ProgressUpdate, Source
+from .models import SUMMARY_MAX_LENGTH, Commitment, ProgressUpdate, Source
 
 State = ProgressUpdate.State
 
@@ -89,7 +89,9 @@ class UpdateFormView(AnalystRequiredMixin, View):
         action = next((action for action in self.actions if action in request.POST), "save")
         valid = form.is_valid() & formset.is_valid()
         if action == "preview":
-            return self.render(form, formset, preview=request.POST.get("summary", ""))
+            # A summary over the limit is not rendered: the form says it is too long instead.
+            summary = request.POST.get("summary", "")
+            return self.render(form, formset, preview=summary if len(summary) <= SUMMARY_MAX_LENGTH else None)
         if not valid:
             messages.error(request, _("Nothing was saved: please correct the errors shown next to the fields."))
             return self.render(form, formset, status=400)
@@ -383,6 +385,8 @@ class UpdateReturnView(EditorActionView):
     def perform(self, update):
         form = ReviewNoteForm(self.request.POST)
         if not form.is_valid():
+            if self.request.POST.get("note", "").strip():
+                raise ValidationError(form.errors["note"])  # too long: say so
             raise ValidationError(_("Say what the analyst should change before returning the update."))
         services.progress_update_return(update=update, editor=self.request.user, note=form.cleaned_data["note"])
         return _("Returned to the analyst with your note.")

@@ -4,6 +4,7 @@ import csv
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
@@ -21,7 +22,7 @@ from django_tables2 import RequestConfig, SingleTableMixin
 
 from . import comparison
 from .cache import cached_summary, current_generation
-from .filters import CommitmentFilter, PartyFilter, PlainSelect, UpdateFilter, published_since
+from .filters import UPDATE_ORDERS, CommitmentFilter, PartyFilter, PlainSelect, UpdateFilter, published_since
 from .links import absolute_url, slug_url
 from .maps import commitment_status_map, instrument_relation_map
 from .models import (
@@ -536,30 +537,46 @@ def compare_query(parties):
 
 
 @dataclass
-class UncountedPage:
-    """The part of Django's Page that a newer/older navigation needs, for a list too long to count."""
+class KeysetPage:
+    """The part of Django's Page that a newer/older navigation needs, for a list too long to count or to
+    skip through: each link names the update it continues from, so that every page costs what the first
+    does, however deep."""
 
     object_list: list
-    number: int
-    has_next_page: bool
-
-    def has_next(self):
-        return self.has_next_page
+    newer_key: str | None
+    older_key: str | None
+    is_first: bool
 
     def has_previous(self):
-        return self.number > 1
+        return self.newer_key is not None
+
+    def has_next(self):
+        return self.older_key is not None
 
     def has_other_pages(self):
-        return self.has_next() or self.has_previous()
-
-    def next_page_number(self):
-        return self.number + 1
-
-    def previous_page_number(self):
-        return self.number - 1
+        return self.has_previous() or self.has_next()
 
 
-MAX_UPDATE_PAGE = 1_000_000
+_KEY_DATE, _KEY_TIME = "%Y-%m-%d", "%Y%m%dT%H%M%S.%f"
+
+
+def update_key(update) -> str:
+    """Where a list of published updates continues from: the values of every field it can be sorted by."""
+    published_at = update.published_at.astimezone(UTC)
+    return f"{update.reported_on:{_KEY_DATE}}_{published_at:{_KEY_TIME}}_{update.pk}"
+
+
+def parse_update_key(text) -> dict | None:
+    """The values of `update_key`, or None for anything else (an old or mistyped link shows the first page)."""
+    try:
+        day, moment, pk = (text or "").split("_")
+        return {
+            "reported_on": datetime.strptime(day, _KEY_DATE).date(),
+            "published_at": datetime.strptime(moment, _KEY_TIME).replace(tzinfo=UTC),
+            "pk": int(pk),
+        }
+    except ValueError:
+        return None
 
 
 class UpdateListView(FilterView):
@@ -597,18 +614,37 @@ class UpdateListView(FilterView):
             **kwargs,
         )
 
+    def list_order(self):
+        """The fields of the order the list runs in (UpdateFilter's ?sort=, by the event newest first)."""
+        filterset = self.filterset
+        chosen = filterset.form.cleaned_data.get("sort") if filterset.is_bound and filterset.is_valid() else None
+        return UPDATE_ORDERS[chosen or "-reported_on"][1]
+
     def paginate_queryset(self, queryset, page_size):
-        """Newer and older pages, without counting them: counting every published update (300,000 at a
-        hundred times today's data) would cost more than the page. A stray ?page=abc shows the first page, and
-        one past the end says there is nothing older, rather than an error."""
-        try:
-            number = max(1, int(self.request.GET.get(self.page_kwarg, 1)))
-        except ValueError:
-            number = 1
-        # Past any real page, but small enough that the OFFSET fits the database's 64-bit integers.
-        number = min(number, MAX_UPDATE_PAGE)
-        rows = list(queryset[(number - 1) * page_size : number * page_size + 1])
-        page = UncountedPage(object_list=rows[:page_size], number=number, has_next_page=len(rows) > page_size)
+        """Next and previous pages by the update they continue from ("?older=…", "?newer=…", in whichever order
+        the list runs), never by number: counting every published update, or skipping to page 1,000,000, would
+        cost more than the page. An old "?page=" link, or a key that is not one, shows the first page."""
+        order = self.list_order()
+        older = parse_update_key(self.request.GET.get("older"))
+        newer = parse_update_key(self.request.GET.get("newer")) if older is None else None
+        if newer is not None:
+            rows = list(queryset.before(newer, order)[: page_size + 1])
+            if len(rows) > page_size:
+                rows = rows[:page_size][::-1]
+                page = KeysetPage(rows, update_key(rows[0]), update_key(rows[-1]), is_first=False)
+                return None, page, page.object_list, True
+            older = None  # back at the top: the first page
+        if older is not None:
+            rows = list(queryset.after(older, order)[: page_size + 1])
+            shown = rows[:page_size]
+            newer_key = update_key(shown[0]) if shown else None
+            page = KeysetPage(
+                shown, newer_key, update_key(shown[-1]) if len(rows) > page_size else None, is_first=False
+            )
+            return None, page, page.object_list, True
+        rows = list(queryset[: page_size + 1])
+        shown = rows[:page_size]
+        page = KeysetPage(shown, None, update_key(shown[-1]) if len(rows) > page_size else None, is_first=True)
         return None, page, page.object_list, page.has_other_pages()
 
 

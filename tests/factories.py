@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from aitracker import services
 from aitracker.models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Theme
+from aitracker.rendering import render_markdown
 
 _seq = itertools.count(1)
 PASSWORD = "correct horse battery staple"
@@ -125,8 +126,10 @@ def make_update(*, commitment=None, state="draft", sources=1, author=None, parti
         defaults["published_at"] = timezone.now()
     if fields.get("kind") == ProgressUpdate.Kind.CHECK:
         defaults |= {"status": "", "progress": None, "summary": "Searched; nothing new."}
+    values = defaults | fields
+    values.setdefault("summary_html", render_markdown(values["summary"]))
     update = ProgressUpdate.objects.create(
-        commitment=commitment or make_commitment(), state=state, author=author, **(defaults | fields)
+        commitment=commitment or make_commitment(), state=state, author=author, **values
     )
     update.parties.set(parties)
     for i in range(sources):

@@ -85,7 +85,7 @@ def compute_party_statuses(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("aitracker", "0007_data_generation"),
+        ("aitracker", "0008_summary_html_and_limits"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,10 +1,7 @@
 """Template helpers for the public site: safe Markdown, the one date format, status bars and navigation state."""
 
 import functools
-import threading
 
-import markdown as markdown_lib
-import nh3
 from django import template
 from django.template.loader import get_template
 from django.utils.dateformat import format as format_date
@@ -14,66 +11,11 @@ from django.utils.translation import get_language
 
 from aitracker import models
 from aitracker.models import Status
+from aitracker.rendering import render_markdown
 
 register = template.Library()
 
-# What an analyst's Markdown may become. Headings start at h3 so that a summary never competes with the
-# page's own h1 and h2; images are left out because the CSP would block remote ones anyway.
-ALLOWED_TAGS = {
-    "a",
-    "abbr",
-    "blockquote",
-    "br",
-    "code",
-    "em",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "strong",
-    "sub",
-    "sup",
-    "ul",
-}
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}}
-
-_cleaner = nh3.Cleaner(
-    tags=ALLOWED_TAGS,
-    clean_content_tags={"script", "style", "iframe", "object", "embed", "template", "noscript"},
-    attributes=ALLOWED_ATTRIBUTES,
-    url_schemes={"http", "https"},
-    # Relative and protocol-relative links would point into this site or anywhere at all: only absolute
-    # http(s) addresses survive.
-    url_relative="deny",
-    link_rel="nofollow noopener",
-    strip_comments=True,
-)
-
 DATE_FORMAT = "j M Y"
-
-
-_converters = threading.local()
-
-
-@functools.lru_cache(maxsize=4096)
-def render_markdown(text: str) -> str:
-    """Markdown to HTML that is safe to show to anyone, whatever the text holds.
-
-    A pure function of the text, so each process remembers its latest few thousand results: the same
-    summary appears on the dashboard, the feeds, its commitment's, party's and theme's pages, and all of them
-    are rendered again after every publication.
-    """
-    # One converter per thread, reset between texts: building one (markdown.markdown() does, every call)
-    # costs as much as converting a summary.
-    converter = getattr(_converters, "markdown", None)
-    if converter is None:
-        converter = _converters.markdown = markdown_lib.Markdown(extensions=["sane_lists"], output_format="html")
-    return _cleaner.clean(converter.reset().convert(text or ""))
 
 
 def status_badge_html(status) -> str:
@@ -116,6 +58,7 @@ def _render(template_name, context):
 
 @register.filter(name="markdown")
 def markdown_filter(text):
+    """For the staff form's preview only: pages show the HTML stored when the update was saved."""
     # Safe because render_markdown sanitised it with nh3.
     return mark_safe(render_markdown(text))
 

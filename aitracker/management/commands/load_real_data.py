@@ -32,6 +32,8 @@ class Command(BaseCommand):
             with override_settings(SIMPLE_HISTORY_ENABLED=False):
                 call_command("loaddata", *paths, verbosity=0)
                 changed = services.commitments_refresh_all()
+                # Fixtures carry the Markdown, not its HTML: render it as the services do on every save.
+                services.progress_updates_rerender()
             call_command("populate_history", "--auto", verbosity=0)
         self.stdout.write(
             self.style.SUCCESS(

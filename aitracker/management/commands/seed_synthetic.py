@@ -29,6 +29,7 @@ from aitracker.models import (
     Status,
     Theme,
 )
+from aitracker.rendering import render_markdown
 
 # Every date is relative to this fixed day, not today, so a seed gives the same data whenever it runs.
 BASE_DATE = date(2026, 6, 30)
@@ -146,6 +147,7 @@ UPDATE_COLUMNS = [
     "status",
     "progress",
     "summary",
+    "summary_html",
     "confidence",
     "kind",
     "author",
@@ -580,6 +582,7 @@ class Seeder:
                     status if kind == ASSESSMENT else "",
                     progress if kind == ASSESSMENT else None,
                     summary,
+                    render_markdown(summary),  # as the services would store it (about 15 µs a row)
                     rng.choices(CONFIDENCES, CONFIDENCE_WEIGHTS)[0],
                     kind,
                     choice(analysts),
