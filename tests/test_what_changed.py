@@ -2,8 +2,10 @@
 order of the event or of publication, downloadable with its sources; the dashboard's last 30 days."""
 
 import csv
+import html
 import io
 import json
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -158,9 +160,15 @@ def test_pages_keep_the_filters_and_say_previous_and_next_when_oldest_first(clie
     for day in range(25):
         published(commitment=commitment, days_ago=3, reported_on=date(2023, 1, 1) + timedelta(days=day))
     response = client.get(URL, {"instrument": "seoul", "sort": "reported_on"})
-    assert 'href="?instrument=seoul&amp;sort=reported_on&amp;page=2"' in response.text
-    assert "Next page" in response.text
+    link = re.search(r'<a href="(\?[^"]*)" rel="next">Next page</a>', response.text)
+    assert link and "instrument=seoul" in link.group(1) and "sort=reported_on" in link.group(1)
     assert "Older" not in response.text
+    first = [update.reported_on for update in response.context["updates"]]
+    # The next page continues from the last update shown, in the same order (no page number to skip with).
+    following = client.get(URL + html.unescape(link.group(1)))
+    second = [update.reported_on for update in following.context["updates"]]
+    assert first == sorted(first) and second == sorted(second) and second and max(first) < min(second)
+    assert 'rel="prev">Previous page</a>' in following.text
 
 
 def test_the_dashboard_shows_what_changed_in_the_last_30_days(client, world):
@@ -171,3 +179,27 @@ def test_the_dashboard_shows_what_changed_in_the_last_30_days(client, world):
     assert f'href="{update.get_absolute_url()}"' in response.text
     assert "1 update published in the last 30 days." in response.text
     assert "?published=last_30_days&amp;sort=-published_at" in response.text
+
+
+@pytest.mark.parametrize("sort", ["-reported_on", "reported_on", "-published_at", "published_at"])
+def test_walking_the_pages_forwards_and_back_shows_every_update_once_in_any_order(client, world, sort):
+    commitment = world["middle"].commitment
+    for day in range(45):
+        # Ties on both dates, so that the order's last key (the id) decides between them.
+        published(commitment=commitment, days_ago=day % 4, reported_on=date(2023, 1, 1) + timedelta(days=day % 7))
+    download = client.get(URL, {"sort": sort, "_export": "json"})
+    expected = [int(row["url"].rsplit("-", 1)[1]) for row in json.loads(b"".join(download.streaming_content))]
+    seen, pages, response = [], [], client.get(URL, {"sort": sort})
+    while True:
+        pages.append([update.pk for update in response.context["updates"]])
+        seen += pages[-1]
+        link = re.search(r'<a href="(\?[^"]*)" rel="next">', response.text)
+        if not link:
+            break
+        response = client.get(URL + html.unescape(link.group(1)))
+    assert seen == expected and len(pages) == 3
+    # And back: each "previous" link shows the page before, exactly.
+    for page in reversed(pages[:-1]):
+        link = re.search(r'<a href="(\?[^"]*)" rel="prev">', response.text)
+        response = client.get(URL + html.unescape(link.group(1)))
+        assert [update.pk for update in response.context["updates"]] == page
