@@ -13,7 +13,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme, stale_after_days
+from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme
+from .querysets import stale_after_days
 
 
 def stale_label():

@@ -1,5 +1,5 @@
 """Staff forms: a progress update with its sources, review notes, and the version token that stops one editor
-silently overwriting another's work (checked by `services.check_version`)."""
+silently overwriting another's work (checked by `history.check_version`)."""
 
 from django import forms
 from django.core.validators import URLValidator
@@ -8,7 +8,7 @@ from django.forms import inlineformset_factory
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import history, services
 from .models import NOTE_MAX_LENGTH, Commitment, Party, ProgressUpdate, Source
 
 
@@ -48,7 +48,7 @@ class VersionedFormMixin:
         instance = getattr(self, "instance", None)
         if instance is not None and instance.pk:
             current = type(instance)._default_manager.filter(pk=instance.pk).only("updated_at").first()
-            self.fields["version"].initial = services.version_token(current) if current else ""
+            self.fields["version"].initial = history.version_token(current) if current else ""
 
     def refresh_version(self, conflict):
         """After a conflict, carry the new version so that a deliberate second save can go through."""
@@ -197,8 +197,8 @@ class VersionedAdminForm(VersionedFormMixin, forms.ModelForm):
             expected = cleaned.get("version") or None
             if current is not None:
                 try:
-                    services.check_version(obj=current, expected_version=expected)
-                except services.EditConflict as conflict:
+                    history.check_version(obj=current, expected_version=expected)
+                except history.EditConflict as conflict:
                     self.refresh_version(conflict)
                     raise
         return cleaned

@@ -5,31 +5,31 @@ Reads are QuerySet methods (`Commitment.objects.public().for_theme(theme)`); wri
 public sees go through `aitracker.services`.
 """
 
-import functools
-import operator
-from datetime import timedelta
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models
 from django.db.models import (
-    Case,
-    Count,
-    IntegerField,
-    OuterRef,
     Q,
-    Subquery,
-    Value,
-    When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
 from .links import slug_url
+from .querysets import (
+    CommitmentQuerySet,
+    EndorsementQuerySet,
+    InstrumentQuerySet,
+    OfficialTextQuerySet,
+    PartyQuerySet,
+    PartyStatusQuerySet,
+    ProgressUpdateQuerySet,
+    SourceQuerySet,
+    ThemeQuerySet,
+    stale_cutoff,
+)
 
 HTTP_URL = Q(url__startswith="http://") | Q(url__startswith="https://")
 
@@ -83,23 +83,6 @@ class Adoption(models.TextChoices):
     SIGNATURE = "signature", _("By signature (binds those who signed or joined later)")
     WITHOUT_VOTE = "without_vote", _("Without a vote (binds every UN member state)")
     RECORDED_VOTE = "recorded_vote", _("By recorded vote (binds those voting yes)")
-
-
-class InstrumentQuerySet(models.QuerySet):
-    def public(self):
-        return self.all()
-
-    def with_signatory_count(self):
-        """Annotate `signatory_count` with a subquery: unlike a second Count join next to the commitments',
-        it does not multiply the rows the database has to group."""
-        signatories = (
-            Endorsement.objects.filter(instrument=OuterRef("pk"), relation__in=Endorsement.Relation.endorsing())
-            .order_by()
-            .values("instrument")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        return self.annotate(signatory_count=Coalesce(Subquery(signatories), 0))
 
 
 class Instrument(models.Model):
@@ -162,11 +145,6 @@ class Instrument(models.Model):
         return slug_url("instrument_detail", self.slug)
 
 
-class OfficialTextQuerySet(models.QuerySet):
-    def public(self):
-        return self.all()
-
-
 class OfficialText(models.Model):
     """Where an instrument's official text is published in one language (UN documents have six)."""
 
@@ -207,20 +185,6 @@ class OfficialText(models.Model):
 
     def __str__(self):
         return f"{self.instrument} ({self.get_language_display()})"
-
-
-class PartyQuerySet(models.QuerySet):
-    def public(self):
-        return self.all()
-
-    def with_counts(self):
-        return self.annotate(
-            endorsed_count=Count(
-                "endorsements",
-                filter=Q(endorsements__relation__in=Endorsement.Relation.endorsing()),
-                distinct=True,
-            ),
-        )
 
 
 class Party(models.Model):
@@ -277,14 +241,6 @@ class Party(models.Model):
         return slug_url("party_detail", self.slug)
 
 
-class EndorsementQuerySet(models.QuerySet):
-    def public(self):
-        return self.all()
-
-    def endorsing(self):
-        return self.filter(relation__in=Endorsement.Relation.endorsing())
-
-
 class Endorsement(models.Model):
     class Relation(models.TextChoices):
         SIGNED = "signed", _("Signed")
@@ -337,16 +293,6 @@ class Endorsement(models.Model):
         return f"{self.party} — {self.get_relation_display()} — {self.instrument}"
 
 
-class ThemeQuerySet(models.QuerySet):
-    def public(self):
-        return self.all()
-
-    def with_counts(self):
-        return self.annotate(
-            commitment_count=Count("commitments", filter=Q(commitments__deleted_at__isnull=True), distinct=True)
-        )
-
-
 class Theme(models.Model):
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
     name = models.CharField(_("name"), max_length=120, unique=True)
@@ -367,107 +313,12 @@ class Theme(models.Model):
         return slug_url("theme_detail", self.slug)
 
 
-def stale_cutoff():
-    """The one staleness rule: a record not reviewed since this date is stale. Reviewed means a published
-    assessment (on the day it was published) or a published check (on the day searched): see `last_reviewed_on`."""
-    return timezone.localdate() - timedelta(days=settings.AITRACKER_STALE_AFTER_DAYS)
-
-
-def stale_after_days() -> int:
-    return settings.AITRACKER_STALE_AFTER_DAYS
-
-
-class ReviewedQuerySetMixin:
-    def stale(self):
-        """Not reviewed since stale_cutoff() (never reviewed counts as stale)."""
-        return self.filter(Q(last_reviewed_on__isnull=True) | Q(last_reviewed_on__lt=stale_cutoff()))
-
-    def fresh(self):
-        return self.filter(last_reviewed_on__gte=stale_cutoff())
-
-
 class ReviewedMixin:
     """For a model with `last_reviewed_on`: the same rule as ReviewedQuerySetMixin.stale(), once loaded."""
 
     @property
     def is_stale(self) -> bool:
         return self.last_reviewed_on is None or self.last_reviewed_on < stale_cutoff()
-
-
-class CommitmentQuerySet(ReviewedQuerySetMixin, models.QuerySet):
-    def public(self):
-        return self.filter(deleted_at__isnull=True)
-
-    def deleted(self):
-        return self.filter(deleted_at__isnull=False)
-
-    def with_related(self):
-        return self.select_related("instrument").prefetch_related("themes")
-
-    def for_instrument(self, instrument):
-        return self.filter(instrument=instrument)
-
-    def for_theme(self, theme):
-        return self.filter(themes=theme)
-
-    def for_party(self, party):
-        """Commitments that bind a party (the rule is services.bound_party_ids), read from their kept PartyStatus rows:
-        one index lookup whatever the number of instruments and commitments."""
-        return self.filter(party_statuses__party=party)
-
-    def in_key_order(self, keys):
-        """The rows of these primary keys, in the keys' order; a key whose row is gone is left out. For a page
-        chosen by sorting only the keys (sorting whole rows, texts included, costs more as matches grow)."""
-        rows = {row.pk: row for row in self.order_by().filter(pk__in=keys)}
-        return [rows[pk] for pk in keys if pk in rows]
-
-    def with_status(self, status):
-        return self.filter(current_status=status)
-
-    def with_computed_status(self):
-        """Annotate the status that the published updates imply, to check the denormalised fields against."""
-        latest = (
-            ProgressUpdate.objects.public()
-            .assessments()
-            .filter(commitment=OuterRef("pk"), parties__isnull=True)
-            .latest_first()
-        )
-        return self.annotate(
-            computed_status=Subquery(latest.values("status")[:1]),
-            computed_progress=Subquery(latest.values("progress")[:1]),
-            computed_update_on=Subquery(latest.values("reported_on")[:1]),
-        )
-
-    def status_counts(self):
-        """{status: count} over this queryset, every status present (zero where none)."""
-        counts = dict(self.order_by().values_list("current_status").annotate(n=Count("pk")))
-        return {status: counts.get(status, 0) for status in STATUS_VALUES}
-
-    def status_counts_by(self, *fields):
-        """{(values of fields): {status: count}} over this queryset in one query, every status present in each.
-
-        Grouping by a many-to-many field (`themes__slug`) counts a commitment once per theme, and under
-        (None, ...) when it has none.
-        """
-        rows = self.order_by().values_list(*fields, "current_status").annotate(n=Count("pk", distinct=True))
-        breakdown = {}
-        for *key, status, count in rows:
-            breakdown.setdefault(tuple(key), dict.fromkeys(STATUS_VALUES, 0))[status] = count
-        return breakdown
-
-    def with_status_rank(self):
-        """Annotate `status_rank`, the status's place in Status (not yet assessed first), to sort by meaning."""
-        return self.annotate(
-            status_rank=Case(
-                *(When(current_status=status, then=Value(rank)) for rank, status in enumerate(Status.values)),
-                output_field=IntegerField(),
-            )
-        )
-
-    def with_first_theme_name(self):
-        """Annotate `first_theme_name`, the alphabetically first theme's name, to sort by themes."""
-        first = Theme.objects.filter(commitments=OuterRef("pk")).order_by("name").values("name")[:1]
-        return self.annotate(first_theme_name=Subquery(first))
 
 
 class Commitment(ReviewedMixin, models.Model):
@@ -561,94 +412,6 @@ class Commitment(ReviewedMixin, models.Model):
     @property
     def status_definition(self):
         return STATUS_DEFINITIONS[self.current_status]
-
-
-def reverse_order(order) -> tuple:
-    """The same order backwards: ("-a", "b") becomes ("a", "-b")."""
-    return tuple(field[1:] if field.startswith("-") else f"-{field}" for field in order)
-
-
-class ProgressUpdateQuerySet(models.QuerySet):
-    def public(self):
-        return self.filter(
-            state=ProgressUpdate.State.PUBLISHED, deleted_at__isnull=True, commitment__deleted_at__isnull=True
-        )
-
-    def latest_first(self):
-        return self.order_by("-reported_on", "-published_at", "-pk")
-
-    def after(self, key: dict, order) -> "ProgressUpdateQuerySet":
-        """The updates strictly after the one whose values are `key` in `order` (field names, "-" for
-        descending, ending with a unique key), nearest first: the next page of a long list. The bound on the
-        first field lets the database start from that point of its index, so that a page deep in the list
-        costs what the first one does (an OFFSET walks every row before it)."""
-        clauses, equal = [], {}
-        for field in order:
-            name = field.lstrip("-")
-            clauses.append(Q(**equal, **{f"{name}__{'lt' if field.startswith('-') else 'gt'}": key[name]}))
-            equal[name] = key[name]
-        first = order[0]
-        bound = {f"{first.lstrip('-')}__{'lte' if first.startswith('-') else 'gte'}": key[first.lstrip("-")]}
-        return self.filter(functools.reduce(operator.or_, clauses), **bound).order_by(*order)
-
-    def before(self, key: dict, order) -> "ProgressUpdateQuerySet":
-        """The updates strictly before the one whose values are `key` in `order`, the nearest first."""
-        return self.after(key, reverse_order(order))
-
-    def with_previous_status(self):
-        """Annotate `previous_status`: the overall status (from the assessments naming no party) just before
-        this update, for showing a change of the overall status.
-
-        A correlated subquery, one index lookup for each update shown, rather than a window over the whole
-        set: a window numbers every published update of the site to show the latest eight.
-        """
-        earlier = (
-            ProgressUpdate.objects.public()
-            .assessments()
-            .overall()
-            .filter(
-                Q(reported_on__lt=OuterRef("reported_on"))
-                | Q(reported_on=OuterRef("reported_on"), published_at__lt=OuterRef("published_at"))
-                | Q(reported_on=OuterRef("reported_on"), published_at=OuterRef("published_at"), pk__lt=OuterRef("pk")),
-                commitment=OuterRef("commitment"),
-            )
-        )
-        return self.annotate(previous_status=Subquery(earlier.latest_first().values("status")[:1]))
-
-    def with_related(self):
-        return self.select_related("commitment__instrument").prefetch_related("sources", "parties")
-
-    def assessments(self):
-        return self.filter(kind=ProgressUpdate.Kind.ASSESSMENT)
-
-    def checks(self):
-        return self.filter(kind=ProgressUpdate.Kind.CHECK)
-
-    def for_party(self, party):
-        """The party's own updates: those naming it as acting (or, for a check, as the party looked at)."""
-        return self.filter(parties=party)
-
-    def overall(self):
-        """Updates about the commitment as a whole: they name no party."""
-        return self.filter(parties__isnull=True)
-
-    def live(self):
-        """Not soft-deleted, nor on a soft-deleted commitment: what staff work with."""
-        return self.filter(deleted_at__isnull=True, commitment__deleted_at__isnull=True)
-
-    def deleted(self):
-        return self.filter(deleted_at__isnull=False)
-
-    def with_staff_related(self):
-        return self.select_related("commitment__instrument", "author", "reviewer").prefetch_related(
-            "sources", "parties"
-        )
-
-    def awaiting_review(self):
-        return self.live().filter(state=ProgressUpdate.State.SUBMITTED)
-
-    def by_author(self, user):
-        return self.live().filter(author=user)
 
 
 class ProgressUpdate(models.Model):
@@ -828,13 +591,6 @@ class ProgressUpdate(models.Model):
         return {"current": current, "proposed": proposed, "changes": current != proposed}
 
 
-class SourceQuerySet(models.QuerySet):
-    def public(self):
-        return self.filter(
-            update__in=ProgressUpdate.objects.public(),
-        )
-
-
 class Source(models.Model):
     update = models.ForeignKey(
         ProgressUpdate, verbose_name=_("progress update"), on_delete=models.CASCADE, related_name="sources"
@@ -885,16 +641,6 @@ class DataGeneration(models.Model):
 
     def __str__(self):
         return str(self.value)
-
-
-class PartyStatusQuerySet(ReviewedQuerySetMixin, models.QuerySet):
-    def public(self):
-        return self.filter(commitment__deleted_at__isnull=True)
-
-    def status_counts(self):
-        """{status: count} over these rows, every status present (zero where none)."""
-        counts = dict(self.order_by().values_list("status").annotate(n=Count("pk")))
-        return {status: counts.get(status, 0) for status in STATUS_VALUES}
 
 
 class PartyStatus(ReviewedMixin, models.Model):

@@ -16,8 +16,8 @@ from django.utils.translation import gettext_lazy
 from import_export import fields, resources, widgets
 
 from . import services
+from .exports import CSV_FORMULA_START
 from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source
-from .tables import _CSV_FORMULA_START as CSV_FORMULA_START
 
 IMPORT_HELP = {
     "progressupdate": gettext_lazy(
@@ -58,7 +58,7 @@ class SlugWidget(widgets.ForeignKeyWidget):
 
 
 def escape_formula(text: str) -> str:
-    """As the public CSV does (tables.csv_cell): a cell a spreadsheet would run as a formula gets a leading
+    """As the public CSV does (exports.csv_cell): a cell a spreadsheet would run as a formula gets a leading
     apostrophe. A cell already starting with apostrophes before such a character gets one more, so that the
     import, which takes exactly one off, gives back what was exported."""
     return "'" + text if text.lstrip("'").startswith(CSV_FORMULA_START) else text

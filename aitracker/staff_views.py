@@ -17,7 +17,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
-from . import services
+from . import history, services
 from .forms import CorrectionForm, ProgressUpdateForm, ReviewNoteForm, SourceFormSet
 from .models import SUMMARY_MAX_LENGTH, Commitment, ProgressUpdate, Source
 
@@ -97,7 +97,7 @@ class UpdateFormView(AnalystRequiredMixin, View):
             return self.render(form, formset, status=400)
         try:
             return self.perform(action, form, formset)
-        except services.EditConflict as conflict:
+        except history.EditConflict as conflict:
             form.refresh_version(conflict)
             messages.error(request, _("Nothing was saved: someone else changed this update in the meantime."))
             return self.render(form, formset, conflict=conflict, status=409)
@@ -278,7 +278,7 @@ def history_entries(records, *, kind=""):
             {
                 "record": record,
                 "kind": kind,
-                "changes": services.history_changes(record=record, previous=previous) if previous else [],
+                "changes": history.history_changes(record=record, previous=previous) if previous else [],
                 "created": previous is None,
             }
         )
@@ -308,7 +308,7 @@ class UpdateHistoryView(EditorRequiredMixin, TemplateView):
             update=update,
             entries=history_entries(records),
             source_entries=sources,
-            version=services.version_token(update),
+            version=history.version_token(update),
             **kwargs,
         )
 
@@ -323,7 +323,7 @@ class CommitmentHistoryView(EditorRequiredMixin, TemplateView):
             commitment=commitment,
             entries=history_entries(records),
             updates=commitment.updates.select_related("author").order_by("-reported_on", "-pk"),
-            version=services.version_token(commitment),
+            version=history.version_token(commitment),
             **kwargs,
         )
 

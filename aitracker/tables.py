@@ -1,7 +1,5 @@
 """The public tables (commitments, parties): what each column shows and how it sorts; their downloads."""
 
-import json
-
 import django_tables2 as tables
 from django.db.models import (
     Case,
@@ -10,15 +8,12 @@ from django.db.models import (
     IntegerField,
     Max,
     OuterRef,
-    StringAgg,
     Subquery,
-    TextField,
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, JSONObject
+from django.db.models.functions import Coalesce
 from django.db.models.query import QuerySet
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -26,7 +21,7 @@ from django_tables2.data import TableQuerysetData
 
 from .cache import generation_expression, read_generation
 from .links import slug_url
-from .models import STATUS_VALUES, Commitment, Endorsement, Party, PartyStatus, ProgressUpdate, Source, Status
+from .models import STATUS_VALUES, Commitment, Endorsement, Party, PartyStatus, Status
 from .templatetags.aitracker_tags import progress_bar_html, status_badge_html, time_tag
 
 MAX_PER_PAGE = 100
@@ -208,188 +203,6 @@ class CommitmentTable(tables.Table):
         return _ordered(queryset, is_descending, "last_update_on", "title")
 
 
-# Downloads of the table: the same rows, every page, with stable machine-readable keys.
-EXPORT_FIELDS = [
-    "instrument",
-    "instrument_title",
-    "reference",
-    "slug",
-    "title",
-    "text",
-    "themes",
-    "status",
-    "status_label",
-    "progress",
-    "last_update_on",
-    "url",
-]
-_EXPORT_COLUMNS = [
-    "instrument__slug",
-    "instrument__short_title",
-    "reference",
-    "slug",
-    "title",
-    "text",
-    "current_status",
-    "current_progress",
-    "last_update_on",
-]
-# Joins a commitment's theme names in the export query; a control character no name contains.
-_THEME_SEPARATOR = "\x1f"
-_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def commitment_export_rows(commitments, *, site_root, chunk_size=1000):
-    """One dict per commitment, in the queryset's order, in one query whatever the number of rows, read from
-    the database chunk by chunk so that memory stays flat. Plain values, not model instances: no per-row
-    objects or reference cycles pile up between two garbage collections.
-
-    `site_root` is the site's address without a trailing slash ("https://example.org").
-    """
-    labels = {value: str(label) for value, label in Status.choices}
-    theme_names = (
-        Commitment.themes.through.objects.filter(commitment_id=OuterRef("pk"))
-        .order_by()
-        .values("commitment_id")
-        .annotate(names=StringAgg("theme__name", delimiter=Value(_THEME_SEPARATOR)))
-        .values("names")
-    )
-    rows = (
-        commitments.prefetch_related(None)
-        .annotate(export_themes=Subquery(theme_names))
-        .values_list(*_EXPORT_COLUMNS, "export_themes")
-        .iterator(chunk_size=chunk_size)
-    )
-    for instrument, instrument_title, reference, slug, title, text, status, progress, last_update, themes in rows:
-        yield {
-            "instrument": instrument,
-            "instrument_title": instrument_title,
-            "reference": reference,
-            "slug": slug,
-            "title": title,
-            "text": text,
-            "themes": sorted(themes.split(_THEME_SEPARATOR)) if themes else [],
-            "status": status,
-            "status_label": labels[status],
-            "progress": progress,
-            "last_update_on": last_update.isoformat() if last_update else None,
-            "url": site_root + reverse("commitment_detail", kwargs={"slug": slug}),
-        }
-
-
-def csv_cell(value):
-    """A cell as text; one that a spreadsheet would run as a formula is quoted with a leading apostrophe."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        # A source is written "title <address>"; other lists are names or slugs.
-        value = "; ".join(f"{item['title']} <{item['url']}>" if isinstance(item, dict) else item for item in value)
-    value = str(value)
-    return "'" + value if value.startswith(_CSV_FORMULA_START) else value
-
-
-# Downloads of the updates list ("what changed?"): every matching update with its sources.
-UPDATE_EXPORT_FIELDS = [
-    "instrument",
-    "commitment",
-    "commitment_title",
-    "kind",
-    "reported_on",
-    "published_at",
-    "status",
-    "status_label",
-    "progress",
-    "confidence",
-    "parties",
-    "summary",
-    "corrected_at",
-    "correction_note",
-    "sources",
-    "url",
-]
-
-
-def update_export_rows(updates, *, site_root, chunk_size=1000):
-    """One dict per update, in the queryset's order, with its sources and parties, in one query whatever the
-    number of rows (each update's sources come as one JSON text, its parties as one string), read chunk by
-    chunk so that memory stays flat."""
-    labels = {value: str(label) for value, label in Status.choices}
-    # Ordered in Python by their key: not every SQLite orders inside an aggregate.
-    source = JSONObject(
-        id="pk",
-        url="url",
-        title="title",
-        publisher="publisher",
-        published_on="published_on",
-        archived_url="archived_url",
-    )
-    sources = (
-        Source.objects.filter(update=OuterRef("pk"))
-        .order_by()
-        .values("update")
-        .annotate(items=StringAgg(Cast(source, TextField()), delimiter=Value(",")))
-        .values("items")
-    )
-    parties = (
-        ProgressUpdate.parties.through.objects.filter(progressupdate_id=OuterRef("pk"))
-        .order_by()
-        .values("progressupdate_id")
-        .annotate(slugs=StringAgg("party__slug", delimiter=Value(_THEME_SEPARATOR)))
-        .values("slugs")
-    )
-    rows = (
-        updates.prefetch_related(None)
-        .annotate(export_sources=Subquery(sources), export_parties=Subquery(parties))
-        .values_list(*_UPDATE_COLUMNS, "export_sources", "export_parties")
-        .iterator(chunk_size=chunk_size)
-    )
-    for (pk, instrument, commitment, title, kind, reported_on, published_at, status, progress, confidence, summary,
-         corrected_at, correction_note, sources_json, party_slugs) in rows:  # fmt: skip
-        yield {
-            "instrument": instrument,
-            "commitment": commitment,
-            "commitment_title": title,
-            # An assessment says a status; a check ("searched, nothing new") has none and keeps every status.
-            "kind": kind,
-            "reported_on": reported_on.isoformat(),
-            "published_at": published_at.isoformat() if published_at else None,
-            "status": status,
-            "status_label": labels.get(status, ""),
-            "progress": progress,
-            "confidence": confidence,
-            # The parties whose action it records; none: it is about the commitment as a whole.
-            "parties": sorted(party_slugs.split(_THEME_SEPARATOR)) if party_slugs else [],
-            "summary": summary,
-            "corrected_at": corrected_at.isoformat() if corrected_at else None,
-            "correction_note": correction_note,
-            "sources": _sources(sources_json),
-            "url": f"{site_root}{slug_url('commitment_detail', commitment)}#update-{pk}",
-        }
-
-
-def _sources(sources_json):
-    """An update's sources, in the order they were added, from the JSON objects its row carries."""
-    sources = sorted(json.loads(f"[{sources_json}]") if sources_json else [], key=lambda source: source["id"])
-    return [{key: value for key, value in source.items() if key != "id"} for source in sources]
-
-
-_UPDATE_COLUMNS = [
-    "pk",
-    "commitment__instrument__slug",
-    "commitment__slug",
-    "commitment__title",
-    "kind",
-    "reported_on",
-    "published_at",
-    "status",
-    "progress",
-    "confidence",
-    "summary",
-    "corrected_at",
-    "correction_note",
-]
-
-
 # The parties list: one row per party, with its counts per status from its own PartyStatus rows.
 class PartyPageData(TableQuerysetData):
     """A page of parties, then their counts per status for that page alone, in one grouped query."""
@@ -521,40 +334,3 @@ def with_endorsed_count(parties):
         .values("n")
     )
     return parties.annotate(endorsed_count=Coalesce(Subquery(endorsed), 0))
-
-
-PARTY_EXPORT_FIELDS = [
-    "slug",
-    "name",
-    "kind",
-    "country",
-    "region",
-    "un_member",
-    "instruments_endorsed",
-    "commitments_binding",
-    *STATUS_VALUES,
-    "url",
-]
-
-
-def party_export_rows(parties, *, site_root):
-    """One dict per party, in the queryset's order, with its counts per status: two queries in all. Parties
-    number in the hundreds (every state and a few organisations), so they are read at once."""
-    yield from _party_rows(list(parties), site_root)
-
-
-def _party_rows(parties, site_root):
-    attach_status_counts(parties)
-    for party in parties:
-        yield {
-            "slug": party.slug,
-            "name": party.name,
-            "kind": party.kind,
-            "country": party.country.code or "",
-            "region": party.region,
-            "un_member": party.un_member,
-            "instruments_endorsed": party.endorsed_count,
-            "commitments_binding": party.bound_count,
-            **party.status_counts,
-            "url": site_root + party.get_absolute_url(),
-        }

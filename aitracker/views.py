@@ -1,19 +1,15 @@
 """Public pages. Every queryset starts from `.public()`; the heavy lifting is in the QuerySet methods."""
 
-import csv
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Count, Window
-from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, ListView, TemplateView
@@ -22,6 +18,15 @@ from django_tables2 import RequestConfig, SingleTableMixin
 
 from . import comparison
 from .cache import cached_summary, current_generation
+from .exports import (
+    PARTY_EXPORT_FIELDS,
+    UPDATE_EXPORT_FIELDS,
+    bad_export,
+    commitment_export_rows,
+    download,
+    party_export_rows,
+    update_export_rows,
+)
 from .filters import UPDATE_ORDERS, CommitmentFilter, PartyFilter, PlainSelect, UpdateFilter, published_since
 from .links import absolute_url, slug_url
 from .maps import commitment_status_map, instrument_relation_map
@@ -39,18 +44,7 @@ from .models import (
     Theme,
     stale_cutoff,
 )
-from .tables import (
-    EXPORT_FIELDS,
-    PARTY_EXPORT_FIELDS,
-    UPDATE_EXPORT_FIELDS,
-    CommitmentTable,
-    PartyTable,
-    commitment_export_rows,
-    csv_cell,
-    party_export_rows,
-    update_export_rows,
-    with_endorsed_count,
-)
+from .tables import CommitmentTable, PartyTable, with_endorsed_count
 
 logger = logging.getLogger(__name__)
 
@@ -177,31 +171,6 @@ class DashboardView(TemplateView):
         )
 
 
-def _csv_stream(rows, fields=EXPORT_FIELDS):
-    class Echo:
-        def write(self, value):
-            return value
-
-    writer = csv.writer(Echo())
-    # The byte-order mark lets spreadsheets read "§" and accented names as UTF-8.
-    yield "\ufeff" + writer.writerow(fields)
-    for row in rows:
-        yield writer.writerow([csv_cell(row[field]) for field in fields])
-
-
-def _json_stream(rows, fields=None):
-    yield "["
-    for index, row in enumerate(rows):
-        yield ("\n" if index == 0 else ",\n") + json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False)
-    yield "\n]\n"
-
-
-EXPORTS = {
-    "csv": (_csv_stream, "text/csv; charset=utf-8"),
-    "json": (_json_stream, "application/json; charset=utf-8"),
-}
-
-
 class CommitmentListView(SingleTableMixin, FilterView):
     table_class = CommitmentTable
     filterset_class = CommitmentFilter
@@ -259,27 +228,6 @@ class CommitmentListView(SingleTableMixin, FilterView):
         table = RequestConfig(self.request, paginate=False).configure(self.table_class(data=filterset.qs))
         rows = commitment_export_rows(table.data.data, site_root=absolute_url(""), chunk_size=EXPORT_CHUNK)
         return download(rows, export=export, name="commitments")
-
-
-def download(rows, *, export, name, fields=EXPORT_FIELDS):
-    """A streamed CSV or JSON download of `rows` (dicts), named for what it holds and today's date."""
-    stream, content_type = EXPORTS[export]
-    response = StreamingHttpResponse(stream(rows, fields), content_type=content_type)
-    filename = f"aitracker-{name}-{timezone.localdate():%Y-%m-%d}.{export}"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def bad_export(export, filterset):
-    """The answer to a download that cannot be made (unknown format, filters not valid), or None."""
-    if export not in EXPORTS:
-        return HttpResponseBadRequest(_("Unknown download format: use csv or json."), content_type="text/plain")
-    if filterset.is_bound and not filterset.is_valid():
-        return HttpResponseBadRequest(
-            _("Some filters are not valid: %(fields)s.") % {"fields": ", ".join(filterset.errors)},
-            content_type="text/plain",
-        )
-    return None
 
 
 def party_status_counts_of_commitment(commitment):

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from aitracker import services
+from aitracker import history, services
 from aitracker.models import ProgressUpdate, Source, Theme
 from tests.factories import (
     make_analyst,
@@ -90,11 +90,11 @@ def snapshot(obj):
 @pytest.mark.parametrize("name", ["theme", "instrument", "party", "endorsement"])
 def test_an_analyst_cannot_revert_reference_data(name):
     obj, data = reference_objects()[name]
-    before, history = snapshot(obj), obj.history.count()
+    before, history_count = snapshot(obj), obj.history.count()
     version = obj.history.latest().history_id
     response = login(make_analyst()).post(admin_url(obj, "simple_history", version), data)
     assert response.status_code == 403
-    assert snapshot(obj) == before and obj.history.count() == history
+    assert snapshot(obj) == before and obj.history.count() == history_count
 
 
 def test_an_analyst_cannot_revert_a_source():
@@ -285,7 +285,7 @@ def update_form(update, **changes):
         "parties": [party.pk for party in update.parties.all()],
         "confidence": update.confidence,
         "summary": update.summary,
-        "version": services.version_token(update),
+        "version": history.version_token(update),
         "sources-TOTAL_FORMS": len(sources),
         "sources-INITIAL_FORMS": len(sources),
         "sources-MIN_NUM_FORMS": 1,

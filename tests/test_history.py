@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from aitracker import services
+from aitracker import history, services
 from aitracker.models import Commitment, ProgressUpdate
 from tests.factories import make_commitment, make_editor, make_update
 
@@ -74,7 +74,7 @@ def test_the_admin_refuses_the_second_of_two_concurrent_edits_of_an_update():
     url = reverse("admin:aitracker_progressupdate_change", args=[update.pk])
     form = login(second_editor).get(url).content.decode()
     loaded = form.split('name="version" value="')[1].split('"')[0]
-    assert loaded == services.version_token(update)
+    assert loaded == history.version_token(update)
 
     first = login(first_editor).post(url, update_admin_data(update, version=loaded, summary="First editor's text."))
     assert first.status_code == 302
@@ -93,7 +93,7 @@ def test_the_admin_refuses_the_second_of_two_concurrent_edits_of_a_commitment():
     first_editor, second_editor = make_editor(username="first"), make_editor(username="second")
     commitment = make_commitment(title="Original title")
     url = reverse("admin:aitracker_commitment_change", args=[commitment.pk])
-    loaded = services.version_token(commitment)
+    loaded = history.version_token(commitment)
 
     assert (
         login(first_editor).post(url, commitment_admin_data(commitment, version=loaded, title="New title")).status_code
@@ -110,7 +110,7 @@ def test_an_admin_edit_with_the_current_version_goes_through(editor_client):
     commitment = make_commitment()
     url = reverse("admin:aitracker_commitment_change", args=[commitment.pk])
     response = editor_client.post(
-        url, commitment_admin_data(commitment, version=services.version_token(commitment), title="Better")
+        url, commitment_admin_data(commitment, version=history.version_token(commitment), title="Better")
     )
     assert response.status_code == 302
     commitment.refresh_from_db()
@@ -121,7 +121,7 @@ def test_editing_a_published_update_in_the_admin_is_a_visible_correction(editor_
     update = make_update(state="published", status="achieved")
     url = reverse("admin:aitracker_progressupdate_change", args=[update.pk])
     data = update_admin_data(
-        update, version=services.version_token(update), status="stalled", correction_note="Wrong status."
+        update, version=history.version_token(update), status="stalled", correction_note="Wrong status."
     )
     assert editor_client.post(url, data).status_code == 302
     update.refresh_from_db()
@@ -141,7 +141,7 @@ def test_reverting_in_the_admin_goes_through_the_restore_service(editor, editor_
     url = reverse("admin:aitracker_progressupdate_simple_history", args=[update.pk, right.history_id])
     form = editor_client.get(url)
     assert form.status_code == 200 and "Right." in form.content.decode()
-    response = editor_client.post(url, {"version": services.version_token(update)}, follow=True)
+    response = editor_client.post(url, {"version": history.version_token(update)}, follow=True)
     assert "The earlier version was restored" in response.content.decode()
     update.refresh_from_db()
     update.commitment.refresh_from_db()
@@ -154,11 +154,11 @@ def test_reverting_a_commitment_in_the_admin(editor, editor_client):
     old = commitment.history.latest()
     editor_client.post(
         reverse("admin:aitracker_commitment_change", args=[commitment.pk]),
-        commitment_admin_data(commitment, version=services.version_token(commitment), title="New title"),
+        commitment_admin_data(commitment, version=history.version_token(commitment), title="New title"),
     )
     commitment.refresh_from_db()
     url = reverse("admin:aitracker_commitment_simple_history", args=[commitment.pk, old.history_id])
-    editor_client.post(url, {"version": services.version_token(commitment)})
+    editor_client.post(url, {"version": history.version_token(commitment)})
     commitment.refresh_from_db()
     assert commitment.title == "Old title"
     assert commitment.history.filter(title="New title").exists()

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from aitracker import services
+from aitracker import history, services
 from aitracker.models import Commitment, Endorsement, Instrument, PartyStatus, ProgressUpdate, stale_cutoff
 from tests import factories
 
@@ -173,7 +173,7 @@ def test_naming_parties_on_a_commitment_in_the_admin_binds_only_them(world, edit
         "text": commitment.text,
         "source_url": commitment.source_url,
         "confidence": commitment.confidence,
-        "version": services.version_token(commitment),
+        "version": history.version_token(commitment),
         "parties": [world["china"].pk],
         "themes": [],
     }
@@ -299,7 +299,7 @@ def test_naming_a_party_on_a_published_update_in_the_admin_moves_the_status_to_i
     url = reverse("admin:aitracker_progressupdate_change", args=[update.pk])
     data = update_admin_data(
         update,
-        version=services.version_token(update),
+        version=history.version_token(update),
         parties=[world["china"].pk],
         correction_note="It was China's step.",
     )

@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
-from aitracker import models
+from aitracker import querysets
 from aitracker.models import Status
 from aitracker.rendering import render_markdown
 
@@ -169,4 +169,4 @@ def aria_current(context, section):
 @register.simple_tag
 def stale_after_days():
     """The setting's number of days, for the translated sentences about staleness: `{% stale_after_days as days %}`."""
-    return models.stale_after_days()
+    return querysets.stale_after_days()
