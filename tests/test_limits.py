@@ -93,11 +93,10 @@ def test_passwords_are_hashed_with_argon2id_at_owasps_minimum_and_cheaply(real_h
     assert hasher.memory_cost >= 19 * 1024 and hasher.time_cost >= 2 and hasher.parallelism >= 1
     encoded = make_password("a long and uncommon passphrase")
     assert encoded.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
-    started = time.perf_counter()
     assert check_password("a long and uncommon passphrase", encoded)
-    elapsed = time.perf_counter() - started
-    # Measured at about 40 ms on a busy two-core machine (PBKDF2: 590 ms); the margin is for slower CI.
-    assert elapsed < 0.25, f"{elapsed * 1000:.0f} ms"
+    # Cheap by its parameters, not by a timer (a timed test fails on a loaded machine): no more memory or passes
+    # than the minimum needs. Measured at about 43 ms a check (PBKDF2: 590 ms): bench/results/*-loginflood.md.
+    assert hasher.memory_cost <= 19 * 1024 and hasher.time_cost <= 2 and hasher.parallelism == 1
 
 
 def test_an_existing_pbkdf2_password_still_works_and_is_upgraded_at_login(real_hashers):
