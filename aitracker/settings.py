@@ -140,7 +140,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections are kept between requests on SQLite too (DJANGO_CONN_MAX_AGE, 60 s): every public request
+    # now reads the data generation from the database, and opening a SQLite connection (with its PRAGMAs) cost
+    # more than serving a cached page. Autocommit between requests, so a kept connection never holds a snapshot.
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -19,7 +19,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django_tables2.data import TableQuerysetData
 
-from .cache import generation_expression, read_generation
+from .cache import cached_summary, generation_expression, read_generation
 from .links import slug_url
 from .models import STATUS_VALUES, Commitment, Endorsement, Party, PartyStatus, Status
 from .templatetags.aitracker_tags import progress_bar_html, status_badge_html, time_tag
@@ -217,19 +217,22 @@ class PartyPageData(TableQuerysetData):
 
 
 def attach_status_counts(parties):
-    """Give each party `status_counts` ({status: n}, every status) and `bound_count`: one grouped query."""
-    counts = {}
-    for party_id, status, n in (
-        PartyStatus.objects.public()
-        .filter(party__in=[party.pk for party in parties])
-        .order_by()
-        .values_list("party", "status")
-        .annotate(n=Count("pk"))
-    ):
-        counts.setdefault(party_id, dict.fromkeys(STATUS_VALUES, 0))[status] = n
+    """Give each party `status_counts` ({status: n}, every status) and `bound_count`, from the kept counts of
+    every party (one grouped query per data generation, not one per page: a party can be bound by thousands of
+    commitments, and the table shows 25 parties a page)."""
+    counts = cached_summary("party-status-counts:all", _every_partys_status_counts)
     for party in parties:
         party.status_counts = counts.get(party.pk, dict.fromkeys(STATUS_VALUES, 0))
         party.bound_count = sum(party.status_counts.values())
+
+
+def _every_partys_status_counts():
+    counts = {}
+    for party_id, status, n in (
+        PartyStatus.objects.public().order_by().values_list("party", "status").annotate(n=Count("pk"))
+    ):
+        counts.setdefault(party_id, dict.fromkeys(STATUS_VALUES, 0))[status] = n
+    return counts
 
 
 def _party_status_count(status=None):
