@@ -2,6 +2,7 @@
 in forwarded headers, the headers on every response, one-line logs for client errors, passwords built from the
 username."""
 
+import contextlib
 import io
 import json
 import logging
@@ -421,11 +422,28 @@ def test_ctrl_c_stops_nginx_and_gunicorn_together(tmp_path):
 
 def test_when_nginx_dies_gunicorn_is_stopped_and_serve_fails(tmp_path):
     served = Served(tmp_path, WEB_CONCURRENCY="1", DJANGO_SECURE_SSL_REDIRECT="0")
+    workers = []
     try:
         children = served.children()
+        # nginx's workers outlive a master killed outright: end them too, or they keep the port for good.
+        workers = child_pids(children["nginx"])
         os.kill(children["nginx"], signal.SIGKILL)
         assert served.process.wait(timeout=40) != 0
         assert not alive(children["gunicorn"])
         assert "nginx exited" in served.log.read_text()
     finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         served.close()
+
+
+def child_pids(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (read from /proc)."""
+    pids = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            if int(fields.get("PPid", "0").strip()) == parent:
+                pids.append(int(status.parent.name))
+    return pids
