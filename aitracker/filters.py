@@ -59,7 +59,25 @@ class SlugChoiceFilter(django_filters.ChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
-class CommitmentFilter(django_filters.FilterSet):
+class ReferenceChoicesMixin:
+    """The instrument, theme and party filters of a FilterSet, whose choices are the public rows (by slug)."""
+
+    def set_reference_choices(self):
+        # Choices are read once per request here, so validating and rendering the form costs one query each.
+        instruments = Instrument.objects.public().order_by("-adopted_on", "short_title")
+        self.instrument_pks = self._slug_choices("instrument", instruments, "short_title")
+        self.theme_pks = self._slug_choices("theme", Theme.objects.public(), "name")
+        self.party_pks = self._slug_choices("party", Party.objects.public(), "name")
+
+    def _slug_choices(self, name, queryset, label_field):
+        """Give filter `name` the choices (slug, label) of `queryset`; returns {slug: primary key}."""
+        rows = list(queryset.values_list("pk", "slug", label_field))
+        choices = [(slug, label) for _pk, slug, label in rows]
+        self.filters[name].extra["choices"] = lambda: choices
+        return {slug: pk for pk, slug, _label in rows}
+
+
+class CommitmentFilter(ReferenceChoicesMixin, django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
     instrument = SlugChoiceFilter(
         widget=PlainSelect, label=_("Instrument"), field_name="instrument__slug", empty_label=_("All instruments")
@@ -88,21 +106,10 @@ class CommitmentFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Choices are read once per request here, so validating and rendering the form costs one query each.
-        instruments = Instrument.objects.public().order_by("-adopted_on", "short_title")
-        self.instrument_pks = self._slug_choices("instrument", instruments, "short_title")
-        self.theme_pks = self._slug_choices("theme", Theme.objects.public(), "name")
-        self.party_pks = self._slug_choices("party", Party.objects.public(), "name")
+        self.set_reference_choices()
         # Built per request: the labels carry the setting's number and the visitor's language.
         stale_choices = [("yes", stale_label()), ("no", fresh_label())]
         self.filters["stale"].extra["choices"] = lambda: stale_choices
-
-    def _slug_choices(self, name, queryset, label_field):
-        """Give filter `name` the choices (slug, label) of `queryset`; returns {slug: primary key}."""
-        rows = list(queryset.values_list("pk", "slug", label_field))
-        choices = [(slug, label) for _pk, slug, label in rows]
-        self.filters[name].extra["choices"] = lambda: choices
-        return {slug: pk for pk, slug, _label in rows}
 
     def filter_text(self, queryset, name, value):
         value = value.strip()
@@ -166,7 +173,7 @@ class BoundedDateFilter(django_filters.DateFilter):
     field_class = BoundedDateField
 
 
-class UpdateFilter(django_filters.FilterSet):
+class UpdateFilter(ReferenceChoicesMixin, django_filters.FilterSet):
     """What changed, and when: the public updates by instrument, party, theme, status and publication date,
     in the order of the event or of publication."""
 
@@ -212,12 +219,7 @@ class UpdateFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        instruments = Instrument.objects.public().order_by("-adopted_on", "short_title")
-        self.instrument_pks = self._slug_choices("instrument", instruments, "short_title")
-        self.theme_pks = self._slug_choices("theme", Theme.objects.public(), "name")
-        self.party_pks = self._slug_choices("party", Party.objects.public(), "name")
-
-    _slug_choices = CommitmentFilter._slug_choices
+        self.set_reference_choices()
 
     @property
     def qs(self):
