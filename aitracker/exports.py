@@ -62,12 +62,8 @@ def commitment_export_rows(commitments, *, site_root, chunk_size=1000):
     `site_root` is the site's address without a trailing slash ("https://example.org").
     """
     labels = {value: str(label) for value, label in Status.choices}
-    theme_names = (
-        Commitment.themes.through.objects.filter(commitment_id=OuterRef("pk"))
-        .order_by()
-        .values("commitment_id")
-        .annotate(names=StringAgg("theme__name", delimiter=Value(_THEME_SEPARATOR)))
-        .values("names")
+    theme_names = _joined(
+        Commitment.themes.through.objects.filter(commitment_id=OuterRef("pk")), "commitment_id", "theme__name"
     )
     rows = (
         commitments.prefetch_related(None)
@@ -90,6 +86,12 @@ def commitment_export_rows(commitments, *, site_root, chunk_size=1000):
             "last_update_on": last_update.isoformat() if last_update else None,
             "url": site_root + reverse("commitment_detail", kwargs={"slug": slug}),
         }
+
+
+def _joined(rows, key, value, delimiter=_THEME_SEPARATOR):
+    """A subquery of the `value` of `rows` (correlated to the outer row through OuterRef), grouped by `key` and
+    joined into one text: a row's many-to-many names, or its sources, in the export's one query."""
+    return rows.order_by().values(key).annotate(joined=StringAgg(value, delimiter=Value(delimiter))).values("joined")
 
 
 def csv_cell(value):
@@ -138,19 +140,11 @@ def update_export_rows(updates, *, site_root, chunk_size=1000):
         published_on="published_on",
         archived_url="archived_url",
     )
-    sources = (
-        Source.objects.filter(update=OuterRef("pk"))
-        .order_by()
-        .values("update")
-        .annotate(items=StringAgg(Cast(source, TextField()), delimiter=Value(",")))
-        .values("items")
-    )
-    parties = (
-        ProgressUpdate.parties.through.objects.filter(progressupdate_id=OuterRef("pk"))
-        .order_by()
-        .values("progressupdate_id")
-        .annotate(slugs=StringAgg("party__slug", delimiter=Value(_THEME_SEPARATOR)))
-        .values("slugs")
+    sources = _joined(Source.objects.filter(update=OuterRef("pk")), "update", Cast(source, TextField()), ",")
+    parties = _joined(
+        ProgressUpdate.parties.through.objects.filter(progressupdate_id=OuterRef("pk")),
+        "progressupdate_id",
+        "party__slug",
     )
     rows = (
         updates.prefetch_related(None)
