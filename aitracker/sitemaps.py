@@ -9,6 +9,7 @@ from django.views.decorators.cache import cache_control
 
 from .links import absolute_url
 from .models import Commitment, Instrument, Party, Theme
+from .templatetags.aitracker_tags import SECTION_ROOTS
 
 # Staff and account pages: nothing for a search engine there (and they answer only to staff anyway).
 DISALLOWED = ("/admin/", "/accounts/", "/review/", "/staff/", "/my/")
@@ -31,15 +32,7 @@ class PagesSitemap(SiteSitemap):
     changefreq = "daily"
 
     def items(self):
-        return [
-            "dashboard",
-            "commitment_list",
-            "instrument_list",
-            "party_list",
-            "theme_list",
-            "update_list",
-            "methodology",
-        ]
+        return SECTION_ROOTS
 
     def location(self, item):
         return reverse(item)

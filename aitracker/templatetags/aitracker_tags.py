@@ -145,7 +145,8 @@ NAV_SECTIONS = {
     "update_list": "updates",
     "methodology": "methodology",
 }
-SECTION_ROOTS = {
+# The page at the root of each section, in the navigation's order (the sitemap lists them too).
+SECTION_ROOTS = (
     "dashboard",
     "commitment_list",
     "instrument_list",
@@ -153,7 +154,7 @@ SECTION_ROOTS = {
     "theme_list",
     "update_list",
     "methodology",
-}
+)
 
 
 @register.simple_tag(takes_context=True)
