@@ -19,8 +19,12 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import F, Subquery
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseNotModified
 from django.middleware.csp import get_nonce
+from django.middleware.gzip import GZipMiddleware
+from django.utils import timezone
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.text import compress_string
 from django.utils.translation import get_language
 
 from .models import DataGeneration
@@ -37,6 +41,9 @@ UNCACHEABLE_CACHE_CONTROL = {"private", "no-cache", "no-store"}
 # The request being served by a public view, so that everything it reads under a generation reads the same one.
 _current_request = ContextVar("aitracker_current_request", default=None)
 REQUEST_ATTRIBUTE = "aitracker_data_generation"
+# Compressed as GZipMiddleware would (which skips what is already encoded): the same floor, the same padding.
+GZIP_MIN_BYTES = 200
+GZIP_MAX_RANDOM_BYTES = GZipMiddleware.max_random_bytes
 _READ_GENERATION_SQL = "SELECT {value} FROM {table} WHERE {pk} = %s"
 
 
@@ -175,8 +182,9 @@ def _bypasses_cache(request) -> bool:
     return bool(user is not None and user.is_authenticated)
 
 
-def _cacheable(request, response) -> bool:
-    if response.status_code != 200 or response.streaming or response.cookies:
+def _public(request, response) -> bool:
+    """Whether a response is the same for every anonymous visitor: a page, a feed or a download anyone gets."""
+    if response.status_code != 200 or response.cookies:
         return False
     # A page holding a CSRF token or a CSP nonce belongs to one visitor.
     if request.META.get("CSRF_COOKIE_NEEDS_UPDATE") or get_nonce(request):
@@ -190,6 +198,49 @@ def _cacheable(request, response) -> bool:
         return False
     directives = {d.split("=")[0].strip().lower() for d in response.get("Cache-Control", "").split(",")}
     return not directives & UNCACHEABLE_CACHE_CONTROL
+
+
+def _cacheable(request, response) -> bool:
+    return not response.streaming and _public(request, response)
+
+
+def _page_etag(key: str) -> str:
+    """The validator of a public response: its cache key (generation, language, full URL) and today's date.
+
+    Weak, because the same page is sent compressed or not. The date is in it because a page says how stale an
+    assessment is by today's date: yesterday's copy is not today's page even under the same generation.
+    """
+    digest = hashlib.sha256(f"{key}:{timezone.localdate().isoformat()}".encode()).hexdigest()[:32]
+    return f'W/"{digest}"'
+
+
+def _etag_matches(request, etag: str) -> bool:
+    header = request.META.get("HTTP_IF_NONE_MATCH", "")
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    # If-None-Match compares weakly (RFC 9110, 13.1.2): W/"x" matches "x" and W/"x".
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in header.split(","))
+
+
+def _mark_public(response, etag: str) -> None:
+    """What lets a browser revalidate cheaply and a shared cache (a CDN in front of the site) keep a public
+    response for a short while; staff pages never reach here (SecurityHeadersMiddleware marks them no-store)."""
+    response["ETag"] = etag
+    patch_cache_control(response, public=True, max_age=0, s_maxage=settings.AITRACKER_SHARED_CACHE_SECONDS)
+
+
+def _not_modified(etag: str) -> HttpResponseNotModified:
+    response = HttpResponseNotModified()
+    _mark_public(response, etag)
+    response[STATUS_HEADER] = "revalidated"
+    return response
+
+
+def _accepts_gzip(request) -> bool:
+    return "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "")
 
 
 def cache_public_page(view):
@@ -210,19 +261,41 @@ def cache_public_page(view):
         # Read the generation before any other query, so the page stored under it is at least as new as it.
         generation = current_generation(request)
         key = _page_key(request, generation)
+        etag = _page_etag(key)
+        if _etag_matches(request, etag):
+            # The visitor (or a CDN) holds this very page: nothing to read, nothing to render.
+            return _not_modified(etag)
         entry = _cache_call("get", key)
         if entry is not None:
-            status, content, headers = entry
-            response = HttpResponse(content, status=status, headers=headers)
+            status, content, headers, compressed = entry
+            if compressed is not None and _accepts_gzip(request):
+                response = HttpResponse(compressed, status=status, headers=headers)
+                response["Content-Encoding"] = "gzip"
+                response["Content-Length"] = str(len(compressed))
+            else:
+                response = HttpResponse(content, status=status, headers=headers)
+            patch_vary_headers(response, ("Accept-Encoding",))
             response[STATUS_HEADER] = "hit"
             return response
         response = view(request, *args, **kwargs)
 
         def store(response):
-            if _cacheable(request, response):
-                _cache_call("set", key, (response.status_code, response.content, dict(response.items())), seconds)
-                if not cache_is_down():
-                    response[STATUS_HEADER] = "miss"
+            if not _public(request, response):
+                return
+            _mark_public(response, etag)
+            if response.streaming:
+                return
+            # Compressed once here rather than by GZipMiddleware on every hit. BREACH needs a secret in the page
+            # and an attacker's input reflected beside it; a public page holds no secret, and gzip still pads
+            # the header by a random length as Django's middleware does.
+            content = response.content
+            compressed = compress_string(content, max_random_bytes=GZIP_MAX_RANDOM_BYTES)
+            if len(content) < GZIP_MIN_BYTES or len(compressed) >= len(content):
+                compressed = None
+            headers = dict(response.items())
+            _cache_call("set", key, (response.status_code, content, headers, compressed), seconds)
+            if not cache_is_down():
+                response[STATUS_HEADER] = "miss"
 
         if callable(getattr(response, "render", None)) and not response.is_rendered:
             response.add_post_render_callback(store)

@@ -1,6 +1,11 @@
 """What every page's head needs: its canonical address, and whether search engines should index it."""
 
+from django.utils.translation import get_language
+
 from .links import absolute_url
+
+# Open Graph names a locale as language_TERRITORY.
+OG_LOCALES = {"en": "en_GB", "fr": "fr_FR", "zh-hans": "zh_CN"}
 
 
 def canonical(request):
@@ -10,4 +15,5 @@ def canonical(request):
         "canonical_url": absolute_url(request.path),
         "noindex": bool(request.GET),
         "site_url": absolute_url(""),
+        "og_locale": OG_LOCALES.get(get_language() or "en", "en_GB"),
     }

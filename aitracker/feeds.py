@@ -2,13 +2,16 @@
 
 import datetime
 import re
+from functools import wraps
 
 from django.contrib.syndication.views import Feed
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils.feedgenerator import Atom1Feed
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.feedgenerator import Atom1Feed, Stylesheet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.utils.xmlutils import SimplerXMLGenerator
 
 from .links import absolute_url
 from .models import Commitment, Party, ProgressUpdate
@@ -41,6 +44,20 @@ class XmlSafeAtom1Feed(Atom1Feed):
     def add_item(self, *args, **kwargs):
         super().add_item(*map(_xml_safe, args), **{key: _xml_safe(value) for key, value in kwargs.items()})
 
+    def write(self, outfile, encoding):
+        # Atom1Feed.write, plus the feed's stylesheets before the root element (Django writes them for RSS only).
+        handler = SimplerXMLGenerator(outfile, encoding, short_empty_elements=True)
+        handler.startDocument()
+        self.add_stylesheets(handler)
+        handler.startElement("feed", self.root_attributes())
+        self.add_root_elements(handler)
+        self.write_items(handler)
+        handler.endElement("feed")
+
+    def add_stylesheets(self, handler):
+        for stylesheet in self.feed["stylesheets"] or []:
+            handler.processingInstruction("xml-stylesheet", str(stylesheet))
+
 
 class UpdatesFeed(Feed):
     feed_type = XmlSafeAtom1Feed
@@ -54,6 +71,11 @@ class UpdatesFeed(Feed):
     # the feed was fetched through.
     def author_link(self):
         return absolute_url("/")
+
+    def stylesheets(self):
+        # A browser opening the feed shows a readable page that explains how to subscribe (XSLT); feed readers
+        # ignore it. A path, not an absolute address: the stylesheet must come from the feed's own origin.
+        return [Stylesheet(reverse("feed_stylesheet"), mimetype="text/xsl")]
 
     def link(self):
         return absolute_url(reverse("update_list"))
@@ -132,3 +154,30 @@ class PartyUpdatesFeed(UpdatesFeed):
 
     def items(self, obj):
         return self.updates().for_party(obj)[:FEED_ITEMS]
+
+
+def readable_in_browsers(view):
+    """Serve a feed as `application/xml` to a browser that navigates to it, `application/atom+xml` otherwise.
+
+    The bytes are the same Atom document. Chromium shows an `application/atom+xml` response as raw text and
+    applies the feed's XSLT stylesheet only to a generic XML type; a browser's navigation asks for text/html
+    first, which no feed reader does.
+    """
+
+    @wraps(view)
+    def negotiated(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        accept = request.META.get("HTTP_ACCEPT", "")
+        if "text/html" in accept and response.get("Content-Type", "").startswith("application/atom+xml"):
+            response["Content-Type"] = "application/xml; charset=utf-8"
+        patch_vary_headers(response, ("Accept",))
+        return response
+
+    return negotiated
+
+
+def feed_stylesheet(request):
+    """The XSLT stylesheet that turns any of the feeds into a readable page, in the page's language."""
+    response = render(request, "aitracker/feed.xsl", content_type="text/xsl; charset=utf-8")
+    patch_cache_control(response, public=True, max_age=3600)
+    return response

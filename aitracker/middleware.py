@@ -9,6 +9,8 @@
   that cannot be reached gives visitors a plain 503 page (no stack trace, nothing that needs the database)
   instead of a 500, whether a view or a middleware below it met the failure; the error goes to the log.
 - `RequestBodyLimitMiddleware` (right below it): a body over the limit is answered 413 unread.
+- `CompressionMiddleware`: Django's GZipMiddleware, except on responses that carry a CSRF token or belong to
+  one person (BREACH needs a secret in a compressed body that also reflects the attacker's input).
 - `lockout_response`: django-axes' lockout page, saying when the visitor may try again.
 - `client_ip`: the visitor's address for django-axes, behind as many trusted proxies as configured.
 """
@@ -25,6 +27,7 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import Max, Sum
 from django.dispatch import receiver
 from django.http import HttpResponse
+from django.middleware.gzip import GZipMiddleware
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -92,6 +95,19 @@ class RequestBodyLimitMiddleware:
         if length > settings.AITRACKER_MAX_REQUEST_BYTES:
             return request_too_large_response(settings.AITRACKER_MAX_REQUEST_BYTES)
         return self.get_response(request)
+
+
+class CompressionMiddleware(GZipMiddleware):
+    """Compresses public responses (pages, feeds, JSON and CSV downloads), never one with a secret in it.
+
+    Django masks its CSRF token afresh for every response and GZipMiddleware pads its output by a random
+    length, but a page with a token, or a staff page, is not worth compressing at any risk: it is rare and small.
+    """
+
+    def process_response(self, request, response):
+        if request.META.get("CSRF_COOKIE_NEEDS_UPDATE") or is_private(request, response):
+            return response
+        return super().process_response(request, response)
 
 
 class SecurityHeadersMiddleware:

@@ -76,6 +76,12 @@ MIDDLEWARE = [
     "aitracker.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below whitenoise (static files come precompressed) and above everything that writes a body. Public pages
+    # served from the page cache arrive already compressed (aitracker.cache) and pass through untouched.
+    "aitracker.middleware.CompressionMiddleware",
+    # Below GZip, so that a validator is computed on the plain body: answers If-None-Match and
+    # If-Modified-Since (the feeds' Last-Modified) with 304.
+    "django.middleware.http.ConditionalGetMiddleware",
     # Above the session and everything below it, so that even an error raised there gets these headers.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -305,6 +311,9 @@ AITRACKER_UN_MEMBER_STATES_SOURCE = "https://www.un.org/en/about-us/member-state
 AITRACKER_STALE_AFTER_DAYS = 365
 # Seconds a public page stays in the cache; publications and edits clear it at once.
 AITRACKER_PAGE_CACHE_SECONDS = int(os.environ.get("AITRACKER_PAGE_CACHE_SECONDS", "600"))
+# How long a shared cache in front of the site (a CDN) may serve a public page without asking again
+# (`s-maxage`); browsers always revalidate (`max-age=0`, answered 304 while the page is unchanged).
+AITRACKER_SHARED_CACHE_SECONDS = int(os.environ.get("AITRACKER_SHARED_CACHE_SECONDS", "60"))
 # After a cache failure (Redis down or hung), each worker serves without the cache this long, then tries again.
 AITRACKER_CACHE_RETRY_SECONDS = float(os.environ.get("AITRACKER_CACHE_RETRY_SECONDS", "30"))
 # The site-wide counts under the same data generation (aitracker/cache.py: cached_summary); 0 turns them off.

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from . import feeds, views
 from .cache import cache_public_page
+from .feeds import readable_in_browsers
 from .sitemaps import SITEMAPS, favicon, robots_txt, sitemap_index
 
 urlpatterns = [
@@ -22,11 +23,18 @@ urlpatterns = [
     path("compare/", cache_public_page(views.CompareView.as_view()), name="compare"),
     path("updates/", cache_public_page(views.UpdateListView.as_view()), name="update_list"),
     path("methodology/", cache_public_page(views.MethodologyView.as_view()), name="methodology"),
-    path("feeds/updates.atom", cache_public_page(feeds.UpdatesFeed()), name="feed_updates"),
+    path("feeds/updates.atom", readable_in_browsers(cache_public_page(feeds.UpdatesFeed())), name="feed_updates"),
     path(
-        "feeds/commitments/<slug:slug>.atom", cache_public_page(feeds.CommitmentUpdatesFeed()), name="feed_commitment"
+        "feeds/commitments/<slug:slug>.atom",
+        readable_in_browsers(cache_public_page(feeds.CommitmentUpdatesFeed())),
+        name="feed_commitment",
     ),
-    path("feeds/parties/<slug:slug>.atom", cache_public_page(feeds.PartyUpdatesFeed()), name="feed_party"),
+    path(
+        "feeds/parties/<slug:slug>.atom",
+        readable_in_browsers(cache_public_page(feeds.PartyUpdatesFeed())),
+        name="feed_party",
+    ),
+    path("feeds/atom.xsl", cache_public_page(feeds.feed_stylesheet), name="feed_stylesheet"),
     path("robots.txt", robots_txt, name="robots_txt"),
     path("favicon.ico", favicon, name="favicon"),
     # An index of one sitemap per kind of page: a sitemap holds at most 50,000 addresses, and a section that

@@ -16,7 +16,7 @@ from django.views.generic import DetailView, ListView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
-from . import comparison
+from . import comparison, structured_data
 from .cache import cached_summary, current_generation
 from .exports import (
     PARTY_EXPORT_FIELDS,
@@ -166,6 +166,7 @@ class DashboardView(TemplateView):
             instrument_count=cached_summary("instruments", Instrument.objects.public().count),
             by_theme=breakdown_rows(Theme.objects.public(), status_counts_by_theme()),
             latest_updates=public_updates()[:LATEST_UPDATES],
+            json_ld=structured_data.website(),
             **recently_published(),
             **kwargs,
         )
@@ -185,6 +186,9 @@ class CommitmentListView(SingleTableMixin, FilterView):
         # The generation first: the kept counts are those of that generation, or of a later one.
         generation = current_generation()
         return {"generation": generation, "count": self.kept_count()}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(json_ld=structured_data.commitments_dataset(), **kwargs)
 
     def get_table_pagination(self, table):
         # A page past the end (or before the first) is not a page of this table: 404, not the nearest page, so

@@ -1,8 +1,10 @@
 """Template helpers for the public site: safe Markdown, the one date format, status bars and navigation state."""
 
 import functools
+import json
 
 from django import template
+from django.core.serializers.json import DjangoJSONEncoder
 from django.template.loader import get_template
 from django.utils.dateformat import format as format_date
 from django.utils.html import format_html
@@ -171,3 +173,38 @@ def aria_current(context, section):
 def stale_after_days():
     """The setting's number of days, for the translated sentences about staleness: `{% stale_after_days as days %}`."""
     return querysets.stale_after_days()
+
+
+class CaptureNode(template.Node):
+    def __init__(self, nodelist, name):
+        self.nodelist, self.name = nodelist, name
+
+    def render(self, context):
+        # The nodelist is rendered by the template engine, so its output is escaped already.
+        context[self.name] = mark_safe(self.nodelist.render(context).strip())
+        return ""
+
+
+@register.tag
+def capture(parser, token):
+    """`{% capture as name %}…{% endcapture %}`: renders once what is between, into `name`, so that a page's title
+    and description blocks, overridden by each page, can fill <title> and the link-preview tags alike."""
+    bits = token.split_contents()
+    if len(bits) != 3 or bits[1] != "as":
+        raise template.TemplateSyntaxError("usage: {% capture as name %}…{% endcapture %}")
+    nodelist = parser.parse(("endcapture",))
+    parser.delete_first_token()
+    return CaptureNode(nodelist, bits[2])
+
+
+_JSON_LD_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+
+
+@register.simple_tag
+def json_ld(data):
+    """A schema.org description as a JSON-LD data block. It is data, not script (the CSP runs no inline script,
+    and a data block is never run); <, > and & are escaped so no value can close the element."""
+    if not data:
+        return ""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, cls=DjangoJSONEncoder).translate(_JSON_LD_ESCAPES)
+    return format_html('<script type="application/ld+json">{}</script>', mark_safe(text))
