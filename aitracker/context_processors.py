@@ -17,3 +17,14 @@ def canonical(request):
         "site_url": absolute_url(""),
         "og_locale": OG_LOCALES.get(get_language() or "en", "en_GB"),
     }
+
+
+def staff(request):
+    """The staff navigation's count of updates waiting for review: one count, on editors' pages only."""
+    from .models import ProgressUpdate
+    from .services import user_is_editor
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_staff or not user_is_editor(user):
+        return {}
+    return {"review_count": ProgressUpdate.objects.awaiting_review().count()}

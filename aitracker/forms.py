@@ -97,6 +97,13 @@ class ProgressUpdateForm(VersionedFormMixin, forms.ModelForm):
             "commitment as a whole. Hold Ctrl (⌘ on a Mac) to choose several."
         )
         self.fields["status"].help_text = _("Required for an assessment; leave empty for a check.")
+        # How sure the sources make us is a judgement, not a default: a new update starts with none chosen.
+        confidence = self.fields["confidence"]
+        confidence.choices = [("", _("Choose…")), *ProgressUpdate._meta.get_field("confidence").choices]
+        confidence.required = True
+        confidence.error_messages["required"] = _("Choose how sure the sources make you.")
+        if self.instance.pk is None and not self.is_bound:
+            self.initial["confidence"] = ""
         self.set_version_initial()
 
     def clean(self):

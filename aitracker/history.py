@@ -5,10 +5,12 @@ in aitracker/services.py."""
 import datetime
 from typing import NamedTuple
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.utils import formats, timezone
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
+from simple_history.models import DeletedObject
 
 # Bookkeeping that would only add noise to a field-by-field history (the current status is derived data).
 HISTORY_IGNORED_FIELDS = {
@@ -65,7 +67,19 @@ class EditConflict(ValidationError):
         super().__init__(message, code="conflict")
 
 
+def person_name(user) -> str:
+    """How the history and the staff pages name a person: their full name, else their username."""
+    return user.get_full_name() or user.get_username()
+
+
 def _display_value(field, value) -> str:
+    if isinstance(value, DeletedObject):
+        # A foreign key that was empty (pk None) is simply empty; one whose row is gone says so, in words.
+        if value.pk is None:
+            return "—"
+        return _("a deleted %(kind)s") % {"kind": value.model._meta.verbose_name}
+    if isinstance(value, AbstractBaseUser):
+        return person_name(value)
     if field.many_to_many:
         key = field.m2m_reverse_field_name()
         names = sorted(str(row[key]) for row in value or [])

@@ -126,6 +126,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "aitracker.context_processors.canonical",
+                "aitracker.context_processors.staff",
             ],
         },
     },
@@ -209,7 +210,8 @@ AITRACKER_TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT",
 AXES_CLIENT_IP_CALLABLE = "aitracker.middleware.client_ip"
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "my_updates"
+# Editors land on the review queue, analysts on their own updates (staff_views.StaffHomeView).
+LOGIN_REDIRECT_URL = "staff_home"
 LOGOUT_REDIRECT_URL = "dashboard"
 
 LANGUAGE_CODE = "en"

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("staff/", views.StaffHomeView.as_view(), name="staff_home"),
     # Analysts
     path("commitments/<slug:slug>/log/", views.UpdateCreateView.as_view(), name="update_create"),
     path("my/updates/", views.MyUpdatesView.as_view(), name="my_updates"),

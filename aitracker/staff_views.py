@@ -4,10 +4,10 @@ again: the checks here only decide who sees a page (anonymous visitors go to the
 role gets a 403)."""
 
 from django.contrib import messages
-from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -225,6 +225,18 @@ class UpdateCorrectView(UpdateFormView):
 
 
 # --- Lists -----------------------------------------------------------------------------------------------
+
+
+class StaffHomeView(LoginRequiredMixin, View):
+    """Where a staff login lands: an editor on the review queue (their work waits there), an analyst on their
+    own updates, anyone else on the admin's index."""
+
+    def get(self, request):
+        if services.user_is_editor(request.user):
+            return redirect("review_queue")
+        if services.user_is_analyst(request.user):
+            return redirect("my_updates")
+        return redirect("admin:index")
 
 
 class MyUpdatesView(AnalystRequiredMixin, TemplateView):

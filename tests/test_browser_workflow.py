@@ -20,13 +20,13 @@ def groups(_fast_password_hashing):
     ensure_staff_groups()
 
 
-def log_in(page, base, username):
+def log_in(page, base, username, lands_on="my_updates"):
     page.goto(base + reverse("dashboard"))
     page.get_by_role("link", name="Staff login").click()
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(re.escape(reverse("my_updates")) + "$"))
+    page.wait_for_url(re.compile(re.escape(reverse(lands_on)) + "$"))
 
 
 def test_an_update_goes_from_an_analyst_to_the_public_page(live_server, page):
@@ -44,6 +44,7 @@ def test_an_update_goes_from_an_analyst_to_the_public_page(live_server, page):
     page.get_by_label("Date of the event").fill("2025-05-01")
     page.get_by_label("Status").select_option("in_progress")
     page.get_by_label("Progress (%)").fill("35")
+    page.get_by_label("Confidence").select_option("reported")
     page.get_by_label("Summary").fill("The research **fund** opened its first call.")
     first, second = page.locator(".source-form").nth(0), page.locator(".source-form").nth(1)
     first.get_by_label("Address").fill("https://gov.example/fund-call")
@@ -67,7 +68,7 @@ def test_an_update_goes_from_an_analyst_to_the_public_page(live_server, page):
     page.get_by_role("button", name=re.compile("Log out")).click()
 
     # The editor publishes it from the review queue.
-    log_in(page, base, "eddie")
+    log_in(page, base, "eddie", lands_on="review_queue")
     page.get_by_role("link", name="Review queue").click()
     item = page.locator(".review-item", has_text="Fund AI research")
     assert "Not yet assessed" in item.inner_text() and "In progress" in item.inner_text()

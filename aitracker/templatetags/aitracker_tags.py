@@ -208,3 +208,11 @@ def json_ld(data):
         return ""
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, cls=DjangoJSONEncoder).translate(_JSON_LD_ESCAPES)
     return format_html('<script type="application/ld+json">{}</script>', mark_safe(text))
+
+
+@register.simple_tag
+def person_name(user):
+    """A staff member as people call them: full name, else username (one rule, in aitracker.history)."""
+    from aitracker.history import person_name as name
+
+    return name(user)
