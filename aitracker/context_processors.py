@@ -11,3 +11,8 @@ def canonical(request):
         "noindex": bool(request.GET),
         "site_url": absolute_url(""),
     }
+
+
+def search_box(request):
+    """The header's search box shows the text searched on the results page (which sets it), empty elsewhere."""
+    return {"search_query": ""}
