@@ -52,6 +52,8 @@ FTS_TABLE = "aitracker_searchentry_fts"
 # bm25's weights of the FTS5 columns (title, body); PostgreSQL's weights A and B are 1.0 and 0.4.
 FTS_WEIGHTS = (10.0, 1.0)
 CONFIGS = {"en": "english", "fr": "french"}
+# ts_rank divided by the entry's length, as bm25 weighs a word in a short text above one in a long one.
+NORMALIZATION = 2
 WORD = re.compile(r"[^\W_]+")
 CJK = re.compile(r"[\u2e80-\u2fdf\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 
@@ -252,7 +254,7 @@ def _postgresql_matches(query, language, kinds, limit):
     terms = " & ".join(f"'{word}':*" for word in query.words)  # words are letters and digits only
     tsquery = SearchQuery(terms, search_type="raw", config=config_of(language))
     entries = SearchEntry.objects.filter(language=language, kind__in=kinds, vector=tsquery)
-    return _ranked_window(entries, SearchRank(F("vector"), tsquery), limit)
+    return _ranked_window(entries, SearchRank(F("vector"), tsquery, normalization=Value(NORMALIZATION)), limit)
 
 
 def _sqlite_matches(query, language, kinds, limit):
