@@ -547,14 +547,18 @@ def search_index_rebuild() -> int:
 
 def _backend_delete(entry_ids) -> None:
     if connection.vendor == "sqlite":
-        marks = ", ".join(["%s"] * len(entry_ids))
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", entry_ids)
+            for start in range(0, len(entry_ids), CHUNK):
+                chunk = entry_ids[start : start + CHUNK]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)
 
 
 def _backend_insert(entries) -> None:
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
+            # A row an earlier, flushed table left under a reused id would refuse the insert.
+            _backend_delete([entry.pk for entry in entries])
             cursor.executemany(
                 f"INSERT INTO {FTS_TABLE} (rowid, title, body) VALUES (%s, %s, %s)",
                 [(entry.pk, entry.title, entry.body) for entry in entries],
