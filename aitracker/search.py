@@ -386,12 +386,14 @@ def _plain_summary(update, language) -> str:
 def _entries_of_parties(pks, language):
     for party in Party.objects.public().filter(pk__in=pks):
         country = str(party.country.name) if party.country else ""
+        name = _text(party, "name", language)
         yield SearchEntry(
             kind=Kind.PARTY,
             object_id=party.pk,
-            title=_text(party, "name", language),
-            heading=_text(party, "name", language),
-            body=country,
+            title=name,
+            heading=name,
+            # The country's name in the language, when it is not the party's own ("Türkiye", "Turkey").
+            body=country if country.lower() != name.lower() else "",
             context=str(party.get_kind_display()),
             url=party.get_absolute_url(),
         )
