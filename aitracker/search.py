@@ -30,7 +30,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
 from django.db.models import Case, Count, ExpressionWrapper, F, IntegerField, Q, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Replace, RowNumber
 from django.urls import reverse
 from django.utils.html import escape, strip_tags
 from django.utils.http import urlencode
@@ -572,6 +572,12 @@ def _backend_insert(entries) -> None:
         for language, pks in by_language.items():
             config = config_of(language)
             SearchEntry.objects.filter(pk__in=pks).update(
-                vector=SearchVector("title", weight="A", config=config)
-                + SearchVector("body", weight="B", config=config)
+                vector=SearchVector(_untagged("title"), weight="A", config=config)
+                + SearchVector(_untagged("body"), weight="B", config=config)
             )
+
+
+def _untagged(column):
+    """The column with < and > as spaces: PostgreSQL's parser drops anything that looks like an HTML tag
+    ("<script>"), which FTS5 reads as a word; text is text on both."""
+    return Replace(Replace(F(column), Value("<"), Value(" ")), Value(">"), Value(" "))
