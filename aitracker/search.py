@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Case, Count, ExpressionWrapper, F, IntegerField, Q, Value, When, Window
+from django.db.models import Case, Count, ExpressionWrapper, F, IntegerField, Q, TextField, Value, When, Window
 from django.db.models.functions import Replace, RowNumber
 from django.urls import reverse
 from django.utils.html import escape, strip_tags
@@ -239,7 +239,7 @@ def _kinds(kinds) -> list[str]:
 
 
 def _ranked_window(queryset, rank, limit):
-    """(entry id, kind, rank, kind's total) of the best `limit` entries of each kind (all if limit is None)."""
+    """(entry id, kind, rank, kind's total, object id) of the best `limit` entries of each kind (all if None)."""
     rows = queryset.annotate(
         rank=rank,
         position=Window(RowNumber(), partition_by=[F("kind")], order_by=[F("rank").desc(), F("pk").asc()]),
@@ -247,7 +247,7 @@ def _ranked_window(queryset, rank, limit):
     )
     if limit is not None:
         rows = rows.filter(position__lte=limit)
-    return list(rows.order_by().values_list("pk", "kind", "rank", "kind_total"))
+    return list(rows.order_by().values_list("pk", "kind", "rank", "kind_total", "object_id"))
 
 
 def _postgresql_matches(query, language, kinds, limit):
@@ -262,8 +262,8 @@ def _sqlite_matches(query, language, kinds, limit):
     kind_marks = ", ".join(["%s"] * len(kinds))
     # bm25 is lower for a better match: its negation sorts like PostgreSQL's rank.
     sql = f"""
-        SELECT entry_id, kind, rank, kind_total FROM (
-            SELECT e.id AS entry_id, e.kind AS kind, m.rank AS rank,
+        SELECT entry_id, kind, rank, kind_total, object_id FROM (
+            SELECT e.id AS entry_id, e.kind AS kind, m.rank AS rank, e.object_id AS object_id,
                    ROW_NUMBER() OVER (PARTITION BY e.kind ORDER BY m.rank DESC, e.id) AS position,
                    COUNT(*) OVER (PARTITION BY e.kind) AS kind_total
             FROM (
@@ -316,7 +316,7 @@ def search(raw: str, *, language: str, kinds=None, limit: int | None = RESULTS_P
         [row[0] for row in rows]
     )
     by_kind, totals = defaultdict(list), {}
-    for entry_id, kind, rank, total in rows:
+    for entry_id, kind, rank, total, _object_id in rows:
         by_kind[kind].append((rank, entry_id))
         totals[kind] = total
     party_counts = {}
@@ -359,10 +359,13 @@ def search(raw: str, *, language: str, kinds=None, limit: int | None = RESULTS_P
 def commitment_ids(raw: str, *, language: str) -> list[int] | None:
     """The ids of every public commitment matching `raw` (the commitments table's `q`); None if the query
     cannot be searched (the table then shows everything, and says why)."""
-    results = search(raw, language=language, kinds=[Kind.COMMITMENT], limit=None)
-    if results.query.problem:
+    language = index_language(language)
+    query = parse_query(raw, language=language)
+    if query.problem:
         return None
-    return results.ids(Kind.COMMITMENT)
+    # Only the ids: no entry is read, nothing highlighted.
+    rows = _matches(query, language, [Kind.COMMITMENT], None)
+    return [row[4] for row in sorted(rows, key=lambda row: (-row[2], row[0]))]
 
 
 # --- The index ---------------------------------------------------------------------------------------------
@@ -580,4 +583,10 @@ def _backend_insert(entries) -> None:
 def _untagged(column):
     """The column with < and > as spaces: PostgreSQL's parser drops anything that looks like an HTML tag
     ("<script>"), which FTS5 reads as a word; text is text on both."""
-    return Replace(Replace(F(column), Value("<"), Value(" ")), Value(">"), Value(" "))
+    text = TextField()
+    return Replace(
+        Replace(F(column), Value("<", output_field=text), Value(" ", output_field=text), output_field=text),
+        Value(">", output_field=text),
+        Value(" ", output_field=text),
+        output_field=text,
+    )
