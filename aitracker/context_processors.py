@@ -28,3 +28,8 @@ def staff(request):
     if user is None or not user.is_authenticated or not user.is_staff or not user_is_editor(user):
         return {}
     return {"review_count": ProgressUpdate.objects.awaiting_review().count()}
+
+
+def search_box(request):
+    """The header's search box shows the text searched on the results page (which sets it), empty elsewhere."""
+    return {"search_query": ""}

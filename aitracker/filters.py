@@ -10,9 +10,10 @@ from django.db.models import Q
 from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
+from . import search
 from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme
 from .querysets import stale_after_days
 
@@ -112,10 +113,12 @@ class CommitmentFilter(ReferenceChoicesMixin, django_filters.FilterSet):
         self.filters["stale"].extra["choices"] = lambda: stale_choices
 
     def filter_text(self, queryset, name, value):
-        value = value.strip()
-        if not value:
+        """The site's search (aitracker/search.py) on the commitments: every word, in any order, stemmed and
+        by prefix. Text that cannot be searched (symbols, one letter) filters nothing out."""
+        ids = search.commitment_ids(value, language=get_language())
+        if ids is None:
             return queryset
-        return queryset.filter(Q(title__icontains=value) | Q(text__icontains=value) | Q(reference__icontains=value))
+        return queryset.filter(pk__in=ids)
 
     def filter_party(self, queryset, name, value):
         return queryset.for_party(self.party_pks[value])

@@ -6,6 +6,7 @@ public sees go through `aitracker.services`.
 """
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models
@@ -701,3 +702,46 @@ class PartyStatus(ReviewedMixin, models.Model):
 
     def get_absolute_url(self):
         return f"{self.commitment.get_absolute_url()}#party-{self.party.slug}"
+
+
+class SearchEntry(models.Model):
+    """One public object in one language, as the search reads it (aitracker/search.py): derived data, rebuilt
+    by `search_index_refresh` from the services that change the object, never edited. Only public objects
+    have rows, so a draft can never be found. PostgreSQL indexes `vector` (a GIN index, filled in the
+    language's configuration); SQLite mirrors title and body into an FTS5 table (migration 0014)."""
+
+    class Kind(models.TextChoices):
+        PARTY = "party", _("Parties")
+        THEME = "theme", _("Themes")
+        INSTRUMENT = "instrument", _("Instruments")
+        COMMITMENT = "commitment", _("Commitments")
+        UPDATE = "update", _("Progress updates")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    object_id = models.PositiveIntegerField(_("object id"))
+    language = models.CharField(_("language"), max_length=8)
+    title = models.CharField(_("title"), max_length=500)
+    body = models.TextField(_("body"), blank=True)
+    # What the result shows as its link (not searched as such: an update's title is its sources' titles).
+    heading = models.CharField(_("heading"), max_length=500)
+    # What the result shows under its title (not searched): the instrument of a commitment, the commitment
+    # of an update.
+    context = models.CharField(_("context"), max_length=500, blank=True)
+    url = models.CharField(_("address"), max_length=500)
+    date = models.DateField(_("date"), null=True, blank=True)
+    vector = SearchVectorField(null=True, editable=False)
+
+    class Meta:
+        ordering = ["kind", "object_id", "language"]
+        verbose_name = _("search entry")
+        verbose_name_plural = _("search entries")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "object_id", "language"], name="search_entry_unique"),
+        ]
+        indexes = [models.Index(fields=["language", "kind"], name="search_entry_language_kind")]
+
+    def __str__(self):
+        return f"{self.kind} {self.object_id} ({self.language}): {self.title}"
+
+    def get_absolute_url(self):
+        return self.url

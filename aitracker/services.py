@@ -40,6 +40,7 @@ from .models import (
     Theme,
 )
 from .rendering import render_markdown
+from .search import search_index_refresh, search_targets
 
 State = ProgressUpdate.State
 
@@ -467,6 +468,7 @@ def progress_update_publish(*, update: ProgressUpdate, editor, now=None) -> Prog
         update, user=editor, reason=_("Published"), update_fields=["state", "reviewer", "published_at", "updated_at"]
     )
     _refresh_commitments(update)
+    search_index_refresh(objects=[update])
     return update
 
 
@@ -492,6 +494,7 @@ def progress_update_unpublish(*, update: ProgressUpdate, editor, note: str) -> P
         update_fields=["state", "published_at", "reviewer", "review_note", "updated_at"],
     )
     _refresh_commitments(update)
+    search_index_refresh(objects=[update])
     return update
 
 
@@ -593,6 +596,7 @@ def progress_update_correct(
     if not current.sources.exists():
         raise ValidationError(_("A published update needs at least one source."))
     _refresh_commitments(current, previous_commitment_id)
+    search_index_refresh(objects=[current])
     return current
 
 
@@ -650,6 +654,7 @@ def progress_update_restore(*, update: ProgressUpdate, history_id: int, editor, 
     if current.state in (State.SUBMITTED, State.PUBLISHED) and not current.sources.exists():
         raise ValidationError(_("That version had no source; an update under review or published needs one."))
     _refresh_commitments(current, previous_commitment_id)
+    search_index_refresh(objects=[current])
     return current
 
 
@@ -672,7 +677,9 @@ def commitment_restore(*, commitment: Commitment, history_id: int, editor, expec
     current.themes.set([row.theme_id for row in record.themes.all()])
     current.parties.set([row.party_id for row in record.parties.all()])
     party_statuses_sync(commitment=current)
-    return commitment_refresh_status(commitment=current)
+    refreshed = commitment_refresh_status(commitment=current)
+    search_index_refresh(objects=[refreshed])
+    return refreshed
 
 
 # --- Soft delete and undo --------------------------------------------------------------------------------
@@ -689,6 +696,7 @@ def progress_update_delete(*, update: ProgressUpdate, editor) -> ProgressUpdate:
     update.deleted_at = timezone.now()
     _save_with_history(update, user=editor, reason=_("Deleted"), update_fields=["deleted_at", "updated_at"])
     _refresh_commitments(update)
+    search_index_refresh(objects=[update])
     return update
 
 
@@ -702,6 +710,7 @@ def progress_update_undelete(*, update: ProgressUpdate, editor) -> ProgressUpdat
     update.deleted_at = None
     _save_with_history(update, user=editor, reason=_("Deletion undone"), update_fields=["deleted_at", "updated_at"])
     _refresh_commitments(update)
+    search_index_refresh(objects=[update])
     return update
 
 
@@ -715,6 +724,7 @@ def commitment_delete(*, commitment: Commitment, editor) -> Commitment:
         raise ValidationError(_("This commitment is already deleted."))
     commitment.deleted_at = timezone.now()
     _save_with_history(commitment, user=editor, reason=_("Deleted"), update_fields=["deleted_at", "updated_at"])
+    search_index_refresh(objects=[commitment])
     return commitment
 
 
@@ -727,7 +737,9 @@ def commitment_undelete(*, commitment: Commitment, editor) -> Commitment:
         raise ValidationError(_("This commitment is not deleted."))
     commitment.deleted_at = None
     _save_with_history(commitment, user=editor, reason=_("Deletion undone"), update_fields=["deleted_at", "updated_at"])
-    return commitment_refresh_status(commitment=commitment)
+    refreshed = commitment_refresh_status(commitment=commitment)
+    search_index_refresh(objects=[refreshed])
+    return refreshed
 
 
 # --- Reference data and sources: the writes behind the admin's forms, inlines, deletes and "Revert" --------
@@ -750,6 +762,7 @@ def reference_save(*, obj, editor, reason: str = ""):
     obj.full_clean()
     _save_with_history(obj, user=editor, reason=reason or (_("Changed") if obj.pk else _("Added")))
     _reference_bindings_changed(obj, before)
+    search_index_refresh(objects=[obj])
     return obj
 
 
@@ -795,6 +808,7 @@ def reference_restore(*, obj, history_id: int, editor):
     current.full_clean()
     _save_with_history(current, user=editor, reason=restored_reason(record))
     _reference_bindings_changed(current, before)
+    search_index_refresh(objects=[current])
     return current
 
 
@@ -806,7 +820,10 @@ def reference_delete(*, obj, user) -> None:
     if not (user and user.is_active and user.is_superuser):
         raise PermissionDenied(_("Only an administrator may delete reference data; correct it instead."))
     obj._history_user = user
+    # What shows the object (an instrument's commitments and updates), read while it still exists.
+    search_targets_before = search_targets([obj])
     obj.delete()
+    search_index_refresh(targets=search_targets_before)
     if isinstance(obj, Endorsement):
         instrument_bindings_changed(instrument=obj.instrument)
 
@@ -837,6 +854,7 @@ def commitment_save(*, commitment: Commitment, editor, themes=None, parties=None
         current.parties.set(parties)
     # Its named parties or its instrument may have changed whom it binds.
     commitment_bindings_changed(commitment=current)
+    search_index_refresh(objects=[current])
     return current
 
 

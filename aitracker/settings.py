@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django.contrib.sitemaps",
+    # SearchVectorField and the full-text search of aitracker/search.py on PostgreSQL (harmless on SQLite).
+    "django.contrib.postgres",
     "django_countries",
     "django_filters",
     "django_tables2",
@@ -127,6 +129,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "aitracker.context_processors.canonical",
                 "aitracker.context_processors.staff",
+                "aitracker.context_processors.search_box",
             ],
         },
     },

@@ -22,6 +22,7 @@ urlpatterns = [
     path("themes/<slug:slug>/", cache_public_page(views.ThemeDetailView.as_view()), name="theme_detail"),
     path("compare/", cache_public_page(views.CompareView.as_view()), name="compare"),
     path("updates/", cache_public_page(views.UpdateListView.as_view()), name="update_list"),
+    path("search/", cache_public_page(views.SearchView.as_view()), name="search"),
     path("methodology/", cache_public_page(views.MethodologyView.as_view()), name="methodology"),
     path("feeds/updates.atom", readable_in_browsers(cache_public_page(feeds.UpdatesFeed())), name="feed_updates"),
     path(

@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Count, Window
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, ListView, TemplateView
@@ -40,10 +41,12 @@ from .models import (
     Party,
     PartyStatus,
     ProgressUpdate,
+    SearchEntry,
     Status,
     Theme,
     stale_cutoff,
 )
+from .search import MAX_QUERY_LENGTH, RESULTS_PER_KIND, search
 from .tables import CommitmentTable, PartyTable, with_endorsed_count
 
 logger = logging.getLogger(__name__)
@@ -598,6 +601,33 @@ class UpdateListView(FilterView):
         shown = rows[:page_size]
         page = KeysetPage(shown, None, update_key(shown[-1]) if len(rows) > page_size else None, is_first=True)
         return None, page, page.object_list, page.has_other_pages()
+
+
+class SearchView(TemplateView):
+    """Everything public that matches ?q=, grouped by kind (aitracker/search.py); ?kind= shows more of one."""
+
+    template_name = "aitracker/search.html"
+    KIND_LIMIT = 100
+
+    def get_context_data(self, **kwargs):
+        raw = self.request.GET.get("q", "")
+        kind = self.request.GET.get("kind", "")
+        kinds = [kind] if kind in SearchEntry.Kind.values else None
+        results = search(
+            raw,
+            language=get_language(),
+            kinds=kinds,
+            limit=self.KIND_LIMIT if kinds else RESULTS_PER_KIND,
+        )
+        return super().get_context_data(
+            results=results,
+            search_query=results.query.text,
+            chosen_kind=kinds[0] if kinds else "",
+            max_query_length=MAX_QUERY_LENGTH,
+            # A results page is no page of its own for a search engine.
+            noindex=True,
+            **kwargs,
+        )
 
 
 class MethodologyView(TemplateView):

@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
-from aitracker import services
+from aitracker import search, services
 from aitracker.models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Source, Theme
 from aitracker.rendering import render_markdown
 
@@ -55,6 +55,12 @@ def make_editor(**fields) -> User:
     return make_user(group="Editor", **fields)
 
 
+def _indexed(obj):
+    """Written directly, so put in the search index as the services would."""
+    search.search_index_refresh(objects=[obj])
+    return obj
+
+
 def make_instrument(**fields) -> Instrument:
     n = _n()
     defaults = {
@@ -66,13 +72,13 @@ def make_instrument(**fields) -> Instrument:
         "summary": "A test instrument.",
         "source_url": "https://example.org/instrument",
     }
-    return Instrument.objects.create(**(defaults | fields))
+    return _indexed(Instrument.objects.create(**(defaults | fields)))
 
 
 def make_party(**fields) -> Party:
     n = _n()
     defaults = {"slug": f"party-{n}", "name": f"Party {n}", "kind": Party.Kind.INTERNATIONAL_ORGANISATION}
-    return Party.objects.create(**(defaults | fields))
+    return _indexed(Party.objects.create(**(defaults | fields)))
 
 
 def make_endorsement(*, instrument=None, party=None, **fields) -> Endorsement:
@@ -92,7 +98,7 @@ def make_endorsement(*, instrument=None, party=None, **fields) -> Endorsement:
 
 def make_theme(**fields) -> Theme:
     n = _n()
-    return Theme.objects.create(**({"slug": f"theme-{n}", "name": f"Theme {n}"} | fields))
+    return _indexed(Theme.objects.create(**({"slug": f"theme-{n}", "name": f"Theme {n}"} | fields)))
 
 
 def make_commitment(*, instrument=None, themes=(), parties=(), **fields) -> Commitment:
@@ -109,7 +115,7 @@ def make_commitment(*, instrument=None, themes=(), parties=(), **fields) -> Comm
     commitment.parties.set(parties)
     services.commitment_bindings_changed(commitment=commitment)
     commitment.refresh_from_db()
-    return commitment
+    return _indexed(commitment)
 
 
 def make_update(*, commitment=None, state="draft", sources=1, author=None, parties=(), **fields) -> ProgressUpdate:
@@ -137,4 +143,5 @@ def make_update(*, commitment=None, state="draft", sources=1, author=None, parti
     if state == "published":
         services.commitment_refresh_status(commitment=update.commitment)
         update.commitment.refresh_from_db()
+        search.search_index_refresh(objects=[update])
     return update

@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from aitracker.models import Commitment, Instrument, Party, PartyStatus, Theme
 
@@ -73,6 +74,11 @@ def public_pages():
         "Atom feed": reverse("feed_updates"),
         "commitment feed": reverse("feed_commitment", kwargs={"slug": commitment.slug}),
         "party feed": reverse("feed_party", kwargs={"slug": party.slug}),
+        "search": reverse("search") + "?q=undertake",
+        "search, a party": reverse("search") + "?" + urlencode({"q": party.name}),
+        "search, one kind": reverse("search") + "?q=undertake&kind=update",
+        "search, Chinese": reverse("search") + "?q=%E6%89%BF%E8%AF%BA",
+        "search, symbols only": reverse("search") + "?q=%22*%22",
     }
 
 
@@ -142,6 +148,11 @@ PAGES = [
     "Atom feed",
     "commitment feed",
     "party feed",
+    "search",
+    "search, a party",
+    "search, one kind",
+    "search, Chinese",
+    "search, symbols only",
 ]
 
 

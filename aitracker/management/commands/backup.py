@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
-from aitracker.models import DataGeneration
+from aitracker.models import DataGeneration, SearchEntry
 
 FORMAT = "aitracker-backup"
 VERSION = 1
@@ -45,8 +45,13 @@ def backup_models() -> list:
         Group,
         get_user_model(),
         # The historical models of simple_history included; the data generation is the page cache's
-        # bookkeeping, which `migrate` creates and `restore` moves on.
-        *(model for model in apps.get_app_config("aitracker").get_models() if model is not DataGeneration),
+        # bookkeeping, which `migrate` creates and `restore` moves on; the search entries are derived data,
+        # which `restore` rebuilds.
+        *(
+            model
+            for model in apps.get_app_config("aitracker").get_models()
+            if model not in (DataGeneration, SearchEntry)
+        ),
         LogEntry,
         *apps.get_app_config("axes").get_models(),
     ]

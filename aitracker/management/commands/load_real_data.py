@@ -8,6 +8,7 @@ from django.test.utils import override_settings
 
 from aitracker import services
 from aitracker.models import Instrument
+from aitracker.search import search_index_rebuild
 
 FIXTURES = ["themes", "instruments", "parties", "endorsements", "commitments", "updates", "official_texts"]
 
@@ -34,10 +35,11 @@ class Command(BaseCommand):
                 changed = services.commitments_refresh_all()
                 # Fixtures carry the Markdown, not its HTML: render it as the services do on every save.
                 services.progress_updates_rerender()
+                entries = search_index_rebuild()
             call_command("populate_history", "--auto", verbosity=0)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded the real data ({Instrument.objects.count()} instruments); "
-                f"{changed} current statuses recomputed."
+                f"{changed} current statuses recomputed; {entries} search entries."
             )
         )

@@ -19,6 +19,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import override_settings
 
 from aitracker.cache import public_pages_changed
+from aitracker.search import search_index_rebuild
 
 from .backup import FORMAT, VERSION, applied_migrations, backup_models, dump_record, open_text
 
@@ -145,6 +146,8 @@ class Command(BaseCommand):
             }
             if differences:
                 raise CommandError(f"Restored counts differ from the backup's (expected, found): {differences}.")
+            # The search index is derived from what was restored (backups do not hold it).
+            search_index_rebuild()
         # Pages cached before the restore would show what the database no longer holds.
         public_pages_changed()
         self.stdout.write(

@@ -30,6 +30,7 @@ from aitracker.models import (
     Theme,
 )
 from aitracker.rendering import render_markdown
+from aitracker.search import search_index_rebuild
 
 # Every date is relative to this fixed day, not today, so a seed gives the same data whenever it runs.
 BASE_DATE = date(2026, 6, 30)
@@ -246,6 +247,7 @@ class Command(BaseCommand):
             seeder = Seeder(rng=random.Random(seed), updates_per_commitment=updates_per_commitment)
             counts = seeder.run(commitments=commitments, instruments=instruments)
             self._reset_sequences()
+            counts["search entries"] = search_index_rebuild()
         # Statistics for the planner now (PostgreSQL's autovacuum would gather them a little later, SQLite never
         # by itself): without them, the first queries on freshly loaded tables can take seconds instead of
         # milliseconds on PostgreSQL, and SQLite reads the table's first page through the partial status

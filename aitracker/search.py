@@ -1,0 +1,592 @@
+"""Search across the public record: one function, `search()`, whatever the database.
+
+What is searched is the `SearchEntry` table: one row per public object (party, theme, instrument, commitment,
+published update) and language, written only by `search_index_refresh` / `search_index_rebuild`, which the
+services call for the objects their writes change (never signals or save()). Drafts, returned and deleted
+updates and deleted commitments have no row, so they can never be found.
+
+Backends:
+- PostgreSQL: full-text search (`django.contrib.postgres.search`) on the entry's stored `vector` (title weighted
+  A, body B, built in the language's configuration: english, french, simple otherwise), a GIN index on it
+  (migration 0014), ranked by `SearchRank`.
+- SQLite: an FTS5 table mirroring each entry's title and body (porter stemmer over unicode61 words), ranked by
+  bm25 with the title weighted ten times the body.
+- Queries with Chinese or Japanese characters (written without spaces) take the same substring path on both
+  backends: each such word must occur in the title or body.
+
+The user's text never reaches a query language: it is cut to MAX_QUERY_LENGTH characters and split into
+words (letters and digits only); each word becomes a quoted prefix term (`'word':*` for PostgreSQL,
+`"word"*` for FTS5), all of them required, in any order. Words of one letter and the language's stop words
+are dropped on both backends alike, so both give the same answers. Highlighting is done here, in Python, the
+same for both: the text is escaped and only the `<mark>` elements are ours.
+"""
+
+import html
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import Case, Count, ExpressionWrapper, F, IntegerField, Q, TextField, Value, When, Window
+from django.db.models.functions import Replace, RowNumber
+from django.urls import reverse
+from django.utils.html import escape, strip_tags
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from .models import Commitment, Instrument, Party, PartyStatus, ProgressUpdate, SearchEntry, Theme
+from .rendering import render_markdown
+
+Kind = SearchEntry.Kind
+KIND_ORDER = (Kind.PARTY, Kind.THEME, Kind.INSTRUMENT, Kind.COMMITMENT, Kind.UPDATE)
+# The query is cut to this many characters, and to this many words: longer input is said to be cut.
+MAX_QUERY_LENGTH = 200
+MAX_WORDS = 10
+RESULTS_PER_KIND = 10
+SNIPPET_LENGTH = 220
+FTS_TABLE = "aitracker_searchentry_fts"
+# bm25's weights of the FTS5 columns (title, body); PostgreSQL's weights A and B are 1.0 and 0.4.
+FTS_WEIGHTS = (10.0, 1.0)
+CONFIGS = {"en": "english", "fr": "french"}
+# ts_rank divided by the entry's length, as bm25 weighs a word in a short text above one in a long one.
+NORMALIZATION = 2
+WORD = re.compile(r"[^\W_]+")
+CJK = re.compile(r"[\u2e80-\u2fdf\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+def _word_set(words: str) -> frozenset:
+    return frozenset(words.split())
+
+
+# PostgreSQL's stop words (english.stop and french.stop, Snowball's lists): dropped from the query on every
+# backend, since PostgreSQL leaves them out of its index and FTS5 does not.
+STOP_WORDS = {
+    "en": _word_set(
+        "i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers "
+        "herself it its itself they them their theirs themselves what which who whom this that these those am is "
+        "are was were be been being have has had having do does did doing a an the and but if or because as "
+        "until while of at by for with about against between into through during before after above below to "
+        "from up down in out on off over under again further then once here there when where why how all any "
+        "both each few more most other some such no nor not only own same so than too very s t can will just "
+        "don should now"
+    ),
+    "fr": _word_set(
+        "au aux avec ce ces dans de des du elle en et eux il ils je la le les leur lui ma mais me même mes moi "
+        "mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te tes toi ton tu un une vos "
+        "votre vous c d j l à m n s t y été étée étées étés étant suis es est sommes êtes sont serai seras sera "
+        "serons serez seront ai as avons avez ont eu eue eues eus"
+    ),
+}
+SUFFIXES = ("ations", "ation", "ities", "ity", "ies", "ing", "ed", "es", "s", "y", "e")
+
+
+# --- The query -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ParsedQuery:
+    text: str  # what is searched: the input, stripped and cut
+    words: list = field(default_factory=list)
+    cjk: bool = False
+    truncated: bool = False
+    problem: str = ""  # why nothing was searched, for the visitor
+
+
+def parse_query(raw: str, *, language: str) -> ParsedQuery:
+    raw = (raw or "").replace("\x00", " ").strip()
+    truncated = len(raw) > MAX_QUERY_LENGTH
+    text = raw[:MAX_QUERY_LENGTH].strip()
+    if not text:
+        return ParsedQuery(text="", problem=_("Type a word or two to search for."))
+    words = [word.lower() for word in WORD.findall(text)]
+    if not words:
+        return ParsedQuery(text=text, truncated=truncated, problem=_("Search for words: symbols alone find nothing."))
+    cjk = any(CJK.search(word) for word in words)
+    if not cjk:
+        stop = STOP_WORDS.get(_base_language(language), frozenset())
+        words = [word for word in words if len(word) > 1 and word not in stop]
+        if not words:
+            return ParsedQuery(
+                text=text,
+                truncated=truncated,
+                problem=_(
+                    "Search for at least one word of two letters or more (common words such as “the” are left out)."
+                ),
+            )
+    unique = list(dict.fromkeys(words))
+    truncated = truncated or len(unique) > MAX_WORDS
+    return ParsedQuery(text=text, words=unique[:MAX_WORDS], cjk=cjk, truncated=truncated)
+
+
+def _base_language(language: str) -> str:
+    return (language or settings.LANGUAGE_CODE).split("-")[0].lower()
+
+
+def index_language(language: str) -> str:
+    """The indexed language closest to `language` (a code of settings.LANGUAGES)."""
+    codes = [code for code, _name in settings.LANGUAGES]
+    language = (language or settings.LANGUAGE_CODE).lower()
+    if language in codes:
+        return language
+    base = _base_language(language)
+    return next((code for code in codes if _base_language(code) == base), settings.LANGUAGE_CODE)
+
+
+def config_of(language: str) -> str:
+    return CONFIGS.get(_base_language(language), "simple")
+
+
+# --- Highlighting ------------------------------------------------------------------------------------------
+
+
+def _stem(word: str) -> str:
+    """A crude stem for highlighting only ("energy" marks "energies"): the backends' stemmers decide matches."""
+    for suffix in SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _match_spans(text: str, query: ParsedQuery) -> list[tuple[int, int]]:
+    if query.cjk:
+        pattern = re.compile("|".join(re.escape(word) for word in query.words), re.IGNORECASE)
+        return [match.span() for match in pattern.finditer(text)]
+    stems = [_stem(word) for word in query.words]
+    return [match.span() for match in WORD.finditer(text) if any(match.group().lower().startswith(s) for s in stems)]
+
+
+def highlight(text: str, query: ParsedQuery, *, spans=None):
+    """`text`, escaped, with the words that match the query in <mark>."""
+    spans = _match_spans(text, query) if spans is None else spans
+    pieces, position = [], 0
+    for start, end in spans:
+        pieces.append(escape(text[position:start]))
+        pieces.append(f"<mark>{escape(text[start:end])}</mark>")
+        position = end
+    pieces.append(escape(text[position:]))
+    return mark_safe("".join(pieces))
+
+
+def snippet(text: str, query: ParsedQuery, *, length: int = SNIPPET_LENGTH):
+    """A passage of `text` around its first match (its start if none), highlighted."""
+    text = " ".join(text.split())
+    spans = _match_spans(text, query)
+    start = 0
+    if spans and spans[0][0] > length // 3:
+        start = text.rfind(" ", 0, spans[0][0] - length // 3) + 1
+    end = start + length
+    if end < len(text):
+        end = max(text.rfind(" ", start, end), start + length // 2)
+    passage = text[start:end]
+    shifted = [(s - start, e - start) for s, e in spans if s >= start and e <= end]
+    prefix = "… " if start > 0 else ""
+    suffix = " …" if end < len(text) else ""
+    return mark_safe(f"{prefix}{highlight(passage, query, spans=shifted)}{suffix}")
+
+
+# --- Searching ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Hit:
+    kind: str
+    object_id: int
+    url: str
+    heading: str
+    context: str
+    date: object
+    snippet: str
+    rank: float
+    commitment_count: int | None = None  # a party's: how many commitments bind it
+    commitments_url: str = ""
+
+
+@dataclass
+class Group:
+    kind: str
+    label: str
+    total: int
+    hits: list
+
+
+@dataclass
+class SearchResults:
+    query: ParsedQuery
+    language: str
+    groups: list = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(group.total for group in self.groups)
+
+    def ids(self, kind) -> list[int]:
+        """The object ids of one kind, best first."""
+        return [hit.object_id for group in self.groups if group.kind == kind for hit in group.hits]
+
+    def group(self, kind):
+        return next((group for group in self.groups if group.kind == kind), None)
+
+
+def _kinds(kinds) -> list[str]:
+    if not kinds:
+        return list(KIND_ORDER)
+    wanted = {str(kind) for kind in kinds}
+    return [kind for kind in KIND_ORDER if kind in wanted]
+
+
+def _ranked_window(queryset, rank, limit):
+    """(entry id, kind, rank, kind's total, object id) of the best `limit` entries of each kind (all if None)."""
+    rows = queryset.annotate(
+        rank=rank,
+        position=Window(RowNumber(), partition_by=[F("kind")], order_by=[F("rank").desc(), F("pk").asc()]),
+        kind_total=Window(Count("pk"), partition_by=[F("kind")]),
+    )
+    if limit is not None:
+        rows = rows.filter(position__lte=limit)
+    return list(rows.order_by().values_list("pk", "kind", "rank", "kind_total", "object_id"))
+
+
+def _postgresql_matches(query, language, kinds, limit):
+    terms = " & ".join(f"'{word}':*" for word in query.words)  # words are letters and digits only
+    tsquery = SearchQuery(terms, search_type="raw", config=config_of(language))
+    entries = SearchEntry.objects.filter(language=language, kind__in=kinds, vector=tsquery)
+    return _ranked_window(entries, SearchRank(F("vector"), tsquery, normalization=Value(NORMALIZATION)), limit)
+
+
+def _sqlite_matches(query, language, kinds, limit):
+    match = " ".join(f'"{word}"*' for word in query.words)  # words are letters and digits only
+    kind_marks = ", ".join(["%s"] * len(kinds))
+    # bm25 is lower for a better match: its negation sorts like PostgreSQL's rank.
+    sql = f"""
+        SELECT entry_id, kind, rank, kind_total, object_id FROM (
+            SELECT e.id AS entry_id, e.kind AS kind, m.rank AS rank, e.object_id AS object_id,
+                   ROW_NUMBER() OVER (PARTITION BY e.kind ORDER BY m.rank DESC, e.id) AS position,
+                   COUNT(*) OVER (PARTITION BY e.kind) AS kind_total
+            FROM (
+                SELECT rowid AS rowid, -bm25({FTS_TABLE}, {FTS_WEIGHTS[0]}, {FTS_WEIGHTS[1]}) AS rank
+                FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s
+            ) AS m
+            JOIN {SearchEntry._meta.db_table} AS e ON e.id = m.rowid
+            WHERE e.language = %s AND e.kind IN ({kind_marks})
+        ) WHERE %s IS NULL OR position <= %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [match, language, *kinds, limit, limit])
+        return cursor.fetchall()
+
+
+def _substring_matches(query, language, kinds, limit):
+    """Every word somewhere in the title or body; entries with more words in the title first."""
+    entries = SearchEntry.objects.filter(language=language, kind__in=kinds)
+    for word in query.words:
+        entries = entries.filter(Q(title__icontains=word) | Q(body__icontains=word))
+    rank = sum(
+        (Case(When(title__icontains=word, then=Value(1)), default=Value(0)) for word in query.words),
+        Value(0),
+    )
+    return _ranked_window(entries, ExpressionWrapper(rank, output_field=IntegerField()), limit)
+
+
+def _matches(query, language, kinds, limit):
+    if query.cjk or connection.vendor not in ("postgresql", "sqlite"):
+        return _substring_matches(query, language, kinds, limit)
+    if connection.vendor == "postgresql":
+        return _postgresql_matches(query, language, kinds, limit)
+    return _sqlite_matches(query, language, kinds, limit)
+
+
+def search(raw: str, *, language: str, kinds=None, limit: int | None = RESULTS_PER_KIND) -> SearchResults:
+    """The public objects matching `raw` in `language`, grouped by kind (parties, themes, instruments,
+    commitments, updates), the best `limit` of each (every one if None) with each kind's total. A query that
+    cannot be searched (empty, symbols, one letter) comes back with `query.problem` set and no groups."""
+    language = index_language(language)
+    query = parse_query(raw, language=language)
+    results = SearchResults(query=query, language=language)
+    kinds = _kinds(kinds)
+    if query.problem or not kinds:
+        return results
+    rows = _matches(query, language, kinds, limit)
+    if not rows:
+        return results
+    entries = SearchEntry.objects.only("kind", "object_id", "url", "heading", "context", "date", "body").in_bulk(
+        [row[0] for row in rows]
+    )
+    by_kind, totals = defaultdict(list), {}
+    for entry_id, kind, rank, total, _object_id in rows:
+        by_kind[kind].append((rank, entry_id))
+        totals[kind] = total
+    party_counts = {}
+    if by_kind.get(Kind.PARTY):
+        # How many commitments bind each party found (its PartyStatus rows), with its slug for the table's link.
+        party_ids = [entries[entry_id].object_id for _rank, entry_id in by_kind[Kind.PARTY]]
+        rows = (
+            PartyStatus.objects.public()
+            .filter(party__in=party_ids)
+            .order_by()
+            .values_list("party", "party__slug")
+            .annotate(n=Count("pk"))
+        )
+        party_counts = {party: (slug, count) for party, slug, count in rows}
+    for kind in kinds:
+        if kind not in by_kind:
+            continue
+        hits = []
+        for rank, entry_id in sorted(by_kind[kind], key=lambda pair: (-pair[0], pair[1])):
+            entry = entries[entry_id]
+            hit = Hit(
+                kind=kind,
+                object_id=entry.object_id,
+                url=entry.url,
+                heading=highlight(entry.heading, query),
+                context=entry.context,
+                date=entry.date,
+                snippet=snippet(entry.body, query),
+                rank=rank,
+            )
+            if kind == Kind.PARTY:
+                slug, hit.commitment_count = party_counts.get(entry.object_id, ("", 0))
+                if hit.commitment_count:
+                    hit.commitments_url = f"{reverse('commitment_list')}?{urlencode({'party': slug})}"
+            hits.append(hit)
+        results.groups.append(Group(kind=kind, label=Kind(kind).label, total=totals[kind], hits=hits))
+    return results
+
+
+def commitment_ids(raw: str, *, language: str) -> list[int] | None:
+    """The ids of every public commitment matching `raw` (the commitments table's `q`); None if the query
+    cannot be searched (the table then shows everything, and says why)."""
+    language = index_language(language)
+    query = parse_query(raw, language=language)
+    if query.problem:
+        return None
+    # Only the ids: no entry is read, nothing highlighted.
+    rows = _matches(query, language, [Kind.COMMITMENT], None)
+    return [row[4] for row in sorted(rows, key=lambda row: (-row[2], row[0]))]
+
+
+# --- The index ---------------------------------------------------------------------------------------------
+
+
+def _text(obj, name: str, language: str) -> str:
+    """The field's text in `language`: its translation (`title_fr`, as django-modeltranslation names it) when
+    the model has one and it is filled in, else the field itself."""
+    value = getattr(obj, f"{name}_{language.replace('-', '_')}", None)
+    if not value:
+        value = getattr(obj, name, "")
+    return str(value or "")
+
+
+def _plain_summary(update, language) -> str:
+    summary = _text(update, "summary", language)
+    rendered = update.summary_html if summary == update.summary and update.summary_html else render_markdown(summary)
+    return html.unescape(strip_tags(rendered))
+
+
+def _entries_of_parties(pks, language):
+    for party in Party.objects.public().filter(pk__in=pks):
+        country = str(party.country.name) if party.country else ""
+        name = _text(party, "name", language)
+        yield SearchEntry(
+            kind=Kind.PARTY,
+            object_id=party.pk,
+            title=name,
+            heading=name,
+            # The country's name in the language, when it is not the party's own ("Türkiye", "Turkey").
+            body=country if country.lower() != name.lower() else "",
+            context=str(party.get_kind_display()),
+            url=party.get_absolute_url(),
+        )
+
+
+def _entries_of_themes(pks, language):
+    for theme in Theme.objects.public().filter(pk__in=pks):
+        yield SearchEntry(
+            kind=Kind.THEME,
+            object_id=theme.pk,
+            title=_text(theme, "name", language),
+            heading=_text(theme, "name", language),
+            body=_text(theme, "description", language),
+            url=theme.get_absolute_url(),
+        )
+
+
+def _entries_of_instruments(pks, language):
+    for instrument in Instrument.objects.public().filter(pk__in=pks):
+        title, short = _text(instrument, "title", language), _text(instrument, "short_title", language)
+        yield SearchEntry(
+            kind=Kind.INSTRUMENT,
+            object_id=instrument.pk,
+            title=title if short.lower() in title.lower() else f"{title} {short}",
+            heading=title,
+            body=" ".join(filter(None, [_text(instrument, "summary", language), instrument.place])),
+            context=str(instrument.get_kind_display()),
+            date=instrument.adopted_on,
+            url=instrument.get_absolute_url(),
+        )
+
+
+def _entries_of_commitments(pks, language):
+    commitments = Commitment.objects.public().filter(pk__in=pks).select_related("instrument").prefetch_related("themes")
+    for commitment in commitments:
+        instrument = _text(commitment.instrument, "short_title", language)
+        # Its themes' names too: "energy" finds the commitments of the theme "Sustainability and energy".
+        themes = [_text(theme, "name", language) for theme in commitment.themes.all()]
+        yield SearchEntry(
+            kind=Kind.COMMITMENT,
+            object_id=commitment.pk,
+            title=f"{commitment.reference} {_text(commitment, 'title', language)}",
+            heading=_text(commitment, "title", language),
+            body=" ".join([_text(commitment, "text", language), *themes]),
+            context=f"{instrument} {commitment.reference}",
+            url=commitment.get_absolute_url(),
+        )
+
+
+def _entries_of_updates(pks, language):
+    updates = (
+        ProgressUpdate.objects.public()
+        .filter(pk__in=pks)
+        .select_related("commitment__instrument")
+        .prefetch_related("sources")
+    )
+    for update in updates:
+        commitment = update.commitment
+        sources = list(update.sources.all())
+        publishers = sorted({source.publisher for source in sources if source.publisher})
+        yield SearchEntry(
+            kind=Kind.UPDATE,
+            object_id=update.pk,
+            title=" · ".join(_text(source, "title", language) for source in sources)[:500],
+            heading=_text(commitment, "title", language),
+            body=" ".join([_plain_summary(update, language), *publishers]),
+            context=f"{_text(commitment.instrument, 'short_title', language)} {commitment.reference}",
+            date=update.reported_on,
+            url=update.get_absolute_url(),
+        )
+
+
+BUILDERS = {
+    Kind.PARTY: _entries_of_parties,
+    Kind.THEME: _entries_of_themes,
+    Kind.INSTRUMENT: _entries_of_instruments,
+    Kind.COMMITMENT: _entries_of_commitments,
+    Kind.UPDATE: _entries_of_updates,
+}
+MODEL_KINDS = {Party: Kind.PARTY, Theme: Kind.THEME, Instrument: Kind.INSTRUMENT, Commitment: Kind.COMMITMENT}
+MODEL_KINDS[ProgressUpdate] = Kind.UPDATE
+CHUNK = 500
+
+
+def search_targets(objects) -> dict[str, set[int]]:
+    """{kind: object ids} whose entries depend on these objects: a theme's commitments hold its name, an
+    instrument's commitments and updates show its name, a commitment's updates show its title.
+    Read before a delete, so that the dependents are known."""
+    targets = defaultdict(set)
+    for obj in objects:
+        kind = MODEL_KINDS.get(type(obj))
+        if kind is not None and obj.pk is not None:
+            targets[kind].add(obj.pk)
+    if targets[Kind.THEME]:
+        targets[Kind.COMMITMENT] |= set(
+            Commitment.objects.filter(themes__in=targets[Kind.THEME]).values_list("pk", flat=True)
+        )
+    if targets[Kind.INSTRUMENT]:
+        targets[Kind.COMMITMENT] |= set(
+            Commitment.objects.filter(instrument__in=targets[Kind.INSTRUMENT]).values_list("pk", flat=True)
+        )
+    if targets[Kind.COMMITMENT]:
+        targets[Kind.UPDATE] |= set(
+            ProgressUpdate.objects.filter(commitment__in=targets[Kind.COMMITMENT]).values_list("pk", flat=True)
+        )
+    return targets
+
+
+def search_index_refresh(*, objects=(), targets=None) -> None:
+    """Make the entries of these objects (and of those that show them) what they now are: rebuilt if public,
+    gone if not. Called by the services in the write's transaction."""
+    targets = search_targets(objects) if targets is None else targets
+    for kind, pks in targets.items():
+        pks = sorted(pks)
+        for start in range(0, len(pks), CHUNK):
+            _refresh_chunk(kind, pks[start : start + CHUNK])
+
+
+def _refresh_chunk(kind, pks) -> None:
+    old = list(SearchEntry.objects.filter(kind=kind, object_id__in=pks).values_list("pk", flat=True))
+    if old:
+        _backend_delete(old)
+        SearchEntry.objects.filter(pk__in=old).delete()
+    entries = []
+    for language, _name in settings.LANGUAGES:
+        with override(language):
+            for entry in BUILDERS[kind](pks, language):
+                entry.language = language
+                entry.title, entry.heading = entry.title[:500], entry.heading[:500]
+                entry.context, entry.url = entry.context[:500], entry.url[:500]
+                entries.append(entry)
+    if entries:
+        SearchEntry.objects.bulk_create(entries, batch_size=CHUNK)
+        _backend_insert(entries)
+
+
+def search_index_rebuild() -> int:
+    """Every entry afresh (after loading data); returns how many there are."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {FTS_TABLE}")
+    SearchEntry.objects.all().delete()
+    targets = {
+        Kind.PARTY: Party.objects.public().values_list("pk", flat=True),
+        Kind.THEME: Theme.objects.public().values_list("pk", flat=True),
+        Kind.INSTRUMENT: Instrument.objects.public().values_list("pk", flat=True),
+        Kind.COMMITMENT: Commitment.objects.public().values_list("pk", flat=True),
+        Kind.UPDATE: ProgressUpdate.objects.public().values_list("pk", flat=True),
+    }
+    search_index_refresh(targets={kind: set(pks) for kind, pks in targets.items()})
+    return SearchEntry.objects.count()
+
+
+def _backend_delete(entry_ids) -> None:
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            for start in range(0, len(entry_ids), CHUNK):
+                chunk = entry_ids[start : start + CHUNK]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)
+
+
+def _backend_insert(entries) -> None:
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            # A row an earlier, flushed table left under a reused id would refuse the insert.
+            _backend_delete([entry.pk for entry in entries])
+            cursor.executemany(
+                f"INSERT INTO {FTS_TABLE} (rowid, title, body) VALUES (%s, %s, %s)",
+                [(entry.pk, entry.title, entry.body) for entry in entries],
+            )
+    elif connection.vendor == "postgresql":
+        by_language = defaultdict(list)
+        for entry in entries:
+            by_language[entry.language].append(entry.pk)
+        for language, pks in by_language.items():
+            config = config_of(language)
+            SearchEntry.objects.filter(pk__in=pks).update(
+                vector=SearchVector(_untagged("title"), weight="A", config=config)
+                + SearchVector(_untagged("body"), weight="B", config=config)
+            )
+
+
+def _untagged(column):
+    """The column with < and > as spaces: PostgreSQL's parser drops anything that looks like an HTML tag
+    ("<script>"), which FTS5 reads as a word; text is text on both."""
+    text = TextField()
+    return Replace(
+        Replace(F(column), Value("<", output_field=text), Value(" ", output_field=text), output_field=text),
+        Value(">", output_field=text),
+        Value(" ", output_field=text),
+        output_field=text,
+    )
