@@ -171,3 +171,11 @@ def aria_current(context, section):
 def stale_after_days():
     """The setting's number of days, for the translated sentences about staleness: `{% stale_after_days as days %}`."""
     return querysets.stale_after_days()
+
+
+@register.simple_tag
+def suggestions_waiting():
+    """How many readers' suggestions wait for an analyst (the staff navigation shows it; staff pages only)."""
+    from aitracker.models import Suggestion
+
+    return Suggestion.objects.waiting().count()
