@@ -330,7 +330,8 @@ class SuggestionForm(forms.Form):
             )
         except (signing.BadSignature, TypeError, ValueError):
             return None
-        return time.time() - float(started)
+        seconds = time.time() - float(started)
+        return seconds if 0 <= seconds <= SUGGEST_FORM_MAX_AGE else None
 
     def source_urls(self) -> list[str]:
         return [self.cleaned_data[name] for name in self.SOURCE_FIELDS if self.cleaned_data.get(name)]
