@@ -627,13 +627,24 @@ class Source(models.Model):
     # What the link checker found (aitracker/linkcheck.py), written only by services.source_link_check_record:
     # bookkeeping about the address, not part of the update's content, so out of its history.
     link_status = models.CharField(
-        _("link status"), max_length=16, choices=LinkStatus.choices, default=LinkStatus.UNCHECKED, editable=False
+        _("link status"),
+        max_length=16,
+        choices=LinkStatus.choices,
+        default=LinkStatus.UNCHECKED,
+        db_default=LinkStatus.UNCHECKED,
+        editable=False,
     )
     link_http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True, editable=False)
-    link_final_url = models.URLField(_("final address"), max_length=2000, blank=True, editable=False)
-    link_error = models.CharField(_("link error"), max_length=300, blank=True, editable=False)
+    link_final_url = models.URLField(
+        _("final address"), max_length=2000, blank=True, default="", db_default="", editable=False
+    )
+    link_error = models.CharField(
+        _("link error"), max_length=300, blank=True, default="", db_default="", editable=False
+    )
     link_checked_at = models.DateTimeField(_("link last checked"), null=True, blank=True, editable=False)
-    link_failures = models.PositiveSmallIntegerField(_("failed checks in a row"), default=0, editable=False)
+    link_failures = models.PositiveSmallIntegerField(
+        _("failed checks in a row"), default=0, db_default=0, editable=False
+    )
 
     history = HistoricalRecords(excluded_fields=LINK_CHECK_FIELDS)
     objects = SourceQuerySet.as_manager()
