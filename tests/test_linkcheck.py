@@ -374,3 +374,14 @@ def test_no_archive_is_asked_when_none_is_configured(published, settings):
     settings.AITRACKER_LINKCHECK_TIMEOUT = 0.5
     assert check_update_sources.call(update_id=published.pk) == {"addresses": 3, "archived": 0}
     assert set(Source.objects.values_list("archived_url", flat=True)) == {""}
+
+
+def test_an_unresolvable_hosts_addresses_are_reported_without_asking_again():
+    log = []
+    check = checker(host_delay=5, request_log=log)
+    started = time.monotonic()
+    results = check.check_many(["http://gone.invalid/a", "http://gone.invalid/b", "http://gone.invalid/c"])
+    assert {result.status for result in results.values()} == {LinkStatus.BROKEN}
+    assert len({result.error for result in results.values()}) == 1
+    assert len(log) == 1  # robots.txt only, and no five-second wait between the three
+    assert time.monotonic() - started < 5
