@@ -269,6 +269,12 @@ def make_checker(**kwargs) -> Checker:
     return Checker(**(options | kwargs))
 
 
+# A pass over at least this many addresses in which not one server answered (every one failed before any HTTP
+# status: no name resolved, no connection made) says that the checker's own network is down, not that every
+# source died: it records nothing, so that no page says "this link may be broken" of every source.
+OFFLINE_MIN_ADDRESSES = 10
+
+
 @dataclass
 class PassReport:
     sources: int = 0
@@ -276,12 +282,18 @@ class PassReport:
     seconds: float = 0.0
     by_status: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
+    offline: bool = False
 
     def lines(self) -> list[str]:
         out = [
             f"checked {self.addresses} addresses of {self.sources} published sources in {self.seconds:.1f} s",
             *(f"  {status}: {count}" for status, count in sorted(self.by_status.items())),
         ]
+        if self.offline:
+            out.insert(
+                0,
+                "no server answered at all: the checker's network seems to be down; nothing was recorded",
+            )
         if self.errors:
             out.append("  most frequent reasons:")
             top = sorted(self.errors.items(), key=lambda item: -item[1])[:5]
@@ -301,7 +313,15 @@ def check_sources(sources=None, *, checker: Checker | None = None, workers: int 
     checker = checker or make_checker()
     results = checker.check_many(list(ids_by_url), workers=workers or settings.AITRACKER_LINKCHECK_WORKERS)
     report = PassReport(sources=sum(len(ids) for ids in ids_by_url.values()), addresses=len(ids_by_url))
+    report.offline = len(results) >= OFFLINE_MIN_ADDRESSES and all(
+        result.failed and result.http_status is None for result in results.values()
+    )
     for url, result in results.items():
+        report.by_status[result.status] = report.by_status.get(result.status, 0) + 1
+        if result.error:
+            report.errors[result.error] = report.errors.get(result.error, 0) + 1
+        if report.offline:
+            continue
         services.source_link_check_record(
             source_ids=ids_by_url[url],
             status=result.status,
@@ -309,9 +329,6 @@ def check_sources(sources=None, *, checker: Checker | None = None, workers: int 
             final_url=result.final_url if result.final_url != url else "",
             error=result.error,
         )
-        report.by_status[result.status] = report.by_status.get(result.status, 0) + 1
-        if result.error:
-            report.errors[result.error] = report.errors.get(result.error, 0) + 1
     report.seconds = time.monotonic() - started
     return report
 

@@ -12,6 +12,7 @@ from itertools import pairwise
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 
 from aitracker import cache, linkcheck, services
@@ -385,3 +386,26 @@ def test_an_unresolvable_hosts_addresses_are_reported_without_asking_again():
     assert len({result.error for result in results.values()}) == 1
     assert len(log) == 1  # robots.txt only, and no five-second wait between the three
     assert time.monotonic() - started < 5
+
+
+def test_a_pass_in_which_no_server_answers_records_nothing_and_says_why(db):
+    update = make_update(state="published", sources=0)
+    for number in range(linkcheck.OFFLINE_MIN_ADDRESSES):
+        Source.objects.create(update=update, url=f"https://offline.invalid/{number}", title=f"source {number}")
+    report = linkcheck.check_sources(checker=checker())
+    assert report.offline and report.by_status == {"broken": linkcheck.OFFLINE_MIN_ADDRESSES}
+    assert "nothing was recorded" in report.lines()[0]
+    assert set(Source.objects.values_list("link_status", "link_failures")) == {(LinkStatus.UNCHECKED, 0)}
+    # The command says so, and fails, so that cron or the timer shows it.
+    with pytest.raises(CommandError, match="no server answered"):
+        call_command("check_links", stdout=StringIO())
+
+
+def test_one_answering_server_is_enough_for_the_failures_to_count(db, site):
+    update = make_update(state="published", sources=0)
+    for number in range(linkcheck.OFFLINE_MIN_ADDRESSES):
+        Source.objects.create(update=update, url=f"https://offline.invalid/{number}", title=f"source {number}")
+    Source.objects.create(update=update, url=site.url("/ok"), title="fine")
+    report = linkcheck.check_sources(checker=checker())
+    assert not report.offline
+    assert Source.objects.filter(link_status=LinkStatus.BROKEN, link_failures=1).count() == 10

@@ -3,7 +3,7 @@
 The periodic run (cron or a systemd timer, see the README) calls this; a newly published update's sources are
 checked by a job of their own (aitracker/link_tasks.py)."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from aitracker import linkcheck
 
@@ -18,3 +18,6 @@ class Command(BaseCommand):
         report = linkcheck.check_sources(workers=workers)
         for line in report.lines():
             self.stdout.write(line)
+        if report.offline:
+            # A non-zero exit: cron mails it, a systemd timer's unit shows it failed.
+            raise CommandError("no server answered: check this machine's network and DNS")
