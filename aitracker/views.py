@@ -668,7 +668,7 @@ class SuggestView(View):
         if slug := self.request.GET.get("commitment", "")[:120]:
             commitment = Commitment.objects.public().select_related("instrument").filter(slug=slug).first()
         elif slug := self.request.GET.get("party", "")[:80]:
-            party = Party.objects.filter(slug=slug).first()
+            party = Party.objects.public().filter(slug=slug).first()
         return commitment, party
 
     def render(self, form, *, status=200, notice=""):
