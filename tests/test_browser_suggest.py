@@ -105,6 +105,5 @@ def test_the_form_has_no_serious_accessibility_violation(live_server, browser):
         assert not page.locator("input[name=website]").is_visible() or page.evaluate(
             "document.querySelector('input[name=website]').getBoundingClientRect().right < 0"
         )
-        page.screenshot(path="/tmp/suggest-form-errors.png", full_page=True)
     finally:
         context.close()
