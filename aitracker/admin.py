@@ -526,7 +526,9 @@ class SourceAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
 
     form = SourceAdminForm
     fields = ["update", "url", "title", "publisher", "published_on", "archived_url", "correction_note"]
-    list_display = ["title", "publisher", "published_on", "update"]
+    list_display = ["title", "publisher", "published_on", "update", "link_status", "link_failures"]
+    # What the link checker found is read here, never written (services.source_link_check_record writes it).
+    list_filter = ["link_status"]
     search_fields = ["title", "publisher", "url"]
     autocomplete_fields = ["update"]
     list_select_related = ["update__commitment__instrument"]

@@ -1,7 +1,10 @@
 """Staff forms: a progress update with its sources, review notes, and the version token that stops one editor
 silently overwriting another's work (checked by `history.check_version`)."""
 
+import time
+
 from django import forms
+from django.core import signing
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.forms import inlineformset_factory
@@ -9,7 +12,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import history, services
-from .models import NOTE_MAX_LENGTH, Commitment, Party, ProgressUpdate, Source
+from .models import (
+    NOTE_MAX_LENGTH,
+    SUGGESTION_TEXT_MAX_LENGTH,
+    Commitment,
+    Party,
+    ProgressUpdate,
+    Source,
+    Status,
+    Suggestion,
+)
 
 
 class HttpURLField(forms.URLField):
@@ -253,3 +265,108 @@ class SourceAdminForm(SourceForm):
     class Meta(SourceForm.Meta):
         fields = ["update", *SourceForm.Meta.fields]
         help_texts = {"update": _("One of the updates whose sources you may change.")}
+
+
+# --- Readers' suggestions --------------------------------------------------------------------------------
+
+SUGGEST_SIGNING_SALT = "aitracker.suggest.started"
+SUGGEST_FORM_MAX_AGE = 24 * 60 * 60
+
+
+def suggest_started_token() -> str:
+    """When the form was shown, signed: the form cannot be sent back sooner than AITRACKER_SUGGEST_MIN_SECONDS."""
+    return signing.dumps(time.time(), salt=SUGGEST_SIGNING_SALT)
+
+
+class SuggestionForm(forms.Form):
+    """The public form. Two traps for robots: `website`, a field people never see (hidden by a style sheet
+    class, skipped by screen readers and the keyboard), and `started`, when the form was shown, signed."""
+
+    kind = forms.ChoiceField(
+        label=_("What are you telling us about?"),
+        choices=Suggestion.Kind.choices,
+        initial=Suggestion.Kind.NEW_DEVELOPMENT,
+        widget=forms.RadioSelect,
+    )
+    text = forms.CharField(
+        label=_("What happened"),
+        max_length=SUGGESTION_TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("In your own words: what was done, by whom, or what is wrong in our record."),
+    )
+    happened_on = forms.DateField(
+        label=_("When"), widget=DateInput(), help_text=_("The day it happened (or was announced).")
+    )
+    source_1 = HttpURLField(
+        label=_("Source address"), max_length=500, help_text=_("Where we can read it: a web address.")
+    )
+    source_2 = HttpURLField(label=_("Second source (optional)"), max_length=500, required=False)
+    source_3 = HttpURLField(label=_("Third source (optional)"), max_length=500, required=False)
+    source_4 = HttpURLField(label=_("Fourth source (optional)"), max_length=500, required=False)
+    source_5 = HttpURLField(label=_("Fifth source (optional)"), max_length=500, required=False)
+    name = forms.CharField(label=_("Your name (optional)"), max_length=120, required=False)
+    email = forms.EmailField(
+        label=_("Your e-mail address (optional)"),
+        max_length=254,
+        required=False,
+        help_text=_("Only to tell you what became of your suggestion; then deleted. Never shown."),
+    )
+    # The honeypot: people leave it empty.
+    website = forms.CharField(
+        label=_("Leave this field empty"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+    started = forms.CharField(widget=forms.HiddenInput, max_length=200)
+
+    SOURCE_FIELDS = ("source_1", "source_2", "source_3", "source_4", "source_5")
+
+    def clean_happened_on(self):
+        return _not_in_future(self.cleaned_data.get("happened_on"), _("The date cannot be in the future."))
+
+    def is_trapped(self) -> bool:
+        """Filled the honeypot: a robot. It is told its suggestion was received, and nothing is kept."""
+        return bool(self.data.get("website", "").strip())
+
+    def seconds_taken(self) -> float | None:
+        """How long the form was open, or None if its timestamp is missing, forged or a day old."""
+        try:
+            started = signing.loads(
+                self.data.get("started", ""), salt=SUGGEST_SIGNING_SALT, max_age=SUGGEST_FORM_MAX_AGE
+            )
+        except (signing.BadSignature, TypeError, ValueError):
+            return None
+        seconds = time.time() - float(started)
+        return seconds if 0 <= seconds <= SUGGEST_FORM_MAX_AGE else None
+
+    def source_urls(self) -> list[str]:
+        return [self.cleaned_data[name] for name in self.SOURCE_FIELDS if self.cleaned_data.get(name)]
+
+
+class SuggestionDraftForm(forms.Form):
+    """What an analyst decides when turning a suggestion into a draft: which commitment, and the status."""
+
+    commitment = forms.ModelChoiceField(
+        label=_("Commitment"), queryset=Commitment.objects.none(), help_text=_("The commitment the update is about.")
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        choices=[c for c in Status.choices if c[0] != Status.NOT_ASSESSED],
+        help_text=_("What the update asserts; you can change it, and everything else, in the draft."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["commitment"].queryset = (
+            Commitment.objects.public().select_related("instrument").order_by("instrument__short_title", "reference")
+        )
+
+
+class SuggestionDismissForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why is it dismissed?"),
+        max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The sender is told this reason if they left an e-mail address."),
+    )

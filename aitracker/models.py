@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import (
     Q,
 )
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
@@ -28,6 +29,7 @@ from .querysets import (
     PartyStatusQuerySet,
     ProgressUpdateQuerySet,
     SourceQuerySet,
+    SuggestionQuerySet,
     ThemeQuerySet,
     stale_cutoff,
 )
@@ -40,6 +42,8 @@ HTTP_URL = Q(url__startswith="http://") | Q(url__startswith="https://")
 SUMMARY_MAX_LENGTH = 20_000
 TEXT_MAX_LENGTH = 10_000
 NOTE_MAX_LENGTH = 2_000
+SUGGESTION_TEXT_MAX_LENGTH = 5_000
+SUGGESTION_MAX_SOURCES = 5
 
 
 def text_limit(length):
@@ -592,6 +596,26 @@ class ProgressUpdate(models.Model):
         return {"current": current, "proposed": proposed, "changes": current != proposed}
 
 
+class LinkStatus(models.TextChoices):
+    UNCHECKED = "unchecked", _("Not checked yet")
+    OK = "ok", _("Reachable")
+    REDIRECTED = "redirected", _("Reachable after a redirect")
+    BROKEN = "broken", _("Broken")
+    BLOCKED = "blocked", _("Not checked: robots.txt forbids it")
+
+
+LINK_CHECK_FIELDS = [
+    "link_status",
+    "link_http_status",
+    "link_final_url",
+    "link_error",
+    "link_checked_at",
+    "link_failures",
+]
+# The public page says "this link may be broken" after this many failed checks in a row.
+LINK_BROKEN_AFTER_FAILURES = 2
+
+
 class Source(models.Model):
     update = models.ForeignKey(
         ProgressUpdate, verbose_name=_("progress update"), on_delete=models.CASCADE, related_name="sources"
@@ -601,8 +625,29 @@ class Source(models.Model):
     publisher = models.CharField(_("publisher"), max_length=200, blank=True)
     published_on = models.DateField(_("published on"), null=True, blank=True)
     archived_url = models.URLField(_("archived copy"), max_length=500, blank=True)
+    # What the link checker found (aitracker/linkcheck.py), written only by services.source_link_check_record:
+    # bookkeeping about the address, not part of the update's content, so out of its history.
+    link_status = models.CharField(
+        _("link status"),
+        max_length=16,
+        choices=LinkStatus.choices,
+        default=LinkStatus.UNCHECKED,
+        db_default=LinkStatus.UNCHECKED,
+        editable=False,
+    )
+    link_http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True, editable=False)
+    link_final_url = models.URLField(
+        _("final address"), max_length=2000, blank=True, default="", db_default="", editable=False
+    )
+    link_error = models.CharField(
+        _("link error"), max_length=300, blank=True, default="", db_default="", editable=False
+    )
+    link_checked_at = models.DateTimeField(_("link last checked"), null=True, blank=True, editable=False)
+    link_failures = models.PositiveSmallIntegerField(
+        _("failed checks in a row"), default=0, db_default=0, editable=False
+    )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=LINK_CHECK_FIELDS)
     objects = SourceQuerySet.as_manager()
 
     class Meta:
@@ -626,6 +671,11 @@ class Source(models.Model):
 
     def __str__(self):
         return self.title or self.url
+
+    @property
+    def may_be_broken(self) -> bool:
+        """What the public page says: only after repeated failures, so that one bad night shows nothing."""
+        return self.link_failures >= LINK_BROKEN_AFTER_FAILURES
 
 
 class DataGeneration(models.Model):
@@ -745,3 +795,82 @@ class SearchEntry(models.Model):
 
     def get_absolute_url(self):
         return self.url
+
+
+class Suggestion(models.Model):
+    """A reader's suggestion: a new development or an error in the record, with sources. Never public: only
+    analysts see it, in their queue, and turn it into a draft update or dismiss it (aitracker/services.py)."""
+
+    class Kind(models.TextChoices):
+        NEW_DEVELOPMENT = "new_development", _("A new development")
+        ERROR = "error", _("An error in the record")
+
+    class State(models.TextChoices):
+        NEW = "new", _("New")
+        CONVERTED = "converted", _("Turned into a draft update")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.NEW_DEVELOPMENT)
+    commitment = models.ForeignKey(
+        Commitment,
+        verbose_name=_("commitment"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="suggestions",
+    )
+    party = models.ForeignKey(
+        Party, verbose_name=_("party"), on_delete=models.SET_NULL, null=True, blank=True, related_name="suggestions"
+    )
+    text = models.TextField(_("what happened"), validators=text_limit(SUGGESTION_TEXT_MAX_LENGTH))
+    happened_on = models.DateField(_("when"))
+    source_urls = models.JSONField(_("source addresses"), default=list)
+    name = models.CharField(_("name"), max_length=120, blank=True)
+    email = models.EmailField(_("e-mail address"), max_length=254, blank=True)
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.NEW)
+    dismiss_reason = models.TextField(_("reason"), blank=True, validators=text_limit(NOTE_MAX_LENGTH))
+    draft = models.ForeignKey(
+        ProgressUpdate,
+        verbose_name=_("draft update"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="suggestions",
+    )
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handled by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    sender_notified_at = models.DateTimeField(_("sender told at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    objects = SuggestionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("suggestion")
+        verbose_name_plural = _("suggestions")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(state="dismissed") | ~Q(dismiss_reason=""),
+                name="suggestion_dismissed_has_reason",
+                violation_error_message=_("Say why the suggestion is dismissed."),
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "created_at"], name="suggestion_state_created")]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d} · {self.get_kind_display()} · {self.text[:60]}"
+
+    def get_absolute_url(self):
+        return reverse("suggestion_detail", args=[self.pk])
+
+    @property
+    def subject(self):
+        return self.commitment or self.party

@@ -271,6 +271,21 @@ class SourceQuerySet(models.QuerySet):
             update__in=domain.ProgressUpdate.objects.public(),
         )
 
+    def link_problems(self):
+        """Published sources whose last check failed or was forbidden, the most failures first."""
+        return (
+            self.public()
+            .filter(link_status__in=[domain.LinkStatus.BROKEN, domain.LinkStatus.BLOCKED])
+            .order_by("-link_failures", "-link_checked_at", "pk")
+        )
+
+
+class SuggestionQuerySet(models.QuerySet):
+    """Suggestions are never public: there is no public() here, and only staff pages read them."""
+
+    def waiting(self):
+        return self.filter(state=domain.Suggestion.State.NEW)
+
 
 class PartyStatusQuerySet(ReviewedQuerySetMixin, models.QuerySet):
     def public(self):

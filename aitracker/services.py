@@ -28,15 +28,19 @@ from .history import (
     restored_reason,
 )
 from .models import (
+    LINK_BROKEN_AFTER_FAILURES,
+    SUGGESTION_MAX_SOURCES,
     Commitment,
     Endorsement,
     Instrument,
+    LinkStatus,
     OfficialText,
     Party,
     PartyStatus,
     ProgressUpdate,
     Source,
     Status,
+    Suggestion,
     Theme,
 )
 from .rendering import render_markdown
@@ -469,7 +473,16 @@ def progress_update_publish(*, update: ProgressUpdate, editor, now=None) -> Prog
     )
     _refresh_commitments(update)
     search_index_refresh(objects=[update])
+    _sources_published(update)
     return update
+
+
+def _sources_published(update) -> None:
+    """Once the publication commits, a job checks its sources' links (and asks for archived copies)."""
+    from .link_tasks import check_update_sources
+
+    pk = update.pk
+    transaction.on_commit(lambda: check_update_sources.enqueue(update_id=pk))
 
 
 @transaction.atomic
@@ -912,3 +925,183 @@ def source_delete(*, source: Source, user, note: str = "") -> None:
 def official_text_save(*, text: OfficialText, user, reason: str = "") -> OfficialText:
     """Create or change where an instrument's official text in one language is published (editors only)."""
     return reference_save(obj=text, editor=user, reason=reason)
+
+
+# --- Suggestions from readers ----------------------------------------------------------------------------
+
+
+def _notify_sender(suggestion) -> None:
+    if suggestion.email:
+        from .link_tasks import notify_suggestion_sender
+
+        pk = suggestion.pk
+        transaction.on_commit(lambda: notify_suggestion_sender.enqueue(suggestion_id=pk))
+
+
+@transaction.atomic
+def suggestion_submit(
+    *,
+    kind: str,
+    text: str,
+    happened_on: datetime.date,
+    source_urls: list[str],
+    commitment: Commitment | None = None,
+    party: Party | None = None,
+    name: str = "",
+    email: str = "",
+    language: str = "",
+) -> Suggestion:
+    """Keep a reader's suggestion for the analysts. Nothing the public sees changes (no data generation)."""
+    urls = [url.strip() for url in source_urls if url and url.strip()]
+    if not urls:
+        raise ValidationError({"source_urls": _("Give at least one source address.")})
+    if len(urls) > SUGGESTION_MAX_SOURCES:
+        raise ValidationError(
+            {"source_urls": _("Give at most %(n)s source addresses.") % {"n": SUGGESTION_MAX_SOURCES}}
+        )
+    if any(not url.startswith(("http://", "https://")) or len(url) > 500 for url in urls):
+        raise ValidationError({"source_urls": _("Every source address must start with http:// or https://.")})
+    if happened_on > timezone.localdate():
+        raise ValidationError({"happened_on": _("The date cannot be in the future.")})
+    suggestion = Suggestion(
+        kind=kind,
+        text=text.strip(),
+        happened_on=happened_on,
+        source_urls=urls,
+        commitment=commitment,
+        party=party,
+        name=name.strip(),
+        email=email.strip(),
+        language=language,
+    )
+    suggestion.full_clean()
+    suggestion.save()
+    return suggestion
+
+
+def _lock_new_suggestion(suggestion) -> Suggestion:
+    current = Suggestion.objects.select_for_update().get(pk=suggestion.pk)
+    if current.state != Suggestion.State.NEW:
+        raise ValidationError(_("This suggestion has already been handled."))
+    return current
+
+
+def _source_title(url: str) -> str:
+    """A placeholder title for a suggested source (the analyst gives the real one): its host and path."""
+    return url.split("://", 1)[-1][:300]
+
+
+@transaction.atomic
+def suggestion_to_draft(*, suggestion: Suggestion, analyst, commitment: Commitment, status: str) -> ProgressUpdate:
+    """Turn a suggestion into a draft update of `analyst`'s, with its text, date, party and sources filled in;
+    the analyst then edits and submits it like any other draft. The sender, if they left an address, is told."""
+    if not user_is_analyst(analyst):
+        raise PermissionDenied(_("Only analysts and editors may handle suggestions."))
+    current = _lock_new_suggestion(suggestion)
+    update = progress_update_create(
+        commitment=commitment,
+        author=analyst,
+        kind=ProgressUpdate.Kind.ASSESSMENT,
+        reported_on=current.happened_on,
+        status=status,
+        summary=current.text,
+        confidence="reported",
+        sources=[{"url": url, "title": _source_title(url)} for url in current.source_urls],
+        parties=[current.party_id] if current.party_id else (),
+    )
+    current.state = Suggestion.State.CONVERTED
+    current.draft = update
+    current.handled_by = analyst
+    current.handled_at = timezone.now()
+    current.full_clean()
+    current.save()
+    _notify_sender(current)
+    return update
+
+
+@transaction.atomic
+def suggestion_dismiss(*, suggestion: Suggestion, analyst, reason: str) -> Suggestion:
+    """Set a suggestion aside, saying why (the sender, if they left an address, is told the reason)."""
+    if not user_is_analyst(analyst):
+        raise PermissionDenied(_("Only analysts and editors may handle suggestions."))
+    current = _lock_new_suggestion(suggestion)
+    if not (reason or "").strip():
+        raise ValidationError({"dismiss_reason": _("Say why the suggestion is dismissed.")})
+    current.state = Suggestion.State.DISMISSED
+    current.dismiss_reason = reason.strip()
+    current.handled_by = analyst
+    current.handled_at = timezone.now()
+    current.full_clean()
+    current.save()
+    _notify_sender(current)
+    return current
+
+
+def suggestion_mark_notified(*, suggestion_id: int) -> bool:
+    """Claim the one notification of a handled suggestion; False if it was already sent (or nothing to send).
+
+    A conditional UPDATE: of two workers running the same job, exactly one gets the row."""
+    return bool(
+        Suggestion.objects.filter(pk=suggestion_id, sender_notified_at__isnull=True)
+        .exclude(state=Suggestion.State.NEW)
+        .exclude(email="")
+        .update(sender_notified_at=timezone.now())
+    )
+
+
+def suggestion_forget_sender(*, suggestion_id: int) -> None:
+    """Delete a sender's name and address (kept only to tell them what became of their suggestion)."""
+    Suggestion.objects.filter(pk=suggestion_id).update(name="", email="")
+
+
+# --- What the link checker found -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def source_link_check_record(*, source_ids, status: str, http_status=None, final_url="", error="", checked_at=None):
+    """Record one check of the sources with these ids (one address, checked once for all of them).
+
+    Not an edit of the update: no history entry, no correction. A failure adds one to the failures in a row,
+    a success clears them, a check that robots.txt forbade leaves them. The public page only changes when a
+    source crosses the "may be broken" mark, and only then is the data generation moved (the cached pages
+    that show the mark, or should, are dropped)."""
+    checked_at = checked_at or timezone.now()
+    ids = sorted(set(source_ids))
+    before = dict(Source.objects.filter(pk__in=ids).values_list("pk", "link_failures"))
+    if status == LinkStatus.BROKEN:
+        after = {pk: min(failures + 1, 32767) for pk, failures in before.items()}
+    elif status == LinkStatus.BLOCKED:
+        after = dict(before)
+    else:
+        after = dict.fromkeys(before, 0)
+    mark = LINK_BROKEN_AFTER_FAILURES
+    if any((before[pk] >= mark) != (after[pk] >= mark) for pk in before):
+        public_pages_changed()
+    values = {
+        "link_status": status,
+        "link_http_status": http_status,
+        "link_final_url": (final_url or "")[:2000],
+        "link_error": (error or "")[:300],
+        "link_checked_at": checked_at,
+    }
+    by_failures = defaultdict(list)
+    for pk, failures in after.items():
+        by_failures[failures].append(pk)
+    for failures, pks in by_failures.items():
+        Source.objects.filter(pk__in=pks).update(link_failures=failures, **values)
+    return len(before)
+
+
+@transaction.atomic
+def source_archived_record(*, source: Source, archived_url: str) -> Source:
+    """Record where a web archive keeps a copy of a published source (shown beside it, kept in its history)."""
+    if not archived_url.startswith(("http://", "https://")):
+        raise ValidationError({"archived_url": _("The archived copy's address must start with http:// or https://.")})
+    public_pages_changed()
+    current = Source.objects.select_for_update().get(pk=source.pk)
+    if current.archived_url:
+        return current  # an editor's own choice, or an earlier run's, is kept
+    current.archived_url = archived_url[:500]
+    current.full_clean()
+    _save_with_history(current, user=None, reason=_("Archived copy recorded"), update_fields=["archived_url"])
+    return current

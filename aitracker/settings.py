@@ -332,3 +332,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["one_line_client_errors"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
+
+# The link checker (aitracker/linkcheck.py, `manage.py check_links`): parallel workers, seconds between two
+# requests to one host, and the connect/read timeout of each request.
+AITRACKER_LINKCHECK_WORKERS = int(os.environ.get("AITRACKER_LINKCHECK_WORKERS", "8"))
+AITRACKER_LINKCHECK_HOST_DELAY = float(os.environ.get("AITRACKER_LINKCHECK_HOST_DELAY", "1"))
+AITRACKER_LINKCHECK_TIMEOUT = float(os.environ.get("AITRACKER_LINKCHECK_TIMEOUT", "10"))
+# A web archive's submission address (e.g. https://web.archive.org/save/): when set, each newly published
+# source is submitted to it and the copy's address recorded. Empty: no archive is asked.
+AITRACKER_ARCHIVE_SUBMIT_URL = os.environ.get("AITRACKER_ARCHIVE_SUBMIT_URL", "").strip()
+# Suggestions from readers: the least seconds between showing the form and sending it (faster is a robot),
+# and how many one address may send per hour.
+AITRACKER_SUGGEST_MIN_SECONDS = float(os.environ.get("AITRACKER_SUGGEST_MIN_SECONDS", "3"))
+AITRACKER_SUGGEST_PER_HOUR = int(os.environ.get("AITRACKER_SUGGEST_PER_HOUR", "5"))

@@ -43,4 +43,8 @@ urlpatterns = [
     path("staff/commitments/<slug:slug>/delete/", views.CommitmentDeleteView.as_view(), name="commitment_delete"),
     path("staff/commitments/<slug:slug>/undelete/", views.CommitmentUndeleteView.as_view(), name="commitment_undelete"),
     path("staff/deleted/", views.DeletedItemsView.as_view(), name="deleted_items"),
+    path("staff/links/", views.LinkProblemsView.as_view(), name="link_problems"),
+    # Readers' suggestions (analysts)
+    path("staff/suggestions/", views.SuggestionQueueView.as_view(), name="suggestion_queue"),
+    path("staff/suggestions/<int:pk>/", views.SuggestionDetailView.as_view(), name="suggestion_detail"),
 ]

@@ -18,8 +18,15 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
 from . import history, services
-from .forms import CorrectionForm, ProgressUpdateForm, ReviewNoteForm, SourceFormSet
-from .models import SUMMARY_MAX_LENGTH, Commitment, ProgressUpdate, Source
+from .forms import (
+    CorrectionForm,
+    ProgressUpdateForm,
+    ReviewNoteForm,
+    SourceFormSet,
+    SuggestionDismissForm,
+    SuggestionDraftForm,
+)
+from .models import SUMMARY_MAX_LENGTH, Commitment, LinkStatus, ProgressUpdate, Source, Status, Suggestion
 
 State = ProgressUpdate.State
 
@@ -471,3 +478,106 @@ class CommitmentRestoreView(CommitmentActionView):
             expected_version=self.request.POST.get("version", ""),
         )
         return _("The earlier version was restored; the restore is in the history too.")
+
+
+# --- Readers' suggestions and broken links ---------------------------------------------------------------
+
+
+class SuggestionQueueView(AnalystRequiredMixin, TemplateView):
+    """Analysts' queue: the suggestions waiting, oldest first, then the latest handled ones."""
+
+    template_name = "aitracker/staff/suggestion_queue.html"
+    HANDLED_SHOWN = 20
+
+    def get_context_data(self, **kwargs):
+        suggestions = Suggestion.objects.select_related("commitment__instrument", "party", "handled_by", "draft")
+        return super().get_context_data(
+            waiting=suggestions.waiting().order_by("created_at", "pk"),
+            handled=suggestions.exclude(state=Suggestion.State.NEW).order_by("-handled_at", "-pk")[
+                : self.HANDLED_SHOWN
+            ],
+            **kwargs,
+        )
+
+
+class SuggestionDetailView(AnalystRequiredMixin, View):
+    """One suggestion, with the two ways to handle it: a draft update (its fields filled in), or dismissal."""
+
+    template_name = "aitracker/staff/suggestion_detail.html"
+
+    def get_suggestion(self):
+        return get_object_or_404(
+            Suggestion.objects.select_related("commitment__instrument", "party", "handled_by", "draft"),
+            pk=self.kwargs["pk"],
+        )
+
+    def render(self, suggestion, *, draft_form=None, dismiss_form=None, status=200):
+        if draft_form is None:
+            commitment = (
+                suggestion.commitment if suggestion.commitment and suggestion.commitment.deleted_at is None else None
+            )
+            current = commitment.current_status if commitment else Status.NOT_ASSESSED
+            draft_form = SuggestionDraftForm(
+                initial={
+                    "commitment": commitment,
+                    "status": current if current != Status.NOT_ASSESSED else Status.IN_PROGRESS,
+                }
+            )
+        context = {
+            "suggestion": suggestion,
+            "draft_form": draft_form,
+            "dismiss_form": dismiss_form or SuggestionDismissForm(),
+        }
+        return TemplateResponse(self.request, self.template_name, context, status=status)
+
+    def get(self, request, *args, **kwargs):
+        return self.render(self.get_suggestion())
+
+    def post(self, request, *args, **kwargs):
+        suggestion = self.get_suggestion()
+        if "dismiss" in request.POST:
+            form = SuggestionDismissForm(request.POST)
+            if not form.is_valid():
+                return self.render(suggestion, dismiss_form=form, status=400)
+            try:
+                services.suggestion_dismiss(
+                    suggestion=suggestion, analyst=request.user, reason=form.cleaned_data["reason"]
+                )
+            except ValidationError as error:
+                messages.error(request, error_text(error))
+                return HttpResponseRedirect(suggestion.get_absolute_url())
+            messages.success(request, _("The suggestion was dismissed."))
+            return HttpResponseRedirect(reverse("suggestion_queue"))
+        form = SuggestionDraftForm(request.POST)
+        if not form.is_valid():
+            return self.render(suggestion, draft_form=form, status=400)
+        try:
+            update = services.suggestion_to_draft(
+                suggestion=suggestion,
+                analyst=request.user,
+                commitment=form.cleaned_data["commitment"],
+                status=form.cleaned_data["status"],
+            )
+        except ValidationError as error:
+            messages.error(request, error_text(error))
+            return HttpResponseRedirect(suggestion.get_absolute_url())
+        messages.success(
+            request, _("A draft update was made from the suggestion: check its sources and text, then submit it.")
+        )
+        return HttpResponseRedirect(reverse("update_edit", args=[update.pk]))
+
+
+class LinkProblemsView(EditorRequiredMixin, TemplateView):
+    """Editors' queue of published sources whose link is broken, or that robots.txt keeps us from checking."""
+
+    template_name = "aitracker/staff/link_problems.html"
+    SHOWN = 500
+
+    def get_context_data(self, **kwargs):
+        sources = Source.objects.link_problems().select_related("update__commitment__instrument")
+        return super().get_context_data(
+            sources=sources[: self.SHOWN],
+            total=Source.objects.link_problems().count(),
+            unchecked=Source.objects.public().filter(link_status=LinkStatus.UNCHECKED).count(),
+            **kwargs,
+        )

@@ -23,6 +23,9 @@ urlpatterns = [
     path("compare/", cache_public_page(views.CompareView.as_view()), name="compare"),
     path("updates/", cache_public_page(views.UpdateListView.as_view()), name="update_list"),
     path("search/", cache_public_page(views.SearchView.as_view()), name="search"),
+    # A form: it holds a CSRF token, so it is never cached (the pages that link to it are).
+    path("suggest/", views.SuggestView.as_view(), name="suggest"),
+    path("suggest/thanks/", views.SuggestThanksView.as_view(), name="suggest_thanks"),
     path("methodology/", cache_public_page(views.MethodologyView.as_view()), name="methodology"),
     path("feeds/updates.atom", readable_in_browsers(cache_public_page(feeds.UpdatesFeed())), name="feed_updates"),
     path(

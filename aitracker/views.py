@@ -5,19 +5,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.core.cache import caches
+from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import connection
 from django.db.models import Count, Window
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils.decorators import method_decorator
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, ListView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
-from . import comparison, structured_data
+from . import comparison, services, structured_data
 from .cache import cached_summary, current_generation
 from .exports import (
     PARTY_EXPORT_FIELDS,
@@ -29,8 +34,10 @@ from .exports import (
     update_export_rows,
 )
 from .filters import UPDATE_ORDERS, CommitmentFilter, PartyFilter, PlainSelect, UpdateFilter, published_since
+from .forms import SuggestionForm, suggest_started_token
 from .links import absolute_url, slug_url
 from .maps import commitment_status_map, instrument_relation_map
+from .middleware import client_ip
 from .models import (
     STATUS_DEFINITIONS,
     STATUS_VALUES,
@@ -659,3 +666,99 @@ def readyz(request):
         logger.exception("readiness check failed")
         return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")
+
+
+# --- Readers' suggestions --------------------------------------------------------------------------------
+
+SUGGEST_RATE_KEY = "aitracker:suggest-rate:{address}"
+SUGGEST_RATE_WINDOW = 60 * 60
+
+
+def _suggest_rate_count(request, *, add: bool = False) -> int:
+    """How many suggestions this address sent in the current hour (counting this one if `add`). The shared
+    cache holds the count, so every app server sees it; a cache that fails lets the visitor through."""
+    key = SUGGEST_RATE_KEY.format(address=client_ip(request) or "unknown")
+    store = caches["default"]
+    try:
+        if add:
+            store.add(key, 0, SUGGEST_RATE_WINDOW)
+            return store.incr(key)
+        return store.get(key, 0)
+    except Exception:
+        logger.warning("suggestion rate limit unavailable", exc_info=True)
+        return 0
+
+
+@method_decorator(never_cache, name="dispatch")
+class SuggestView(View):
+    """The public form, on a page of its own (it holds a CSRF token, so it is never cached; the commitment and
+    party pages only link to it and stay cacheable). ?commitment=<slug> or ?party=<slug> says what it is about."""
+
+    template_name = "aitracker/suggest/suggest_form.html"
+
+    def subject(self):
+        commitment = party = None
+        if slug := self.request.GET.get("commitment", "")[:120]:
+            commitment = Commitment.objects.public().select_related("instrument").filter(slug=slug).first()
+        elif slug := self.request.GET.get("party", "")[:80]:
+            party = Party.objects.public().filter(slug=slug).first()
+        return commitment, party
+
+    def render(self, form, *, status=200, notice=""):
+        commitment, party = self.subject()
+        context = {"form": form, "commitment": commitment, "party": party, "notice": notice}
+        return TemplateResponse(self.request, self.template_name, context, status=status)
+
+    def fresh_form(self, data=None):
+        form = SuggestionForm(data, initial={"started": suggest_started_token()})
+        if data is not None:
+            # A re-shown form starts its clock again.
+            form.data = form.data.copy()
+            form.data["started"] = suggest_started_token()
+        return form
+
+    def get(self, request, *args, **kwargs):
+        return self.render(self.fresh_form())
+
+    def post(self, request, *args, **kwargs):
+        if _suggest_rate_count(request) >= settings.AITRACKER_SUGGEST_PER_HOUR:
+            form = self.fresh_form(request.POST)
+            notice = _("You have sent several suggestions in the last hour. Nothing was saved: please try again later.")
+            response = self.render(form, status=429, notice=notice)
+            response["Retry-After"] = str(SUGGEST_RATE_WINDOW)
+            return response
+        form = SuggestionForm(request.POST)
+        if form.is_trapped():
+            _suggest_rate_count(request, add=True)
+            return redirect("suggest_thanks")
+        seconds = form.seconds_taken()
+        if seconds is None or seconds < settings.AITRACKER_SUGGEST_MIN_SECONDS:
+            _suggest_rate_count(request, add=True)
+            notice = _("Nothing was saved yet: please check your suggestion, then send it again.")
+            return self.render(self.fresh_form(request.POST), status=400, notice=notice)
+        if not form.is_valid():
+            return self.render(form, status=400)
+        commitment, party = self.subject()
+        try:
+            services.suggestion_submit(
+                kind=form.cleaned_data["kind"],
+                text=form.cleaned_data["text"],
+                happened_on=form.cleaned_data["happened_on"],
+                source_urls=form.source_urls(),
+                commitment=commitment,
+                party=party,
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+                language=get_language() or "",
+            )
+        except ValidationError as error:
+            for field, errors in getattr(error, "error_dict", {None: error.error_list}).items():
+                form.add_error(field if field in form.fields else None, errors)
+            return self.render(form, status=400)
+        _suggest_rate_count(request, add=True)
+        return redirect("suggest_thanks")
+
+
+@method_decorator(never_cache, name="dispatch")
+class SuggestThanksView(TemplateView):
+    template_name = "aitracker/suggest/thanks.html"

@@ -30,7 +30,7 @@ def drop_full_text_index(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("aitracker", "0010_official_texts"),
+        ("aitracker", "0013_suggestions_and_link_checks"),
     ]
 
     operations = [

@@ -216,3 +216,11 @@ def person_name(user):
     from aitracker.history import person_name as name
 
     return name(user)
+
+
+@register.simple_tag
+def suggestions_waiting():
+    """How many readers' suggestions wait for an analyst (the staff navigation shows it; staff pages only)."""
+    from aitracker.models import Suggestion
+
+    return Suggestion.objects.waiting().count()
