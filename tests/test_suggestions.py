@@ -254,7 +254,7 @@ def test_the_staff_navigation_counts_the_waiting_suggestions(client):
     make_suggestion(text="Another one")
     client.force_login(make_analyst())
     page = client.get(reverse("my_updates")).content.decode()
-    assert 'Suggestions <span class="nav-count">(2' in page
+    assert 'Suggestions <span class="nav-count">2 waiting</span>' in page
 
 
 def test_an_analyst_turns_a_suggestion_into_a_draft_that_an_editor_publishes(
