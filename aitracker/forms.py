@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import history, services
-from .models import NOTE_MAX_LENGTH, Commitment, Party, ProgressUpdate, Source
+from .models import NOTE_MAX_LENGTH, Commitment, Party, ProgressUpdate, Source, Subscription
 
 
 class HttpURLField(forms.URLField):
@@ -246,3 +246,15 @@ class SourceAdminForm(SourceForm):
     class Meta(SourceForm.Meta):
         fields = ["update", *SourceForm.Meta.fields]
         help_texts = {"update": _("One of the updates whose sources you may change.")}
+
+
+class FollowForm(forms.Form):
+    """Follow one commitment, party, instrument or theme by e-mail (the page says which)."""
+
+    email = forms.EmailField(label=_("Your e-mail address"), max_length=254)
+    frequency = forms.ChoiceField(
+        label=_("How often"),
+        choices=Subscription.Frequency.choices,
+        initial=Subscription.Frequency.IMMEDIATE,
+        widget=forms.RadioSelect,
+    )

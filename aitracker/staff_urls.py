@@ -42,4 +42,5 @@ urlpatterns = [
     path("staff/commitments/<slug:slug>/delete/", views.CommitmentDeleteView.as_view(), name="commitment_delete"),
     path("staff/commitments/<slug:slug>/undelete/", views.CommitmentUndeleteView.as_view(), name="commitment_undelete"),
     path("staff/deleted/", views.DeletedItemsView.as_view(), name="deleted_items"),
+    path("staff/jobs/", views.JobsView.as_view(), name="staff_jobs"),
 ]
