@@ -140,9 +140,8 @@ def confirm(request, token):
 
 
 def _already_unsubscribed(request):
-    return message_page(
-        request, title=_("Already unsubscribed"), message=_("You had already unsubscribed from this: nothing more to do.")
-    )
+    message = _("You had already unsubscribed from this: nothing more to do.")
+    return message_page(request, title=_("Already unsubscribed"), message=message)
 
 
 @never_cache

@@ -952,9 +952,7 @@ def subscription_request(*, email: str, target, frequency: str, language: str) -
 def subscription_confirm(*, subscription_id: int, subscriber: Subscriber, frequency: str) -> tuple[Subscription, bool]:
     """Follow the confirmation link: the subscription starts (or takes the frequency the link was sent for).
     Returns it and whether it was already confirmed at that frequency (a link followed twice)."""
-    subscription = (
-        Subscription.objects.select_for_update().filter(pk=subscription_id, subscriber=subscriber).first()
-    )
+    subscription = Subscription.objects.select_for_update().filter(pk=subscription_id, subscriber=subscriber).first()
     if subscription is None:
         raise alerts.BadLink(_("This subscription was cancelled. Ask to follow again if you want to."))
     if frequency not in Subscription.Frequency.values:

@@ -326,18 +326,29 @@ AITRACKER_JOB_RETRY_BASE_SECONDS = int(os.environ.get("AITRACKER_JOB_RETRY_BASE_
 AITRACKER_JOB_STALLED_AFTER_SECONDS = int(os.environ.get("AITRACKER_JOB_STALLED_AFTER_SECONDS", str(15 * 60)))
 
 # --- E-mail ------------------------------------------------------------------------------------------------
-# SMTP when EMAIL_HOST is set (production); otherwise messages are printed by the worker (development).
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-EMAIL_BACKEND = os.environ.get(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
-)
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587" if env_bool("EMAIL_USE_TLS", bool(EMAIL_HOST)) else "25"))
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", bool(EMAIL_HOST))
-EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
+# Django 6.1's MAILERS: SMTP when EMAIL_HOST is set (production), else messages are printed by the worker
+# (development). EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS (on by default with a host: port
+# 587), EMAIL_USE_SSL (port 465), EMAIL_TIMEOUT (seconds) configure the SMTP connection.
+_EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+if _EMAIL_HOST:
+    _email_ssl = env_bool("EMAIL_USE_SSL", False)
+    _email_tls = env_bool("EMAIL_USE_TLS", not _email_ssl)
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _EMAIL_HOST,
+                "port": int(os.environ.get("EMAIL_PORT") or (465 if _email_ssl else 587 if _email_tls else 25)),
+                "username": os.environ.get("EMAIL_HOST_USER", ""),
+                "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": _email_tls,
+                "use_ssl": _email_ssl,
+                "timeout": int(os.environ.get("EMAIL_TIMEOUT", "20")),
+            },
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "aitracker <alerts@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Where to write to have one's data deleted (the privacy page); also the mailto: unsubscribe address if set.

@@ -5,58 +5,172 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('aitracker', '0010_official_texts'),
+        ("aitracker", "0010_official_texts"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Subscriber',
+            name="Subscriber",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254, unique=True, verbose_name='e-mail address')),
-                ('language', models.CharField(default='en', max_length=16, verbose_name='language')),
-                ('key', models.CharField(editable=False, max_length=64, verbose_name='key')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("email", models.EmailField(max_length=254, unique=True, verbose_name="e-mail address")),
+                ("language", models.CharField(default="en", max_length=16, verbose_name="language")),
+                ("key", models.CharField(editable=False, max_length=64, verbose_name="key")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
             ],
             options={
-                'verbose_name': 'subscriber',
-                'verbose_name_plural': 'subscribers',
+                "verbose_name": "subscriber",
+                "verbose_name_plural": "subscribers",
             },
         ),
         migrations.CreateModel(
-            name='AlertDelivery',
+            name="AlertDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=120, verbose_name='key')),
-                ('sent_at', models.DateTimeField(auto_now_add=True, verbose_name='sent at')),
-                ('subscriber', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='aitracker.subscriber', verbose_name='subscriber')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=120, verbose_name="key")),
+                ("sent_at", models.DateTimeField(auto_now_add=True, verbose_name="sent at")),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="aitracker.subscriber",
+                        verbose_name="subscriber",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'alert delivery',
-                'verbose_name_plural': 'alert deliveries',
-                'constraints': [models.UniqueConstraint(fields=('subscriber', 'key'), name='alert_sent_once')],
+                "verbose_name": "alert delivery",
+                "verbose_name_plural": "alert deliveries",
+                "constraints": [models.UniqueConstraint(fields=("subscriber", "key"), name="alert_sent_once")],
             },
         ),
         migrations.CreateModel(
-            name='Subscription',
+            name="Subscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('frequency', models.CharField(choices=[('immediate', 'As it happens'), ('daily', 'Daily digest')], default='immediate', max_length=16, verbose_name='frequency')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('confirmed_at', models.DateTimeField(blank=True, null=True, verbose_name='confirmed at')),
-                ('commitment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='aitracker.commitment', verbose_name='commitment')),
-                ('instrument', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='aitracker.instrument', verbose_name='instrument')),
-                ('party', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='aitracker.party', verbose_name='party')),
-                ('subscriber', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='subscriptions', to='aitracker.subscriber', verbose_name='subscriber')),
-                ('theme', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='aitracker.theme', verbose_name='theme')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "frequency",
+                    models.CharField(
+                        choices=[("immediate", "As it happens"), ("daily", "Daily digest")],
+                        default="immediate",
+                        max_length=16,
+                        verbose_name="frequency",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("confirmed_at", models.DateTimeField(blank=True, null=True, verbose_name="confirmed at")),
+                (
+                    "commitment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="aitracker.commitment",
+                        verbose_name="commitment",
+                    ),
+                ),
+                (
+                    "instrument",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="aitracker.instrument",
+                        verbose_name="instrument",
+                    ),
+                ),
+                (
+                    "party",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="aitracker.party",
+                        verbose_name="party",
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="subscriptions",
+                        to="aitracker.subscriber",
+                        verbose_name="subscriber",
+                    ),
+                ),
+                (
+                    "theme",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="aitracker.theme",
+                        verbose_name="theme",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'subscription',
-                'verbose_name_plural': 'subscriptions',
-                'ordering': ['pk'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('commitment__isnull', False), ('instrument__isnull', True), ('party__isnull', True), ('theme__isnull', True)), models.Q(('commitment__isnull', True), ('instrument__isnull', True), ('party__isnull', False), ('theme__isnull', True)), models.Q(('commitment__isnull', True), ('instrument__isnull', False), ('party__isnull', True), ('theme__isnull', True)), models.Q(('commitment__isnull', True), ('instrument__isnull', True), ('party__isnull', True), ('theme__isnull', False)), _connector='OR'), name='subscription_one_target'), models.UniqueConstraint(condition=models.Q(('commitment__isnull', False)), fields=('subscriber', 'commitment'), name='follow_commitment_once'), models.UniqueConstraint(condition=models.Q(('party__isnull', False)), fields=('subscriber', 'party'), name='follow_party_once'), models.UniqueConstraint(condition=models.Q(('instrument__isnull', False)), fields=('subscriber', 'instrument'), name='follow_instrument_once'), models.UniqueConstraint(condition=models.Q(('theme__isnull', False)), fields=('subscriber', 'theme'), name='follow_theme_once')],
+                "verbose_name": "subscription",
+                "verbose_name_plural": "subscriptions",
+                "ordering": ["pk"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(
+                                ("commitment__isnull", False),
+                                ("instrument__isnull", True),
+                                ("party__isnull", True),
+                                ("theme__isnull", True),
+                            ),
+                            models.Q(
+                                ("commitment__isnull", True),
+                                ("instrument__isnull", True),
+                                ("party__isnull", False),
+                                ("theme__isnull", True),
+                            ),
+                            models.Q(
+                                ("commitment__isnull", True),
+                                ("instrument__isnull", False),
+                                ("party__isnull", True),
+                                ("theme__isnull", True),
+                            ),
+                            models.Q(
+                                ("commitment__isnull", True),
+                                ("instrument__isnull", True),
+                                ("party__isnull", True),
+                                ("theme__isnull", False),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="subscription_one_target",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("commitment__isnull", False)),
+                        fields=("subscriber", "commitment"),
+                        name="follow_commitment_once",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("party__isnull", False)),
+                        fields=("subscriber", "party"),
+                        name="follow_party_once",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("instrument__isnull", False)),
+                        fields=("subscriber", "instrument"),
+                        name="follow_instrument_once",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("theme__isnull", False)),
+                        fields=("subscriber", "theme"),
+                        name="follow_theme_once",
+                    ),
+                ],
             },
         ),
     ]
