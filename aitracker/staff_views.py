@@ -485,7 +485,8 @@ class JobsView(EditorRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         from django_tasks_db.models import DBTaskResult
 
-        counts = dict(DBTaskResult.objects.values_list("status").annotate(n=Count("pk")).order_by())
+        counts = dict.fromkeys(("READY", "RUNNING", "SUCCESSFUL", "FAILED"), 0)
+        counts.update(DBTaskResult.objects.values_list("status").annotate(n=Count("pk")).order_by())
         failed = DBTaskResult.objects.failed().order_by("-finished_at")[: self.LIMIT]
         jobs = [
             {
