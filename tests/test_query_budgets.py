@@ -73,6 +73,9 @@ def public_pages():
         "Atom feed": reverse("feed_updates"),
         "commitment feed": reverse("feed_commitment", kwargs={"slug": commitment.slug}),
         "party feed": reverse("feed_party", kwargs={"slug": party.slug}),
+        "privacy": reverse("privacy"),
+        "follow a commitment": reverse("follow") + f"?commitment={commitment.slug}",
+        "follow a theme": reverse("follow") + f"?theme={theme.slug}",
     }
 
 
@@ -142,6 +145,9 @@ PAGES = [
     "Atom feed",
     "commitment feed",
     "party feed",
+    "privacy",
+    "follow a commitment",
+    "follow a theme",
 ]
 
 
