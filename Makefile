@@ -20,7 +20,7 @@ FIND_PYTHON := for candidate in python$(PYTHON_WANTED) python3.13 python3.12 pyt
 .PHONY: help run test serve bench slowclients soak lint format migrate data clean
 
 help:
-	@echo "make run    - set up and serve the site with the real data on http://$(HOST):$(PORT)"
+	@echo "make run    - set up and serve the site with the real data on http://$(HOST):$(PORT), and the job worker"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make serve  - serve as in production (nginx in front of gunicorn, DJANGO_DEBUG=0; needs nginx)"
 	@echo "make bench  - benchmark the public pages at two data sizes"

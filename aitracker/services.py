@@ -18,7 +18,7 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -930,15 +930,23 @@ def subscription_request(*, email: str, target, frequency: str, language: str) -
     kind = target._meta.model_name
     existing = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
     if existing is None:
-        subscriber.save()
-    else:
+        try:
+            with transaction.atomic():
+                subscriber.save()
+        except IntegrityError:  # the same address, asked for at the same moment by another request
+            existing = Subscriber.objects.select_for_update().get(email__iexact=email)
+    if existing is not None:
         subscriber = existing
         if subscriber.language != language:
             subscriber.language = language
             subscriber.save(update_fields=["language"])
-    subscription, _created = Subscription.objects.get_or_create(
-        subscriber=subscriber, **{kind: target}, defaults={"frequency": frequency}
-    )
+    try:
+        with transaction.atomic():
+            subscription, _created = Subscription.objects.get_or_create(
+                subscriber=subscriber, **{kind: target}, defaults={"frequency": frequency}
+            )
+    except IntegrityError:
+        subscription = Subscription.objects.get(subscriber=subscriber, **{kind: target})
     tasks.enqueue_on_commit(
         tasks.send_confirmation,
         subscription_id=subscription.pk,
