@@ -93,13 +93,11 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         queued_output = manage("send_digests").stdout.strip()
         queued = time.perf_counter() - started
-        workers = [
-            subprocess.Popen([sys.executable, "manage.py", "db_worker", "--batch", "--no-reload", "--no-startup-delay",
-                              "--interval", "0", "--queue-name", "*", "-v0"], cwd=ROOT, env=env)  # fmt: skip
-            for _ in range(args.workers)
-        ]
-        for worker in workers:
-            worker.wait()
+        worker = [sys.executable, "manage.py", "db_worker", "--batch", "--no-reload", "--no-startup-delay",
+                  "--interval", "0", "--queue-name", "*", "-v0"]  # fmt: skip
+        workers = [subprocess.Popen(worker, cwd=ROOT, env=env) for _ in range(args.workers)]
+        for process in workers:
+            process.wait()
         total = (counter.last or time.perf_counter()) - started
     finally:
         controller.stop()
