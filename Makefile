@@ -20,7 +20,7 @@ FIND_PYTHON := for candidate in python$(PYTHON_WANTED) python3.13 python3.12 pyt
 .PHONY: help run test serve bench slowclients soak lint format migrate data clean
 
 help:
-	@echo "make run    - set up and serve the site with the real data on http://$(HOST):$(PORT)"
+	@echo "make run    - set up and serve the site with the real data on http://$(HOST):$(PORT), and the job worker"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make serve  - serve as in production (nginx in front of gunicorn, DJANGO_DEBUG=0; needs nginx)"
 	@echo "make bench  - benchmark the public pages at two data sizes"
@@ -51,8 +51,17 @@ migrate: $(VENV)/.installed-run
 data: migrate
 	$(PY) manage.py load_real_data
 
+# The background-job worker (aitracker/tasks.py: e-mail alerts) runs beside runserver, started first and stopped
+# (gracefully, SIGTERM) when runserver stops, however it stops. Jobs a killed worker left running go back first.
+WORKER := $(PY) manage.py db_worker --no-reload --queue-name '*' --interval 1
+
 run: data
-	AITRACKER_SITE_URL="$${AITRACKER_SITE_URL:-http://$(HOST):$(PORT)}" $(PY) manage.py runserver $(HOST):$(PORT)
+	@export AITRACKER_SITE_URL="$${AITRACKER_SITE_URL:-http://$(HOST):$(PORT)}"; \
+	$(PY) manage.py requeue_stalled_jobs; \
+	$(WORKER) & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	echo "Background-job worker started (pid $$worker)"; \
+	$(PY) manage.py runserver $(HOST):$(PORT)
 
 SECRET_KEY_FILE := .secret_key
 

@@ -20,6 +20,7 @@ from .models import (
     ProgressUpdate,
     Source,
     Status,
+    Subscription,
     Suggestion,
 )
 
@@ -369,4 +370,16 @@ class SuggestionDismissForm(forms.Form):
         max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("The sender is told this reason if they left an e-mail address."),
+    )
+
+
+class FollowForm(forms.Form):
+    """Follow one commitment, party, instrument or theme by e-mail (the page says which)."""
+
+    email = forms.EmailField(label=_("Your e-mail address"), max_length=254)
+    frequency = forms.ChoiceField(
+        label=_("How often"),
+        choices=Subscription.Frequency.choices,
+        initial=Subscription.Frequency.IMMEDIATE,
+        widget=forms.RadioSelect,
     )

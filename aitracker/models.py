@@ -874,3 +874,111 @@ class Suggestion(models.Model):
     @property
     def subject(self):
         return self.commitment or self.party
+
+
+# --- E-mail alerts -----------------------------------------------------------------------------------------
+# Personal data (see the privacy page): an address, its language and what it follows. Never shown anywhere,
+# not in the admin either; deleted with its last subscription, and left out of backups.
+
+FOLLOW_TARGETS = ("commitment", "party", "instrument", "theme")
+
+
+def _exactly_one_target() -> Q:
+    condition = Q()
+    for target in FOLLOW_TARGETS:
+        condition |= Q(**{f"{name}__isnull": name != target for name in FOLLOW_TARGETS})
+    return condition
+
+
+class Subscriber(models.Model):
+    """An e-mail address that follows something. Its random key is part of every link sent to it, so a link
+    works for this address only, and stops working if the address is deleted and subscribes again."""
+
+    email = models.EmailField(_("e-mail address"), max_length=254, unique=True)
+    language = models.CharField(_("language"), max_length=16, default="en")
+    key = models.CharField(_("key"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("subscriber")
+        verbose_name_plural = _("subscribers")
+
+    def __str__(self):
+        return _("subscriber %(pk)s") % {"pk": self.pk}
+
+
+class Subscription(models.Model):
+    """One address following one commitment, party, instrument or theme. Nothing but the confirmation is sent
+    until `confirmed_at` is set (double opt-in)."""
+
+    class Frequency(models.TextChoices):
+        IMMEDIATE = "immediate", _("As it happens")
+        DAILY = "daily", _("Daily digest")
+
+    subscriber = models.ForeignKey(
+        Subscriber, verbose_name=_("subscriber"), on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    commitment = models.ForeignKey(
+        Commitment, verbose_name=_("commitment"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    party = models.ForeignKey(
+        Party, verbose_name=_("party"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    instrument = models.ForeignKey(
+        Instrument, verbose_name=_("instrument"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    theme = models.ForeignKey(
+        Theme, verbose_name=_("theme"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    frequency = models.CharField(_("frequency"), max_length=16, choices=Frequency.choices, default=Frequency.IMMEDIATE)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        constraints = [
+            models.CheckConstraint(condition=_exactly_one_target(), name="subscription_one_target"),
+            *(
+                models.UniqueConstraint(
+                    fields=["subscriber", target],
+                    condition=Q(**{f"{target}__isnull": False}),
+                    name=f"follow_{target}_once",
+                )
+                for target in FOLLOW_TARGETS
+            ),
+        ]
+
+    def __str__(self):
+        return str(self.target)
+
+    @property
+    def target(self):
+        return next(getattr(self, name) for name in FOLLOW_TARGETS if getattr(self, f"{name}_id") is not None)
+
+    @property
+    def target_kind(self) -> str:
+        return next(name for name in FOLLOW_TARGETS if getattr(self, f"{name}_id") is not None)
+
+
+class AlertDelivery(models.Model):
+    """A message sent to a subscriber, by what it was about (`key`: the confirmation request, the update and
+    its publication or correction, the day of a digest). The job that sends it inserts this row first, in the
+    transaction that sends: a second run or a second worker fails on the unique constraint (or waits for the
+    first to commit, then fails), so no message goes out twice; a worker that dies before committing leaves no
+    row, and the job's next run sends it."""
+
+    subscriber = models.ForeignKey(
+        Subscriber, verbose_name=_("subscriber"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    key = models.CharField(_("key"), max_length=120)
+    sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("alert delivery")
+        verbose_name_plural = _("alert deliveries")
+        constraints = [models.UniqueConstraint(fields=["subscriber", "key"], name="alert_sent_once")]
+
+    def __str__(self):
+        return self.key

@@ -13,14 +13,16 @@ decides their status.
 """
 
 import datetime
+import secrets
 from collections import defaultdict
 from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from . import alerts, tasks
 from .cache import public_pages_changed
 from .history import (
     check_version,
@@ -40,6 +42,8 @@ from .models import (
     ProgressUpdate,
     Source,
     Status,
+    Subscriber,
+    Subscription,
     Suggestion,
     Theme,
 )
@@ -474,6 +478,7 @@ def progress_update_publish(*, update: ProgressUpdate, editor, now=None) -> Prog
     _refresh_commitments(update)
     search_index_refresh(objects=[update])
     _sources_published(update)
+    _alert_on_commit(update, alerts.PUBLISHED)
     return update
 
 
@@ -610,6 +615,7 @@ def progress_update_correct(
         raise ValidationError(_("A published update needs at least one source."))
     _refresh_commitments(current, previous_commitment_id)
     search_index_refresh(objects=[current])
+    _alert_on_commit(current, alerts.CORRECTED)
     return current
 
 
@@ -1105,3 +1111,98 @@ def source_archived_record(*, source: Source, archived_url: str) -> Source:
     current.full_clean()
     _save_with_history(current, user=None, reason=_("Archived copy recorded"), update_fields=["archived_url"])
     return current
+
+
+# --- E-mail alerts (aitracker/alerts.py builds and sends the messages, aitracker/tasks.py runs the jobs) ---------
+
+
+def _alert_on_commit(update: ProgressUpdate, event: str) -> None:
+    """Tell the update's followers once this publication or correction commits; the job finds them."""
+    tasks.enqueue_on_commit(tasks.send_update_alerts, update_id=update.pk, event=event)
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip()
+    local, at, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else email
+
+
+@transaction.atomic
+def subscription_request(*, email: str, target, frequency: str, language: str) -> Subscription:
+    """Ask to follow `target` (a commitment, party, instrument or theme): the subscription waits, unconfirmed,
+    and a confirmation message is queued. Asking again (for another frequency, or because the message was lost)
+    queues a new message; nothing changes until its link is followed. The answer is the same whether or not the
+    address already followed it, so the form tells nobody what an address follows."""
+    email = normalise_email(email)
+    subscriber = Subscriber(email=email, language=language, key=secrets.token_urlsafe(32))
+    subscriber.clean_fields()  # the address's form and length, the language's length
+    if frequency not in Subscription.Frequency.values:
+        raise ValidationError({"frequency": _("Choose how often to be told.")})
+    kind = target._meta.model_name
+    existing = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                subscriber.save()
+        except IntegrityError:  # the same address, asked for at the same moment by another request
+            existing = Subscriber.objects.select_for_update().get(email__iexact=email)
+    if existing is not None:
+        subscriber = existing
+        if subscriber.language != language:
+            subscriber.language = language
+            subscriber.save(update_fields=["language"])
+    try:
+        with transaction.atomic():
+            subscription, _created = Subscription.objects.get_or_create(
+                subscriber=subscriber, **{kind: target}, defaults={"frequency": frequency}
+            )
+    except IntegrityError:
+        subscription = Subscription.objects.get(subscriber=subscriber, **{kind: target})
+    tasks.enqueue_on_commit(
+        tasks.send_confirmation,
+        subscription_id=subscription.pk,
+        frequency=frequency,
+        request_id=tasks.new_request_id(),
+    )
+    return subscription
+
+
+@transaction.atomic
+def subscription_confirm(*, subscription_id: int, subscriber: Subscriber, frequency: str) -> tuple[Subscription, bool]:
+    """Follow the confirmation link: the subscription starts (or takes the frequency the link was sent for).
+    Returns it and whether it was already confirmed at that frequency (a link followed twice)."""
+    subscription = Subscription.objects.select_for_update().filter(pk=subscription_id, subscriber=subscriber).first()
+    if subscription is None:
+        raise alerts.BadLink(_("This subscription was cancelled. Ask to follow again if you want to."))
+    if frequency not in Subscription.Frequency.values:
+        raise alerts.BadLink(_("This link is not valid. Copy the whole link from the message."))
+    already = subscription.confirmed_at is not None and subscription.frequency == frequency
+    if not already:
+        subscription.frequency = frequency
+        subscription.confirmed_at = subscription.confirmed_at or timezone.now()
+        subscription.full_clean()
+        subscription.save(update_fields=["frequency", "confirmed_at"])
+    return subscription, already
+
+
+@transaction.atomic
+def subscriptions_cancel(*, subscriber: Subscriber, subscription_ids=None) -> int:
+    """End some of an address's subscriptions (all if None); the address itself is deleted with its last one.
+    Returns how many ended: 0 for a link used twice."""
+    subscriptions = Subscription.objects.filter(subscriber=subscriber)
+    if subscription_ids is not None:
+        subscriptions = subscriptions.filter(pk__in=list(subscription_ids))
+    ended, _by_model = subscriptions.delete()
+    if not Subscription.objects.filter(subscriber=subscriber).exists():
+        Subscriber.objects.filter(pk=subscriber.pk).delete()
+    return ended
+
+
+@transaction.atomic
+def subscribers_purge_unconfirmed(*, now=None) -> int:
+    """Forget what nobody confirmed within AITRACKER_CONFIRM_DAYS: those subscriptions, and the addresses left
+    with none (the privacy page promises it; `manage.py send_digests` runs it every day)."""
+    cutoff = alerts.purge_cutoff(now)
+    Subscription.objects.filter(confirmed_at__isnull=True, created_at__lt=cutoff).delete()
+    _deleted, by_model = Subscriber.objects.filter(subscriptions__isnull=True, created_at__lt=cutoff).delete()
+    return by_model.get(Subscriber._meta.label, 0)

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "simple_history",
     "import_export",
     "axes",
+    "django_tasks_db",
     "aitracker",
 ]
 
@@ -247,7 +248,8 @@ CSRF_COOKIE_SAMESITE = "Lax"
 LANGUAGE_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 # Staff pages: never stored by the browser or a shared cache (SecurityHeadersMiddleware sends no-store).
-AITRACKER_PRIVATE_PATH_PREFIXES = ("/admin/", "/accounts/", "/review/", "/staff/", "/my/")
+# /follow/: its pages carry a subscriber's signed token in the address; never kept by a browser or a proxy.
+AITRACKER_PRIVATE_PATH_PREFIXES = ("/admin/", "/accounts/", "/review/", "/staff/", "/my/", "/follow/")
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
@@ -323,6 +325,53 @@ AITRACKER_SHARED_CACHE_SECONDS = int(os.environ.get("AITRACKER_SHARED_CACHE_SECO
 AITRACKER_CACHE_RETRY_SECONDS = float(os.environ.get("AITRACKER_CACHE_RETRY_SECONDS", "30"))
 # The site-wide counts under the same data generation (aitracker/cache.py: cached_summary); 0 turns them off.
 AITRACKER_SUMMARY_CACHE_SECONDS = int(os.environ.get("AITRACKER_SUMMARY_CACHE_SECONDS", "600"))
+
+# --- Background jobs (aitracker/tasks.py) ------------------------------------------------------------------
+# django.tasks with django-tasks-db: the queue is a table of the database every app server already shares, and
+# `manage.py db_worker` (started by `make run` and `make serve`, or on any other machine pointed at the same
+# DATABASE_URL) runs what is in it. Jobs are enqueued on commit; aitracker/tasks.py retries a failed one later.
+TASKS = {"default": {"BACKEND": "django_tasks_db.backend.DatabaseBackend", "QUEUES": ["default"]}}
+# A failed job runs again up to this many times in all, after 1, 4, 16... minutes (AITRACKER_JOB_RETRY_BASE_SECONDS
+# times 4 to the attempt's number).
+AITRACKER_JOB_MAX_ATTEMPTS = int(os.environ.get("AITRACKER_JOB_MAX_ATTEMPTS", "5"))
+AITRACKER_JOB_RETRY_BASE_SECONDS = int(os.environ.get("AITRACKER_JOB_RETRY_BASE_SECONDS", "60"))
+# A job still marked running this long after it started belongs to a worker that died: `manage.py
+# requeue_stalled_jobs` (and every worker that `make run`/`make serve` starts) puts it back in the queue.
+AITRACKER_JOB_STALLED_AFTER_SECONDS = int(os.environ.get("AITRACKER_JOB_STALLED_AFTER_SECONDS", str(15 * 60)))
+
+# --- E-mail ------------------------------------------------------------------------------------------------
+# Django 6.1's MAILERS: SMTP when EMAIL_HOST is set (production), else messages are printed by the worker
+# (development). EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS (on by default with a host: port
+# 587), EMAIL_USE_SSL (port 465), EMAIL_TIMEOUT (seconds) configure the SMTP connection.
+_EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+if _EMAIL_HOST:
+    _email_ssl = env_bool("EMAIL_USE_SSL", False)
+    _email_tls = env_bool("EMAIL_USE_TLS", not _email_ssl)
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _EMAIL_HOST,
+                "port": int(os.environ.get("EMAIL_PORT") or (465 if _email_ssl else 587 if _email_tls else 25)),
+                "username": os.environ.get("EMAIL_HOST_USER", ""),
+                "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": _email_tls,
+                "use_ssl": _email_ssl,
+                "timeout": int(os.environ.get("EMAIL_TIMEOUT", "20")),
+            },
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "aitracker <alerts@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where to write to have one's data deleted (the privacy page); also the mailto: unsubscribe address if set.
+AITRACKER_CONTACT_EMAIL = os.environ.get("AITRACKER_CONTACT_EMAIL", "")
+AITRACKER_UNSUBSCRIBE_MAILTO = os.environ.get("AITRACKER_UNSUBSCRIBE_MAILTO", "")
+# How long a confirmation link works, and how long an address nobody confirmed is kept (the privacy page says so).
+AITRACKER_CONFIRM_DAYS = int(os.environ.get("AITRACKER_CONFIRM_DAYS", "7"))
+# Subscription requests per hour from one address (IP), and for one e-mail address.
+AITRACKER_FOLLOW_RATE_PER_HOUR = int(os.environ.get("AITRACKER_FOLLOW_RATE_PER_HOUR", "5"))
 
 LOGGING = {
     "version": 1,

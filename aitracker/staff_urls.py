@@ -47,4 +47,5 @@ urlpatterns = [
     # Readers' suggestions (analysts)
     path("staff/suggestions/", views.SuggestionQueueView.as_view(), name="suggestion_queue"),
     path("staff/suggestions/<int:pk>/", views.SuggestionDetailView.as_view(), name="suggestion_detail"),
+    path("staff/jobs/", views.JobsView.as_view(), name="staff_jobs"),
 ]

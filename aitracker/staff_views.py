@@ -3,9 +3,13 @@ history, restore, soft delete and undo. Every write goes through `services`, whi
 again: the checks here only decide who sees a page (anonymous visitors go to the login page, the wrong
 role gets a 403)."""
 
+import re
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -579,5 +583,47 @@ class LinkProblemsView(EditorRequiredMixin, TemplateView):
             sources=sources[: self.SHOWN],
             total=Source.objects.link_problems().count(),
             unchecked=Source.objects.public().filter(link_status=LinkStatus.UNCHECKED).count(),
+            **kwargs,
+        )
+
+
+# --- Background jobs -------------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+
+
+def mask_emails(text: str) -> str:
+    """An SMTP error can name the recipient: staff see a@… only (subscribers' addresses are shown to nobody)."""
+    return _EMAIL.sub(r"\1…@…", text)
+
+
+class JobsView(EditorRequiredMixin, TemplateView):
+    """The background jobs that failed, newest first, with their error: what editors need to see that alerts are
+    not going out (a failed job is retried later by itself; see aitracker/tasks.py)."""
+
+    template_name = "aitracker/staff/jobs.html"
+    LIMIT = 100
+
+    def get_context_data(self, **kwargs):
+        from django_tasks_db.models import DBTaskResult
+
+        counts = dict.fromkeys(("READY", "RUNNING", "SUCCESSFUL", "FAILED"), 0)
+        counts.update(DBTaskResult.objects.values_list("status").annotate(n=Count("pk")).order_by())
+        failed = DBTaskResult.objects.failed().order_by("-finished_at")[: self.LIMIT]
+        jobs = [
+            {
+                "name": job.task_path.rsplit(".", 1)[-1],
+                "attempt": (job.args_kwargs.get("kwargs") or {}).get("attempt", 1),
+                "enqueued_at": job.enqueued_at,
+                "finished_at": job.finished_at,
+                "error": mask_emails(job.exception_class_path),
+                "detail": mask_emails((job.traceback.strip().splitlines() or [""])[-1])[:500],
+            }
+            for job in failed
+        ]
+        return super().get_context_data(
+            jobs=jobs,
+            counts=counts,
+            max_attempts=settings.AITRACKER_JOB_MAX_ATTEMPTS,
             **kwargs,
         )

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path
 
-from . import feeds, views
+from . import feeds, follow_views, views
 from .cache import cache_public_page
 from .feeds import readable_in_browsers
 from .sitemaps import SITEMAPS, favicon, robots_txt, sitemap_index
@@ -39,6 +39,13 @@ urlpatterns = [
         name="feed_party",
     ),
     path("feeds/atom.xsl", cache_public_page(feeds.feed_stylesheet), name="feed_stylesheet"),
+    path("privacy/", cache_public_page(follow_views.PrivacyView.as_view()), name="privacy"),
+    # E-mail alerts: never cached (their addresses hold a subscriber's token).
+    path("follow/", follow_views.follow, name="follow"),
+    path("follow/sent/", follow_views.follow_sent, name="follow_sent"),
+    path("follow/confirm/<str:token>/", follow_views.confirm, name="follow_confirm"),
+    path("follow/unsubscribe/<str:token>/", follow_views.unsubscribe, name="follow_unsubscribe"),
+    path("follow/manage/<str:token>/", follow_views.manage, name="follow_manage"),
     path("robots.txt", robots_txt, name="robots_txt"),
     path("favicon.ico", favicon, name="favicon"),
     # An index of one sitemap per kind of page: a sitemap holds at most 50,000 addresses, and a section that

@@ -4,9 +4,12 @@
 
 `make serve` runs this after its setup. It renders deploy/nginx.conf.template into the run folder (git-ignored;
 the socket, nginx's pid, temporary files and logs all live there, so nothing needs root), starts gunicorn
-(gunicorn.conf.py) bound to the socket, waits until it answers, then starts nginx in the foreground. Ctrl-C
-(SIGINT) or SIGTERM stops both; if either dies, the other is stopped and this exits with an error. No Django
-import here: the app runs in gunicorn's processes only.
+(gunicorn.conf.py) bound to the socket, waits until it answers, then starts nginx in the foreground, and the
+background-job worker (`manage.py db_worker`, see aitracker/tasks.py) beside them. Ctrl-C (SIGINT) or SIGTERM
+stops all three; if nginx or gunicorn dies, the others are stopped and this exits with an error. A worker that
+dies is started again after WORKER_RESTART_SECONDS: the site serves without it, jobs wait in the database.
+`--no-worker` (or AITRACKER_RUN_WORKER=0) when workers run on other machines. No Django import here: the app
+runs in gunicorn's and the worker's processes only.
 
 Why nginx: see deploy/nginx.conf.template and the README ("Serving in production").
 """
@@ -27,6 +30,7 @@ TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
 TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 # A UNIX socket's path must fit in sun_path (108 bytes on Linux, including the final NUL).
 MAX_SOCKET_PATH = 107
+WORKER_RESTART_SECONDS = 5
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -103,16 +107,46 @@ def tcp_port_answers(host: str, port: int) -> bool:
         return False
 
 
-class Supervisor:
-    """gunicorn and nginx, started in that order, stopped together."""
+def worker_commands() -> list[list[str]]:
+    """Jobs left running by a worker that died are queued again, then the worker runs every queue."""
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    return [
+        [*manage, "requeue_stalled_jobs"],
+        [*manage, "db_worker", "--no-reload", "--queue-name", "*", "--interval", "1"],
+    ]
 
-    def __init__(self, *, host: str, port: int, run_dir: Path, nginx: str, env: dict, stdout=None, stderr=None):
+
+class Supervisor:
+    """gunicorn and nginx, started in that order, stopped together; the job worker beside them."""
+
+    def __init__(
+        self, *, host: str, port: int, run_dir: Path, nginx: str, env: dict, stdout=None, stderr=None, worker=True
+    ):
         self.host, self.port, self.run_dir, self.nginx = host, port, run_dir, nginx
         self.env, self.stdout, self.stderr = env, stdout, stderr
         self.socket_path = run_dir / "gunicorn.sock"
         self.config_path = run_dir / "nginx.conf"
         self.processes: dict[str, subprocess.Popen] = {}
         self.stopping = False
+        self.worker = worker
+        self.worker_process: subprocess.Popen | None = None
+        self.worker_started_at = 0.0
+
+    def start_worker(self) -> None:
+        """Queue stalled jobs again, then start the worker (in the background: the site does not wait for it)."""
+        requeue, worker = worker_commands()
+        subprocess.run(requeue, cwd=ROOT, env=self.env, stdout=self.stdout, stderr=self.stderr, check=False)
+        self.worker_process = subprocess.Popen(worker, cwd=ROOT, env=self.env, stdout=self.stdout, stderr=self.stderr)
+        self.worker_started_at = time.monotonic()
+
+    def watch_worker(self) -> None:
+        if not self.worker or self.stopping or self.worker_process is None:
+            return
+        exited = self.worker_process.poll() is not None
+        if exited and time.monotonic() - self.worker_started_at >= WORKER_RESTART_SECONDS:
+            print(f"the job worker exited with {self.worker_process.returncode}; starting it again",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            self.start_worker()
 
     def nginx_command(self, *extra: str) -> list[str]:
         # -e: nginx opens its error log before it reads the config; the default one is under /var/log.
@@ -156,6 +190,8 @@ class Supervisor:
             self.nginx_command(), cwd=self.run_dir, env=self.env, stdout=self.stdout, stderr=self.stderr
         )
         self._wait(lambda: tcp_port_answers(self.host, self.port), "nginx", ready_timeout)
+        if self.worker:
+            self.start_worker()
 
     def _wait(self, ready, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -184,6 +220,14 @@ class Supervisor:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+        # The worker finishes the job in hand (db_worker stops gracefully on SIGTERM), then exits.
+        if self.worker_process and self.worker_process.poll() is None:
+            self.worker_process.send_signal(signal.SIGTERM)
+            try:
+                self.worker_process.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                self.worker_process.kill()
+                self.worker_process.wait()
 
     def wait(self) -> int:
         """Until a signal asks us to stop (0) or a process dies on its own (its exit code, at least 1)."""
@@ -195,6 +239,7 @@ class Supervisor:
                     print(f"{name} exited with {process.returncode}; stopping the other", file=sys.stderr)
                     self.stop()
                     return process.returncode or 1
+            self.watch_worker()
             time.sleep(0.2)
         self.stop()
         return 0
@@ -205,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--run-dir", type=Path, help="default: .run/serve-PORT in the project folder")
+    parser.add_argument(
+        "--worker",
+        action=argparse.BooleanOptionalAction,
+        default=env_bool(os.environ.get("AITRACKER_RUN_WORKER", "1")),
+        help="start the background-job worker too (default: yes; AITRACKER_RUN_WORKER=0 for no)",
+    )
     args = parser.parse_args(argv)
 
     nginx = find_nginx()
@@ -220,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() == 0:
         print("Running as root: nginx's and gunicorn's workers run as root too; serve as an ordinary user.",
               file=sys.stderr)  # fmt: skip
-    supervisor = Supervisor(host=args.host, port=args.port, run_dir=run_dir, nginx=nginx, env=env)
+    supervisor = Supervisor(host=args.host, port=args.port, run_dir=run_dir, nginx=nginx, env=env, worker=args.worker)
 
     def on_signal(signum, frame):
         supervisor.stopping = True

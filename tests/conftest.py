@@ -89,3 +89,17 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def mailbox(settings):
+    """A real SMTP server (aiosmtpd) on a free port, the site's mailer pointed at it; what arrives, parsed."""
+    from tests.mailbox import smtp_mailers, start_smtp
+
+    box, controller, port = start_smtp()
+    settings.MAILERS = smtp_mailers(port)
+    box.port = port
+    try:
+        yield box
+    finally:
+        controller.stop()

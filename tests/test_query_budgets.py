@@ -81,6 +81,9 @@ def public_pages():
         "search, one kind": reverse("search") + "?q=undertake&kind=update",
         "search, Chinese": reverse("search") + "?q=%E6%89%BF%E8%AF%BA",
         "search, symbols only": reverse("search") + "?q=%22*%22",
+        "privacy": reverse("privacy"),
+        "follow a commitment": reverse("follow") + f"?commitment={commitment.slug}",
+        "follow a theme": reverse("follow") + f"?theme={theme.slug}",
     }
 
 
@@ -157,6 +160,9 @@ PAGES = [
     "search, one kind",
     "search, Chinese",
     "search, symbols only",
+    "privacy",
+    "follow a commitment",
+    "follow a theme",
 ]
 
 

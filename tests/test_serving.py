@@ -316,8 +316,12 @@ def require_nginx() -> str:
 class Served:
     """`python -m deploy.serve` in its own session, as `make serve` runs it."""
 
-    def __init__(self, tmp_path: Path, **env):
+    def __init__(self, tmp_path: Path, *, migrate: bool = False, **env):
+        """Without the job worker unless AITRACKER_RUN_WORKER=1 (it needs a migrated database: `migrate`)."""
         require_nginx()
+        env.setdefault("AITRACKER_RUN_WORKER", "0")
+        if migrate:
+            subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=production_env(tmp_path), check=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.run_dir = tmp_path / "run"
@@ -334,7 +338,10 @@ class Served:
     def children(self) -> dict[str, int]:
         pids = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
         names = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode() for pid in pids}
-        return {("nginx" if cmd.startswith("nginx") else "gunicorn"): int(pid) for pid, cmd in names.items()}
+        return {
+            ("nginx" if cmd.startswith("nginx") else "worker" if "db_worker" in cmd else "gunicorn"): int(pid)
+            for pid, cmd in names.items()
+        }
 
     def close(self):
         if self.process.poll() is None:
@@ -408,11 +415,15 @@ def test_the_nginx_front_answers_while_slow_clients_hold_more_sockets_than_there
         served.close()
 
 
-def test_ctrl_c_stops_nginx_and_gunicorn_together(tmp_path):
-    served = Served(tmp_path, WEB_CONCURRENCY="1", DJANGO_SECURE_SSL_REDIRECT="0")
+def test_ctrl_c_stops_nginx_gunicorn_and_the_job_worker_together(tmp_path):
+    served = Served(
+        tmp_path, migrate=True, AITRACKER_RUN_WORKER="1", WEB_CONCURRENCY="1", DJANGO_SECURE_SSL_REDIRECT="0"
+    )
     try:
-        children = served.children()
-        assert set(children) == {"nginx", "gunicorn"}
+        deadline = time.monotonic() + 20
+        while set(children := served.children()) != {"nginx", "gunicorn", "worker"} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert set(children) == {"nginx", "gunicorn", "worker"}
         os.kill(served.process.pid, signal.SIGINT)
         assert served.process.wait(timeout=40) == 0
         assert not any(alive(pid) for pid in children.values())

@@ -2,7 +2,10 @@
 
 What is kept: every row of the aitracker app, including the history tables of django-simple-history, the
 users and groups, the admin's log, and django-axes' records of logins. What is not: sessions (staff log in
-again), content types and permissions (`migrate` creates them; they are referred to by natural key).
+again), content types and permissions (`migrate` creates them; they are referred to by natural key), and,
+deliberately, the e-mail subscribers (their addresses, subscriptions and the record of messages sent): an
+address deleted on request must not live on in old backups (the privacy page says so), and losing them in a
+restore costs only a new subscription. The background jobs' queue (django_tasks_db) is not data either.
 
 The file holds a manifest (counts per model, the migrations applied, a SHA-256 of the records) that
 `manage.py restore` checks before and after loading. Datetimes keep their microseconds, which Django's own
@@ -31,10 +34,12 @@ from django.db import connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
-from aitracker.models import DataGeneration, SearchEntry
+from aitracker.models import AlertDelivery, DataGeneration, SearchEntry, Subscriber, Subscription
 
 FORMAT = "aitracker-backup"
 VERSION = 1
+# Bookkeeping, or personal data kept out of backups on purpose (see the module's docstring).
+NOT_BACKED_UP = {DataGeneration, SearchEntry, Subscriber, Subscription, AlertDelivery}
 # Created by `migrate` on every database, with other primary keys there: referred to by natural key.
 NATURAL_KEY_MODELS = {"contenttypes.contenttype", "auth.permission", "auth.group"}
 
@@ -45,13 +50,9 @@ def backup_models() -> list:
         Group,
         get_user_model(),
         # The historical models of simple_history included; the data generation is the page cache's
-        # bookkeeping, which `migrate` creates and `restore` moves on; the search entries are derived data,
-        # which `restore` rebuilds.
-        *(
-            model
-            for model in apps.get_app_config("aitracker").get_models()
-            if model not in (DataGeneration, SearchEntry)
-        ),
+        # bookkeeping, which `migrate` creates and `restore` moves on; the search entries are derived data, which
+        # `restore` rebuilds. Subscribers are left out deliberately (the privacy page says why).
+        *(model for model in apps.get_app_config("aitracker").get_models() if model not in NOT_BACKED_UP),
         LogEntry,
         *apps.get_app_config("axes").get_models(),
     ]
