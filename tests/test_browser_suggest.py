@@ -56,7 +56,7 @@ def test_a_visitors_suggestion_becomes_a_published_update(live_server, page):
 
     # An analyst turns it into a draft, and submits it.
     log_in(page, base, "ana")
-    page.get_by_role("link", name=re.compile(r"^Suggestions \(1")).click()
+    page.get_by_role("link", name=re.compile(r"^Suggestions 1 waiting")).click()
     page.get_by_role("link", name=re.compile("regulatory sandbox")).click()
     page.get_by_label("Commitment").select_option(label=str(commitment))
     page.get_by_label("Status").select_option("in_progress")
@@ -71,7 +71,7 @@ def test_a_visitors_suggestion_becomes_a_published_update(live_server, page):
     page.get_by_role("button", name=re.compile("Log out")).click()
 
     # An editor publishes it; the public page shows it with both sources.
-    log_in(page, base, "eddie")
+    log_in(page, base, "eddie", lands_on="review_queue")
     page.get_by_role("link", name="Review queue").click()
     page.locator(".review-item", has_text="Open an AI sandbox").get_by_role("button", name="Publish").click()
     assert "Published" in page.locator(".messages").inner_text()

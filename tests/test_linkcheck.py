@@ -20,6 +20,7 @@ from aitracker.link_tasks import check_update_sources
 from aitracker.linkcheck import Checker
 from aitracker.models import LinkStatus, Source
 from tests.factories import make_analyst, make_commitment, make_editor, make_update
+from tests.mailbox import run_jobs
 
 ROBOTS = "User-agent: *\nDisallow: /private/\n"
 
@@ -356,6 +357,7 @@ def test_publishing_checks_the_sources_and_records_an_archived_copy(
         services.progress_update_submit(update=update, user=analyst)
         with django_capture_on_commit_callbacks(execute=True):
             services.progress_update_publish(update=update, editor=editor)
+        run_jobs()
         fine, moved = Source.objects.order_by("pk")
         assert fine.link_status == LinkStatus.OK and moved.link_status == LinkStatus.REDIRECTED
         assert fine.archived_url == archive.url("/web/20261201000000/" + site.url("/ok"))

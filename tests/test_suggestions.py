@@ -16,6 +16,7 @@ from aitracker.forms import SUGGEST_SIGNING_SALT
 from aitracker.link_tasks import notify_suggestion_sender
 from aitracker.models import ProgressUpdate, Suggestion
 from tests.factories import make_analyst, make_commitment, make_editor, make_party, make_update, make_user
+from tests.mailbox import run_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -282,7 +283,9 @@ def test_an_analyst_turns_a_suggestion_into_a_draft_that_an_editor_publishes(
     assert suggestion.state == Suggestion.State.CONVERTED and suggestion.draft == update
     assert suggestion.handled_by == analyst
 
-    # The sender is told, once, and their address is then deleted.
+    # The sender is told, once (by the worker), and their address is then deleted.
+    run_jobs()
+    suggestion.refresh_from_db()
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["ada@example.org"]
@@ -325,6 +328,7 @@ def test_dismissing_needs_a_reason_and_tells_the_sender(client, django_capture_o
     suggestion.refresh_from_db()
     assert suggestion.state == Suggestion.State.DISMISSED
     assert suggestion.dismiss_reason == "The source does not say this."
+    run_jobs()
     assert len(mail.outbox) == 1 and "The source does not say this." in mail.outbox[0].body
 
 
