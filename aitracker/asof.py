@@ -37,7 +37,7 @@ import re
 from collections import defaultdict
 
 from django.core.exceptions import ValidationError
-from django.db.models import Case, F, IntegerField, Min, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, F, IntegerField, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -206,8 +206,26 @@ def party_statuses_as_of(rows, day: datetime.date, records=None) -> list:
         records = records_as_of(sorted({row.commitment_id for row in rows}), day)
     for row in rows:
         record = records.get(row.commitment_id, {}).get(row.party_id, NOT_ASSESSED)
-        row.status, row.progress, row.last_update_on, row.last_reviewed_on = record[:4]
+        row.status, row.progress, row.last_update_on, row.last_reviewed_on, row.latest_update_id = record
     return rows
+
+
+def commitments_summary_as_of(commitments, day: datetime.date, shown: int) -> dict:
+    """What a page showing a set of commitments needs, as of `day`: {status: count} (one grouped query) and the
+    first `shown` of them with their record of that day."""
+    commitments = commitments_as_of(commitments, day)
+    grouped = commitments.order_by().values_list("as_of_status").annotate(n=Count("pk"))
+    counts = dict.fromkeys(Status.values, 0) | dict(grouped)
+    keys = list(commitments.values_list("pk", flat=True)[:shown])
+    rows = commitments_as_of(Commitment.objects.with_related(), day).in_key_order(keys)
+    for row in rows:
+        commitment_as_it_stood(
+            row,
+            NOT_ASSESSED._replace(
+                status=row.as_of_status, progress=row.as_of_progress, last_update_on=row.as_of_update_on
+            ),
+        )
+    return {"status_counts": counts, "commitment_total": sum(counts.values()), "commitments": rows}
 
 
 def status_counts_of(statuses) -> dict:

@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from . import asof
 from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme
 from .querysets import stale_after_days
 
@@ -88,7 +89,7 @@ class CommitmentFilter(ReferenceChoicesMixin, django_filters.FilterSet):
     status = SlugChoiceFilter(
         widget=PlainSelect,
         label=_("Status"),
-        field_name="current_status",
+        method="filter_status",
         choices=Status.choices,
         empty_label=_("Any status"),
     )
@@ -116,6 +117,10 @@ class CommitmentFilter(ReferenceChoicesMixin, django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(Q(title__icontains=value) | Q(text__icontains=value) | Q(reference__icontains=value))
+
+    def filter_status(self, queryset, name, value):
+        # As of a day (aitracker/asof.py), the status of that day.
+        return queryset.filter(**{asof.status_field(queryset): value})
 
     def filter_party(self, queryset, name, value):
         return queryset.for_party(self.party_pks[value])
@@ -188,7 +193,7 @@ class UpdateFilter(ReferenceChoicesMixin, django_filters.FilterSet):
     status = SlugChoiceFilter(
         widget=PlainSelect,
         label=_("Status"),
-        field_name="status",
+        method="filter_status",
         choices=[choice for choice in Status.choices if choice[0] != Status.NOT_ASSESSED],
         empty_label=_("Any status"),
     )
@@ -231,6 +236,11 @@ class UpdateFilter(ReferenceChoicesMixin, django_filters.FilterSet):
 
     def filter_party(self, queryset, name, value):
         return queryset.for_party(self.party_pks[value])
+
+    def filter_status(self, queryset, name, value):
+        # As of a day (aitracker/asof.py), the status the update then gave.
+        field = "as_of_status" if "as_of_status" in queryset.query.annotations else "status"
+        return queryset.filter(**{field: value})
 
     def filter_theme(self, queryset, name, value):
         # A subquery rather than a join: a join through the themes of each commitment could repeat an update.

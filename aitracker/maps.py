@@ -217,17 +217,19 @@ def instrument_relation_map(*, instrument) -> WorldMap:
     )
 
 
-def commitment_status_map(*, commitment, table_id="") -> WorldMap:
-    """The map of the parties a commitment binds, coloured by each one's own status (its PartyStatus row).
-    Two queries at most (one kept until the next write)."""
+def commitment_status_map(*, commitment, table_id="", rows=None) -> WorldMap:
+    """The map of the parties a commitment binds, coloured by each one's own status (its PartyStatus row, or
+    `rows` of (name, slug, country, status) given, as of a day). Two queries at most (one kept until the
+    next write)."""
     from .models import PartyStatus, Status
 
     categories = [Category(status, label, f"fill-{status}") for status, label in Status.choices]
-    rows = (
-        PartyStatus.objects.public()
-        .filter(commitment=commitment)
-        .values_list("party__name", "party__slug", "party__country", "status")
-    )
+    if rows is None:
+        rows = (
+            PartyStatus.objects.public()
+            .filter(commitment=commitment)
+            .values_list("party__name", "party__slug", "party__country", "status")
+        )
     return build_map(
         heading=_("Where each party stands"),
         title=_("Map of the parties this commitment binds, coloured by each one's own status"),
