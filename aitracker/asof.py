@@ -40,12 +40,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import Case, Count, F, IntegerField, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from .cache import cached_summary
 from .models import Commitment, Instrument, ProgressUpdate, Status
 from .rendering import render_markdown
+from .templatetags.aitracker_tags import display_date
 from .services import NOT_ASSESSED, UpdateFacts, records_from_updates
 
 PARAMETER = "as_of"
@@ -85,7 +85,7 @@ def parse_as_of(request) -> datetime.date | None:
     if first is not None and day < first:
         raise AsOfError(
             _("The record starts on %(first)s, when the first instrument was adopted: choose that day or later.")
-            % {"first": date_format(first, "DATE_FORMAT")}
+            % {"first": display_date(first)}
         )
     if day == today:
         # Today's record is the live one; the page says nothing about a date.

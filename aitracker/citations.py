@@ -7,10 +7,10 @@ import json
 import re
 
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from .links import absolute_url
+from .templatetags.aitracker_tags import display_date
 
 PUBLISHER = "aitracker"
 
@@ -24,7 +24,7 @@ def citation(*, title: str, path: str, key: str, as_of: datetime.date | None = N
     """The three forms of the citation of the page at `path` titled `title` (`key`: a BibTeX key's stem)."""
     day = as_of or timezone.localdate()
     url = absolute_url(path) + (f"?as_of={as_of.isoformat()}" if as_of else "")
-    when = date_format(day, "DATE_FORMAT")
+    when = display_date(day)
     if as_of:
         text = _("%(publisher)s. “%(title)s”, the record as it stood on %(date)s. %(url)s") % {
             "publisher": PUBLISHER,

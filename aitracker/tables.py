@@ -19,10 +19,10 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django_tables2.data import TableQuerysetData
 
+from . import asof
 from .cache import cached_summary, generation_expression, read_generation
 from .links import slug_url
 from .models import STATUS_VALUES, Commitment, Endorsement, Party, PartyStatus, Status
-from . import asof
 from .templatetags.aitracker_tags import progress_bar_html, status_badge_html, time_tag
 
 MAX_PER_PAGE = 100

@@ -376,6 +376,7 @@ class InstrumentDetailView(AsOfMixin, DetailView):
             summary = asof.commitments_summary_as_of(commitments, self.as_of, COMMITMENTS_SHOWN)
         else:
             summary = commitments_summary(commitments, f"instrument:{self.object.pk}")
+        shown = endorsements
         endorsements = list(endorsements.select_related("party").order_by("party__name"))
         groups = [
             (relation, [e for e in endorsements if e.relation == relation])
@@ -387,7 +388,7 @@ class InstrumentDetailView(AsOfMixin, DetailView):
             un_member_count = cached_summary("un-members", Party.objects.public().filter(un_member=True).count)
         return super().get_context_data(
             endorsement_groups=groups,
-            relation_map=instrument_relation_map(instrument=self.object),
+            relation_map=instrument_relation_map(instrument=self.object, endorsements=shown),
             un_member_count=un_member_count,
             official_texts=OfficialText.objects.public().filter(instrument=self.object),
             status_chart=charts.status_chart(instrument=self.object),

@@ -126,3 +126,102 @@ def test_no_date_or_today_is_todays_record(story):
     assert asof.parse_as_of(RequestFactory().get("/")) is None
     assert asof.parse_as_of(RequestFactory().get("/", {"as_of": timezone.localdate().isoformat()})) is None
     assert asof.parse_as_of(RequestFactory().get("/", {"as_of": "2025-04-01"})) == date(2025, 4, 1)
+
+
+# --- On the pages and in the downloads ------------------------------------------------------------------
+
+
+def test_the_commitment_page_shows_the_earlier_status_text_and_a_banner(client, story):
+    url = reverse("commitment_detail", kwargs={"slug": "inclusive-ai"})
+    today = client.get(url).content.decode()
+    assert "The observatory opened." in today and "Work began slowly." in today
+    page = client.get(url, {"as_of": "2025-04-01"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "You are looking at the record as it stood on" in html
+    assert "1 Apr 2025" in html
+    assert f'href="{url}">see it today</a>' in html
+    assert '<meta name="robots" content="noindex' in html
+    # The earlier text, before the correction; the later update not yet published.
+    assert "Work began on the observatory." in html
+    assert "Work began slowly." not in html
+    assert "The observatory opened." not in html
+    assert 'status-panel-in_progress"' in html
+    assert 'status-panel-achieved"' not in html
+
+
+def test_the_table_and_its_downloads_show_the_status_of_the_day(client, story):
+    table = reverse("commitment_list")
+    html = client.get(table, {"as_of": "2025-04-01"}).content.decode()
+    assert "You are looking at the record as it stood on" in html
+    # The filter form keeps the date.
+    assert '<input type="hidden" name="as_of" value="2025-04-01">' in html
+    assert client.get(table, {"as_of": "2025-04-01", "status": "in_progress"}).context["table"].rows[0].record.pk == (
+        story["commitment"].pk
+    )
+    assert len(client.get(table, {"as_of": "2025-04-01", "status": "achieved"}).context["table"].rows) == 0
+    assert len(client.get(table, {"status": "achieved"}).context["table"].rows) == 1
+    rows = json.loads(b"".join(client.get(table, {"as_of": "2025-04-01", "_export": "json"}).streaming_content))
+    assert [(row["slug"], row["status"], row["progress"], row["last_update_on"]) for row in rows] == [
+        ("inclusive-ai", "in_progress", 30, "2025-03-01")
+    ]
+    csv = b"".join(client.get(table, {"as_of": "2025-04-01", "_export": "csv"}).streaming_content).decode()
+    assert "in_progress" in csv and "achieved" not in csv
+    now = json.loads(b"".join(client.get(table, {"_export": "json"}).streaming_content))
+    assert now[0]["status"] == "achieved"
+
+
+def test_the_updates_download_shows_each_update_as_it_stood(client, story):
+    url = reverse("update_list")
+    rows = json.loads(b"".join(client.get(url, {"as_of": "2025-04-01", "_export": "json"}).streaming_content))
+    assert [(row["summary"], row["progress"], row["corrected_at"]) for row in rows] == [
+        ("Work began on the observatory.", 30, None)
+    ]
+    html = client.get(url, {"as_of": "2025-05-05"}).content.decode()
+    assert "Work began on the observatory." in html and "Freedonia paused its part." in html
+    assert "The observatory opened." not in html
+
+
+def test_the_party_and_instrument_pages_as_of_a_day(client, story):
+    party = client.get(reverse("party_detail", kwargs={"slug": "freedonia"}), {"as_of": "2025-04-01"})
+    assert party.status_code == 200
+    assert [record.status for record in party.context["records"]] == ["not_assessed"]
+    assert [record.commitment.current_status for record in party.context["records"]] == ["in_progress"]
+    assert "Freedonia paused its part." not in party.content.decode()
+    instrument = client.get(reverse("instrument_detail", kwargs={"slug": "paris"}), {"as_of": "2025-04-01"})
+    assert instrument.context["status_counts"]["in_progress"] == 1
+    assert instrument.context["status_counts"]["achieved"] == 0
+    assert "You are looking at the record as it stood on" in instrument.content.decode()
+
+
+def test_endorsements_dated_after_the_day_are_not_shown(client, story):
+    later = factories.make_party(name="Latecomer", slug="latecomer")
+    factories.make_endorsement(
+        instrument=story["instrument"], party=later, relation="joined_later", date=date(2025, 9, 1)
+    )
+    url = reverse("instrument_detail", kwargs={"slug": "paris"})
+    assert "Latecomer" in client.get(url).content.decode()
+    assert "Latecomer" not in client.get(url, {"as_of": "2025-04-01"}).content.decode()
+
+
+@pytest.mark.parametrize("value", ["not-a-date", "2025-02-30", "2001-01-01", "2999-12-31", "x" * 10_000])
+@pytest.mark.parametrize(
+    "page",
+    [
+        ("commitment_list", {}),
+        ("commitment_list", {"_export": "csv"}),
+        ("commitment_detail", {"slug": "inclusive-ai"}),
+        ("party_detail", {"slug": "freedonia"}),
+        ("instrument_detail", {"slug": "paris"}),
+        ("update_list", {"_export": "json"}),
+    ],
+)
+def test_a_bad_date_is_a_400_with_a_message_never_a_500(client, story, value, page):
+    name, params = page
+    kwargs = {"slug": params["slug"]} if "slug" in params else {}
+    query = {key: item for key, item in params.items() if key != "slug"} | {"as_of": value}
+    response = client.get(reverse(name, kwargs=kwargs), query)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "No record for this date" in html
+    assert "See this page as it stands today" in html
