@@ -45,8 +45,8 @@ from django.utils.translation import gettext as _
 from .cache import cached_summary
 from .models import Commitment, Instrument, ProgressUpdate, Status
 from .rendering import render_markdown
-from .templatetags.aitracker_tags import display_date
 from .services import NOT_ASSESSED, UpdateFacts, records_from_updates
+from .templatetags.aitracker_tags import display_date
 
 PARAMETER = "as_of"
 # The fields of an update whose value as of a day comes from its kept versions.
@@ -216,8 +216,8 @@ def commitments_summary_as_of(commitments, day: datetime.date, shown: int) -> di
     commitments = commitments_as_of(commitments, day)
     grouped = commitments.order_by().values_list("as_of_status").annotate(n=Count("pk"))
     counts = dict.fromkeys(Status.values, 0) | dict(grouped)
-    keys = list(commitments.values_list("pk", flat=True)[:shown])
-    rows = commitments_as_of(Commitment.objects.with_related(), day).in_key_order(keys)
+    # The first few in one query (not keys, then rows): a page shows one instrument's or theme's, not thousands.
+    rows = list(commitments.with_related()[:shown])
     for row in rows:
         commitment_as_it_stood(
             row,
