@@ -54,11 +54,14 @@ def test_chart_pages_fit_render_without_errors_and_are_accessible(live_server, r
             assert page.locator(".as-of-banner").count() == 1
             page.locator(".cite summary").first.click()
             assert "@misc{" in page.locator(".cite pre").first.text_content()
+            page.locator(".as-of-banner").screenshot(path=str(SCREENS / f"{name}-banner-{width}.png"))
+            page.locator(".cite").screenshot(path=str(SCREENS / f"{name}-cite-{width}.png"))
         else:
             chart = page.locator("section.status-chart svg.chart[role=img]")
             assert chart.count() == 1
             box = chart.bounding_box()
             assert 0 < box["width"] <= width
+            page.locator("section.status-chart figure").screenshot(path=str(SCREENS / f"{name}-chart-{width}.png"))
             page.locator(".chart-data summary").click()
             assert page.locator(".chart-data tbody tr").count() >= 1
         assert page.evaluate("document.documentElement.scrollWidth") <= width

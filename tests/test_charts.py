@@ -84,3 +84,11 @@ def test_the_dashboard_and_instrument_page_draw_it_with_a_table(client, history)
 def test_an_empty_site_says_so(client, db):
     assert charts.status_by_month() == {"months": [], "counts": {}}
     assert "Nothing to chart yet." in client.get(reverse("dashboard")).content.decode()
+
+
+def test_this_months_bar_is_todays_record(real_data):
+    from aitracker.models import Commitment
+
+    data = charts.status_by_month()
+    today = Commitment.objects.public().status_counts()
+    assert {status: counts[-1] for status, counts in data["counts"].items()} == today
