@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from .asof import end_of_day
 from .cache import cached_summary
 from .models import Commitment, ProgressUpdate, Status
-from .services import NOT_ASSESSED, UpdateFacts, records_from_updates
+from .services import NOT_ASSESSED, UpdateFacts, records_from_updates, update_order
 
 ASSESSMENT = ProgressUpdate.Kind.ASSESSMENT.value
 LIVE, VERSION, COMMITMENT = 0, 1, 2
@@ -136,22 +136,26 @@ def status_by_month(*, instrument=None) -> dict:
         for commitment_id in changes.get(month, ()):
             if _month_index(adopted[commitment_id]) > month:
                 continue
-            # The rule picks the latest assessment by its key: among the updates counted so far, that is the
-            # latest of those counted by last month (kept) and this month's newcomers, so only those are fed.
-            facts = plain.get((commitment_id, month), [])
-            if commitment_id in latest:
-                facts = [latest[commitment_id], *facts]
-            if facts:
-                picked = records_from_updates(facts).get(None, NOT_ASSESSED).latest_update_id
-                latest[commitment_id] = next(fact for fact in facts if fact.pk == picked)
+            # The overall status is that of the latest assessment naming no party (services.update_order):
+            # among the never-corrected updates counted so far, the later of last month's latest and this
+            # month's newcomers. The services' rule itself decides when a corrected update is in play.
+            newcomers = plain.get((commitment_id, month), ())
+            if newcomers:
+                candidates = [*newcomers, latest[commitment_id]] if commitment_id in latest else newcomers
+                latest[commitment_id] = max(candidates, key=update_order)
             facts = [latest[commitment_id]] if commitment_id in latest else []
+            in_play = False
             for pk, published_at, kept in corrected.get(commitment_id, ()):
                 if published_at >= end:
                     continue
                 version = _version_at(kept, end)
                 if version[1] == ASSESSMENT and version[4] <= day:
                     facts.append(UpdateFacts(pk, ASSESSMENT, version[2], version[3], version[4], published_at))
-            status = records_from_updates(facts).get(None, NOT_ASSESSED).status
+                    in_play = True
+            if in_play:
+                status = records_from_updates(facts).get(None, NOT_ASSESSED).status
+            else:
+                status = facts[0].status if facts else NOT_ASSESSED.status
             previous = standing.get(commitment_id)
             if previous is not None:
                 tally[previous] -= 1
