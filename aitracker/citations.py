@@ -22,7 +22,8 @@ def _bibtex_escape(text: str) -> str:
 
 def citation(*, title: str, path: str, key: str, as_of: datetime.date | None = None) -> dict:
     """The three forms of the citation of the page at `path` titled `title` (`key`: a BibTeX key's stem)."""
-    day = as_of or timezone.localdate()
+    retrieved = timezone.localdate()
+    day = as_of or retrieved
     url = absolute_url(path) + (f"?as_of={as_of.isoformat()}" if as_of else "")
     when = display_date(day)
     if as_of:
@@ -48,7 +49,7 @@ def citation(*, title: str, path: str, key: str, as_of: datetime.date | None = N
             f"  title = {{{_bibtex_escape(title)}}},",
             f"  howpublished = {{\\url{{{url}}}}},",
             f"  year = {{{day.year}}},",
-            f"  urldate = {{{day.isoformat()}}},",
+            f"  urldate = {{{retrieved.isoformat()}}},",
             f"  note = {{{_bibtex_escape(note)}}}",
             "}",
         ]
@@ -61,7 +62,7 @@ def citation(*, title: str, path: str, key: str, as_of: datetime.date | None = N
         "publisher": PUBLISHER,
         "container-title": PUBLISHER,
         "URL": url,
-        "accessed": {"date-parts": [[day.year, day.month, day.day]]},
+        "accessed": {"date-parts": [[retrieved.year, retrieved.month, retrieved.day]]},
         "note": note,
     }
     if as_of:
