@@ -54,7 +54,11 @@ _THEME_SEPARATOR = "\x1f"
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def commitment_export_rows(commitments, *, site_root, chunk_size=1000):
+# The same columns of a table as of a day (aitracker/asof.py): each row's record of that day.
+_AS_OF_COLUMNS = [*_EXPORT_COLUMNS[:-3], "as_of_status", "as_of_progress", "as_of_update_on"]
+
+
+def commitment_export_rows(commitments, *, site_root, chunk_size=1000, as_of=None):
     """One dict per commitment, in the queryset's order, in one query whatever the number of rows, read from
     the database chunk by chunk so that memory stays flat. Plain values, not model instances: no per-row
     objects or reference cycles pile up between two garbage collections.
@@ -68,7 +72,7 @@ def commitment_export_rows(commitments, *, site_root, chunk_size=1000):
     rows = (
         commitments.prefetch_related(None)
         .annotate(export_themes=Subquery(theme_names))
-        .values_list(*_EXPORT_COLUMNS, "export_themes")
+        .values_list(*(_AS_OF_COLUMNS if as_of else _EXPORT_COLUMNS), "export_themes")
         .iterator(chunk_size=chunk_size)
     )
     for instrument, instrument_title, reference, slug, title, text, status, progress, last_update, themes in rows:
@@ -126,7 +130,7 @@ UPDATE_EXPORT_FIELDS = [
 ]
 
 
-def update_export_rows(updates, *, site_root, chunk_size=1000):
+def update_export_rows(updates, *, site_root, chunk_size=1000, as_of=None):
     """One dict per update, in the queryset's order, with its sources and parties, in one query whatever the
     number of rows (each update's sources come as one JSON text, its parties as one string), read chunk by
     chunk so that memory stays flat."""
@@ -149,7 +153,7 @@ def update_export_rows(updates, *, site_root, chunk_size=1000):
     rows = (
         updates.prefetch_related(None)
         .annotate(export_sources=Subquery(sources), export_parties=Subquery(parties))
-        .values_list(*_UPDATE_COLUMNS, "export_sources", "export_parties")
+        .values_list(*(_AS_OF_UPDATE_COLUMNS if as_of else _UPDATE_COLUMNS), "export_sources", "export_parties")
         .iterator(chunk_size=chunk_size)
     )
     for (pk, instrument, commitment, title, kind, reported_on, published_at, status, progress, confidence, summary,
@@ -197,6 +201,13 @@ _UPDATE_COLUMNS = [
     "corrected_at",
     "correction_note",
 ]
+
+# As of a day (aitracker/asof.py): the versioned fields as they then stood.
+_AS_OF_UPDATE_COLUMNS = [
+    f"as_of_{column}" if column in {"kind", "reported_on", "status", "progress", "confidence", "summary",
+                                    "corrected_at", "correction_note"} else column
+    for column in _UPDATE_COLUMNS
+]  # fmt: skip
 
 
 PARTY_EXPORT_FIELDS = [

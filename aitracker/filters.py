@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from . import search
+from . import asof, search
 from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme
 from .querysets import stale_after_days
 
@@ -89,7 +89,7 @@ class CommitmentFilter(ReferenceChoicesMixin, django_filters.FilterSet):
     status = SlugChoiceFilter(
         widget=PlainSelect,
         label=_("Status"),
-        field_name="current_status",
+        method="filter_status",
         choices=Status.choices,
         empty_label=_("Any status"),
     )
@@ -119,6 +119,10 @@ class CommitmentFilter(ReferenceChoicesMixin, django_filters.FilterSet):
         if ids is None:
             return queryset
         return queryset.filter(pk__in=ids)
+
+    def filter_status(self, queryset, name, value):
+        # As of a day (aitracker/asof.py), the status of that day.
+        return queryset.filter(**{asof.status_field(queryset): value})
 
     def filter_party(self, queryset, name, value):
         return queryset.for_party(self.party_pks[value])
@@ -191,7 +195,7 @@ class UpdateFilter(ReferenceChoicesMixin, django_filters.FilterSet):
     status = SlugChoiceFilter(
         widget=PlainSelect,
         label=_("Status"),
-        field_name="status",
+        method="filter_status",
         choices=[choice for choice in Status.choices if choice[0] != Status.NOT_ASSESSED],
         empty_label=_("Any status"),
     )
@@ -234,6 +238,11 @@ class UpdateFilter(ReferenceChoicesMixin, django_filters.FilterSet):
 
     def filter_party(self, queryset, name, value):
         return queryset.for_party(self.party_pks[value])
+
+    def filter_status(self, queryset, name, value):
+        # As of a day (aitracker/asof.py), the status the update then gave.
+        field = "as_of_status" if "as_of_status" in queryset.query.annotations else "status"
+        return queryset.filter(**{field: value})
 
     def filter_theme(self, queryset, name, value):
         # A subquery rather than a join: a join through the themes of each commitment could repeat an update.

@@ -182,19 +182,17 @@ def _entries(rows):
     ]
 
 
-def instrument_relation_map(*, instrument) -> WorldMap:
+def instrument_relation_map(*, instrument, endorsements=None) -> WorldMap:
     """The map of an instrument's parties, coloured by their relation to it; a resolution adopted without a
     vote colours every UN member state without a recorded relation as bound. Two queries at most (one kept
-    until the next write)."""
+    until the next write). `endorsements`: the instrument's endorsements to show (as of a day), else all."""
     from .models import Endorsement, Instrument
 
     labels = dict(Endorsement.Relation.choices)
     categories = [Category(key, labels[key], f"fill-rel-{key}") for key in RELATION_ORDER if key in labels]
-    rows = list(
-        Endorsement.objects.public()
-        .filter(instrument=instrument)
-        .values_list("party__name", "party__slug", "party__country", "relation")
-    )
+    if endorsements is None:
+        endorsements = Endorsement.objects.public().filter(instrument=instrument)
+    rows = list(endorsements.values_list("party__name", "party__slug", "party__country", "relation"))
     if instrument.adoption == Instrument.Adoption.WITHOUT_VOTE:
         categories.insert(
             len([key for key in RELATION_ORDER[:5] if key in labels]),
@@ -217,17 +215,19 @@ def instrument_relation_map(*, instrument) -> WorldMap:
     )
 
 
-def commitment_status_map(*, commitment, table_id="") -> WorldMap:
-    """The map of the parties a commitment binds, coloured by each one's own status (its PartyStatus row).
-    Two queries at most (one kept until the next write)."""
+def commitment_status_map(*, commitment, table_id="", rows=None) -> WorldMap:
+    """The map of the parties a commitment binds, coloured by each one's own status (its PartyStatus row, or
+    `rows` of (name, slug, country, status) given, as of a day). Two queries at most (one kept until the
+    next write)."""
     from .models import PartyStatus, Status
 
     categories = [Category(status, label, f"fill-{status}") for status, label in Status.choices]
-    rows = (
-        PartyStatus.objects.public()
-        .filter(commitment=commitment)
-        .values_list("party__name", "party__slug", "party__country", "status")
-    )
+    if rows is None:
+        rows = (
+            PartyStatus.objects.public()
+            .filter(commitment=commitment)
+            .values_list("party__name", "party__slug", "party__country", "status")
+        )
     return build_map(
         heading=_("Where each party stands"),
         title=_("Map of the parties this commitment binds, coloured by each one's own status"),

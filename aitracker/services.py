@@ -96,6 +96,12 @@ class Record(NamedTuple):
 NOT_ASSESSED = Record()
 
 
+def update_order(update) -> tuple:
+    """Which of two published updates is the later: by the date of the event, then of publication, then id.
+    The latest assessment about a subject gives its status (records_from_updates; aitracker/charts.py)."""
+    return (update.reported_on, update.published_at, update.pk)
+
+
 def records_from_updates(updates) -> dict:
     """The status rule, on the published updates of one commitment: {None: overall record, party id: that
     party's record}. A subject's status, progress and last update are those of the latest assessment about
@@ -104,7 +110,7 @@ def records_from_updates(updates) -> dict:
     search days. Subjects with no update are absent (NOT_ASSESSED). seed_synthetic uses this too."""
     latest, published, searched = {}, {}, {}
     check = ProgressUpdate.Kind.CHECK
-    for update in sorted(updates, key=lambda u: (u.reported_on, u.published_at, u.pk), reverse=True):
+    for update in sorted(updates, key=update_order, reverse=True):
         for subject in update.party_ids or (None,):
             if update.kind == check:
                 if subject not in searched or update.reported_on > searched[subject]:

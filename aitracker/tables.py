@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django_tables2.data import TableQuerysetData
 
+from . import asof
 from .cache import cached_summary, generation_expression, read_generation
 from .links import slug_url
 from .models import STATUS_VALUES, Commitment, Endorsement, Party, PartyStatus, Status
@@ -152,7 +153,7 @@ class CommitmentTable(tables.Table):
         if name == "reference":
             return record.reference
         if name == "last_update_on":
-            return self.render_last_update_on(record.last_update_on) or default
+            return self.render_last_update_on(getattr(record, "as_of_update_on", record.last_update_on)) or default
         return getattr(self, f"render_{name}")(record)
 
     def render_instrument(self, record):
@@ -170,11 +171,12 @@ class CommitmentTable(tables.Table):
         links = ((slug_url("theme_detail", theme.slug), theme.name) for theme in themes)
         return format_html_join(", ", '<a href="{}">{}</a>', links)
 
+    # A table as of a day (aitracker/asof.py) carries each row's record of that day as `as_of_*` annotations.
     def render_current_status(self, record):
-        return status_badge_html(record.current_status)
+        return status_badge_html(getattr(record, "as_of_status", record.current_status))
 
     def render_current_progress(self, record):
-        return progress_bar_html(record.current_progress)
+        return progress_bar_html(getattr(record, "as_of_progress", record.current_progress))
 
     def render_last_update_on(self, value):
         return time_tag(value)
@@ -194,13 +196,15 @@ class CommitmentTable(tables.Table):
 
     def order_current_status(self, queryset, is_descending):
         # By meaning, from "not yet assessed" to "reversed", not alphabetically.
-        return _ordered(queryset.with_status_rank(), is_descending, "status_rank", "title")
+        return _ordered(asof.with_status_rank(queryset), is_descending, "status_rank", "title")
 
     def order_current_progress(self, queryset, is_descending):
-        return _ordered(queryset, is_descending, "current_progress", "title")
+        field = "as_of_progress" if asof.status_field(queryset) == "as_of_status" else "current_progress"
+        return _ordered(queryset, is_descending, field, "title")
 
     def order_last_update_on(self, queryset, is_descending):
-        return _ordered(queryset, is_descending, "last_update_on", "title")
+        field = "as_of_update_on" if asof.status_field(queryset) == "as_of_status" else "last_update_on"
+        return _ordered(queryset, is_descending, field, "title")
 
 
 # The parties list: one row per party, with its counts per status from its own PartyStatus rows.

@@ -11,7 +11,7 @@ from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import connection
 from django.db.models import Count, Window
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.utils.decorators import method_decorator
 from django.utils.translation import get_language
@@ -22,7 +22,7 @@ from django.views.generic import DetailView, ListView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
-from . import comparison, services, structured_data
+from . import asof, charts, citations, comparison, services, structured_data
 from .cache import cached_summary, current_generation
 from .exports import (
     PARTY_EXPORT_FIELDS,
@@ -108,6 +108,39 @@ def breakdown_rows(objects, breakdown):
     return rows
 
 
+def today_url(request) -> str:
+    """This page's address without its as_of: the record as it stands today."""
+    query = request.GET.copy()
+    query.pop(asof.PARAMETER, None)
+    return f"{request.path}?{query.urlencode()}" if query else request.path
+
+
+def as_of_error(request, error):
+    """A date the record cannot be shown as of: said on a page (400), with a link to today's record."""
+    context = {"error": error.messages[0], "today_url": today_url(request)}
+    return render(request, "aitracker/as_of_error.html", context, status=400)
+
+
+class AsOfMixin:
+    """?as_of=YYYY-MM-DD on a public page or download (aitracker/asof.py): `self.as_of` is the day, or None for
+    today's record; a bad date is answered with a 400 page saying what is wrong."""
+
+    as_of = None
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            self.as_of = asof.parse_as_of(request)
+        except asof.AsOfError as error:
+            return as_of_error(request, error)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        if self.as_of:
+            kwargs.setdefault("as_of", self.as_of)
+            kwargs.setdefault("today_url", today_url(self.request))
+        return super().get_context_data(**kwargs)
+
+
 # The site-wide counts, each a pass over every commitment: kept until the next write the public can see.
 def status_counts():
     return cached_summary("status-counts:all", Commitment.objects.public().status_counts)
@@ -177,12 +210,13 @@ class DashboardView(TemplateView):
             by_theme=breakdown_rows(Theme.objects.public(), status_counts_by_theme()),
             latest_updates=public_updates()[:LATEST_UPDATES],
             json_ld=structured_data.website(),
+            status_chart=charts.status_chart(),
             **recently_published(),
             **kwargs,
         )
 
 
-class CommitmentListView(SingleTableMixin, FilterView):
+class CommitmentListView(AsOfMixin, SingleTableMixin, FilterView):
     table_class = CommitmentTable
     filterset_class = CommitmentFilter
     template_name = "aitracker/commitment_list.html"
@@ -190,7 +224,10 @@ class CommitmentListView(SingleTableMixin, FilterView):
     def get_queryset(self):
         # The table adds the sort annotations (status rank, first theme) only when it sorts by them: as
         # columns they would be computed for every matching commitment before the page is cut out.
-        return Commitment.objects.public().with_related()
+        commitments = Commitment.objects.public().with_related()
+        if self.as_of:
+            return asof.commitments_as_of(commitments, self.as_of)
+        return commitments
 
     def get_table_kwargs(self):
         # The generation first: the kept counts are those of that generation, or of a later one.
@@ -209,7 +246,7 @@ class CommitmentListView(SingleTableMixin, FilterView):
         """How many rows match, from the kept counts, when the filters are among those they count by (status,
         and one instrument or one theme); else None, and the table counts them."""
         filterset = self.filterset
-        if filterset.is_bound and not filterset.is_valid():
+        if self.as_of or (filterset.is_bound and not filterset.is_valid()):
             return None
         cleaned = filterset.form.cleaned_data if filterset.is_bound else {}
         chosen = {name: value for name, value in cleaned.items() if value}
@@ -240,7 +277,9 @@ class CommitmentListView(SingleTableMixin, FilterView):
         if problem := bad_export(export, filterset):
             return problem
         table = RequestConfig(self.request, paginate=False).configure(self.table_class(data=filterset.qs))
-        rows = commitment_export_rows(table.data.data, site_root=absolute_url(""), chunk_size=EXPORT_CHUNK)
+        rows = commitment_export_rows(
+            table.data.data, site_root=absolute_url(""), chunk_size=EXPORT_CHUNK, as_of=self.as_of
+        )
         return download(rows, export=export, name="commitments")
 
 
@@ -259,7 +298,7 @@ def party_status_counts_of_party(party):
     )
 
 
-class CommitmentDetailView(DetailView):
+class CommitmentDetailView(AsOfMixin, DetailView):
     template_name = "aitracker/commitment_detail.html"
 
     def get_queryset(self):
@@ -276,9 +315,20 @@ class CommitmentDetailView(DetailView):
         updates = public_updates().filter(commitment=commitment).prefetch_related("sources")
         party_status, valid = self.chosen_party_status()
         rows = PartyStatus.objects.filter(commitment=commitment).select_related("party").order_by("party__name")
-        if party_status and valid:
-            rows = rows.filter(status=party_status)
-        counts = party_status_counts_of_commitment(commitment)
+        status_map_rows = None
+        if self.as_of:
+            # The record of that day, from its updates as they then stood (aitracker/asof.py).
+            records = asof.records_as_of([commitment.pk], self.as_of)
+            asof.commitment_as_it_stood(commitment, asof.overall_as_of(records, commitment.pk))
+            updates = asof.as_they_stood(asof.updates_as_of(updates, self.as_of))
+            every_row = asof.party_statuses_as_of(rows, self.as_of, records)
+            counts = asof.status_counts_of(row.status for row in every_row)
+            rows = [row for row in every_row if row.status == party_status] if party_status and valid else every_row
+            status_map_rows = [(r.party.name, r.party.slug, r.party.country, r.status) for r in every_row]
+        else:
+            if party_status and valid:
+                rows = rows.filter(status=party_status)
+            counts = party_status_counts_of_commitment(commitment)
         bound = sum(counts.values())
         return super().get_context_data(
             updates=updates,
@@ -292,7 +342,13 @@ class CommitmentDetailView(DetailView):
             assessed_total=bound - counts[Status.NOT_ASSESSED],
             status=Status(commitment.current_status),
             status_definition=STATUS_DEFINITIONS[commitment.current_status],
-            status_map=commitment_status_map(commitment=commitment, table_id="parties"),
+            status_map=commitment_status_map(commitment=commitment, table_id="parties", rows=status_map_rows),
+            citation=citations.citation(
+                title=f"{commitment.instrument.short_title} {commitment.reference}: {commitment.title}",
+                path=commitment.get_absolute_url(),
+                key=commitment.slug,
+                as_of=self.as_of,
+            ),
             **kwargs,
         )
 
@@ -320,7 +376,7 @@ RELATION_ORDER = [
 ]
 
 
-class InstrumentDetailView(DetailView):
+class InstrumentDetailView(AsOfMixin, DetailView):
     template_name = "aitracker/instrument_detail.html"
 
     def get_queryset(self):
@@ -328,9 +384,14 @@ class InstrumentDetailView(DetailView):
 
     def get_context_data(self, **kwargs):
         commitments = Commitment.objects.public().for_instrument(self.object)
-        endorsements = list(
-            Endorsement.objects.public().filter(instrument=self.object).select_related("party").order_by("party__name")
-        )
+        endorsements = Endorsement.objects.public().filter(instrument=self.object)
+        if self.as_of:
+            endorsements = asof.endorsements_as_of(endorsements, self.as_of)
+            summary = asof.commitments_summary_as_of(commitments, self.as_of, COMMITMENTS_SHOWN)
+        else:
+            summary = commitments_summary(commitments, f"instrument:{self.object.pk}")
+        shown = endorsements
+        endorsements = list(endorsements.select_related("party").order_by("party__name"))
         groups = [
             (relation, [e for e in endorsements if e.relation == relation])
             for relation in RELATION_ORDER
@@ -341,10 +402,11 @@ class InstrumentDetailView(DetailView):
             un_member_count = cached_summary("un-members", Party.objects.public().filter(un_member=True).count)
         return super().get_context_data(
             endorsement_groups=groups,
-            relation_map=instrument_relation_map(instrument=self.object),
+            relation_map=instrument_relation_map(instrument=self.object, endorsements=shown),
             un_member_count=un_member_count,
             official_texts=OfficialText.objects.public().filter(instrument=self.object),
-            **commitments_summary(commitments, f"instrument:{self.object.pk}"),
+            status_chart=charts.status_chart(instrument=self.object),
+            **summary,
             **kwargs,
         )
 
@@ -369,7 +431,7 @@ class PartyListView(SingleTableMixin, FilterView):
         return download(rows, export=export, name="parties", fields=PARTY_EXPORT_FIELDS)
 
 
-class PartyDetailView(DetailView):
+class PartyDetailView(AsOfMixin, DetailView):
     template_name = "aitracker/party_detail.html"
 
     def get_queryset(self):
@@ -384,6 +446,8 @@ class PartyDetailView(DetailView):
             .select_related("instrument")
             .order_by("-instrument__adopted_on", "instrument__slug")
         )
+        if self.as_of:
+            endorsements = asof.endorsements_as_of(endorsements, self.as_of)
         endorsement_page = page_or_404(Paginator(endorsements, ENDORSEMENTS_PER_PAGE), self.request.GET.get("page"))
         # Instruments binding it as a UN member state though no relation to them is recorded.
         member_of = []
@@ -404,16 +468,43 @@ class PartyDetailView(DetailView):
                 :COMMITMENTS_SHOWN
             ]
         )
+        updates = public_updates().for_party(party)
+        if self.as_of:
+            records, counts = self.records_as_of(party, records)
+            updates = asof.as_they_stood(asof.updates_as_of(updates, self.as_of)[:LATEST_UPDATES])
+        else:
+            updates = updates[:LATEST_UPDATES]
         return super().get_context_data(
             endorsements=endorsement_page.object_list,
             endorsement_page=endorsement_page,
             member_of=member_of,
-            updates=public_updates().for_party(party)[:LATEST_UPDATES],
+            updates=updates,
             status_counts=counts,
             commitment_total=sum(counts.values()),
             records=records,
+            citation=citations.citation(
+                title=_("%(party)s: scorecard") % {"party": party.name},
+                path=party.get_absolute_url(),
+                key=party.slug,
+                as_of=self.as_of,
+            ),
             **kwargs,
         )
+
+    def records_as_of(self, party, records):
+        """The party's shown records and its counts by status, as of the day (aitracker/asof.py): two queries
+        for every commitment binding it (of the instruments adopted by then)."""
+        binding = PartyStatus.objects.public().filter(party=party, commitment__instrument__adopted_on__lte=self.as_of)
+        every = asof.records_as_of(binding.values("commitment"), self.as_of)
+        statuses = [
+            every.get(pk, {}).get(party.pk, asof.NOT_ASSESSED).status
+            for pk in binding.values_list("commitment", flat=True)
+        ]
+        shown = [record for record in records if record.commitment.instrument.adopted_on <= self.as_of]
+        asof.party_statuses_as_of(shown, self.as_of, every)
+        for record in shown:
+            asof.commitment_as_it_stood(record.commitment, asof.overall_as_of(every, record.commitment_id))
+        return shown, asof.status_counts_of(statuses)
 
 
 class ThemeListView(ListView):
@@ -541,7 +632,7 @@ def parse_update_key(text) -> dict | None:
         return None
 
 
-class UpdateListView(FilterView):
+class UpdateListView(AsOfMixin, FilterView):
     template_name = "aitracker/update_list.html"
     context_object_name = "updates"
     filterset_class = UpdateFilter
@@ -551,8 +642,10 @@ class UpdateListView(FilterView):
         # UpdateFilter puts them in the chosen order (by the event's date, newest first, unless asked).
         if "_export" in self.request.GET:
             # A download has no use for each update's previous status, a lookup per row.
-            return ProgressUpdate.objects.public()
-        return public_updates().prefetch_related("sources")
+            updates = ProgressUpdate.objects.public()
+        else:
+            updates = public_updates().prefetch_related("sources")
+        return asof.updates_as_of(updates, self.as_of) if self.as_of else updates
 
     def get(self, request, *args, **kwargs):
         export = request.GET.get("_export")
@@ -560,7 +653,7 @@ class UpdateListView(FilterView):
             return super().get(request, *args, **kwargs)
         filterset = self.get_filterset(self.get_filterset_class())
         return bad_export(export, filterset) or download(
-            update_export_rows(filterset.qs, site_root=absolute_url(""), chunk_size=EXPORT_CHUNK),
+            update_export_rows(filterset.qs, site_root=absolute_url(""), chunk_size=EXPORT_CHUNK, as_of=self.as_of),
             export=export,
             name="updates",
             fields=UPDATE_EXPORT_FIELDS,
@@ -568,13 +661,16 @@ class UpdateListView(FilterView):
 
     def get_context_data(self, **kwargs):
         filterset = self.filterset
-        return super().get_context_data(
+        context = super().get_context_data(
             filtered=filterset.is_bound
             and any(value for name, value in self.request.GET.items() if name in filterset.filters and name != "sort"),
             # The pages are "newer" and "older" only when the list runs newest first.
             newest_first=self.request.GET.get("sort", "-").startswith("-"),
             **kwargs,
         )
+        if self.as_of:
+            context["updates"] = context["object_list"] = asof.as_they_stood(context["updates"])
+        return context
 
     def list_order(self):
         """The fields of the order the list runs in (UpdateFilter's ?sort=, by the event newest first)."""

@@ -621,8 +621,11 @@ def test_every_page_keeps_a_small_constant_query_count(client, monkeypatch):
     for url in _budget_urls(world):
         large[url] = _count_queries(client, url)[0]
     assert Commitment.objects.count() > 2 * 4
+    # The dashboard's progress chart is one query more (aitracker/charts.py: one UNION, kept under the data
+    # generation outside the tests).
+    limits = {reverse("dashboard"): 11}
     for url in small:
-        assert small[url] <= 10, (url, small[url])
+        assert small[url] <= limits.get(url, 10), (url, small[url])
         assert large[url] == small[url], (url, small[url], large[url])
 
 

@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from aitracker.models import Commitment, Instrument, Party, PartyStatus, Theme
@@ -44,6 +45,9 @@ def public_pages():
     theme = Theme.objects.annotate(n=Count("commitments")).order_by("-n", "pk").first()
     table = reverse("commitment_list")
     last_page = (Commitment.objects.public().count() + 24) // 25
+    # A day halfway through the record: some updates published by then, some not (aitracker/asof.py).
+    first = Instrument.objects.order_by("adopted_on").values_list("adopted_on", flat=True)[0]
+    as_of = f"as_of={first + (timezone.localdate() - first) / 2:%Y-%m-%d}"
     return {
         "dashboard": reverse("dashboard"),
         "table": table,
@@ -84,6 +88,13 @@ def public_pages():
         "privacy": reverse("privacy"),
         "follow a commitment": reverse("follow") + f"?commitment={commitment.slug}",
         "follow a theme": reverse("follow") + f"?theme={theme.slug}",
+        "table, as of a day": f"{table}?{as_of}&status=in_progress&sort=-current_status",
+        "CSV export, as of a day": f"{table}?_export=csv&{as_of}",
+        "commitment, as of a day": reverse("commitment_detail", kwargs={"slug": commitment.slug}) + f"?{as_of}",
+        "instrument, as of a day": reverse("instrument_detail", kwargs={"slug": instrument.slug}) + f"?{as_of}",
+        "party, as of a day": reverse("party_detail", kwargs={"slug": party.slug}) + f"?{as_of}",
+        "updates, as of a day": reverse("update_list") + f"?{as_of}",
+        "updates CSV, as of a day": reverse("update_list") + f"?_export=csv&{as_of}",
     }
 
 
@@ -163,6 +174,13 @@ PAGES = [
     "privacy",
     "follow a commitment",
     "follow a theme",
+    "table, as of a day",
+    "CSV export, as of a day",
+    "commitment, as of a day",
+    "instrument, as of a day",
+    "party, as of a day",
+    "updates, as of a day",
+    "updates CSV, as of a day",
 ]
 
 

@@ -1,0 +1,227 @@
+"""The tracker as of a date (`?as_of=YYYY-MM-DD`): pages, downloads and the functions the API uses."""
+
+import json
+from datetime import date, datetime
+
+import pytest
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+
+from aitracker import asof, services
+from aitracker.models import Commitment, PartyStatus, ProgressUpdate
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def moment(day, hour=12):
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
+
+
+@pytest.fixture
+def story(editor):
+    """A commitment assessed "in progress" (event 1 March 2025, published 10 March), then "achieved" (event 1
+    June, published 20 June 2025); the first update later corrected (its text and its progress)."""
+    party = factories.make_party(name="Freedonia", slug="freedonia")
+    instrument = factories.make_instrument(slug="paris", short_title="Paris", adopted_on=date(2025, 2, 11))
+    factories.make_endorsement(instrument=instrument, party=party, date=date(2025, 2, 11))
+    commitment = factories.make_commitment(instrument=instrument, slug="inclusive-ai", title="Inclusive AI")
+    first = factories.make_update(
+        commitment=commitment,
+        state="published",
+        reported_on=date(2025, 3, 1),
+        published_at=moment(date(2025, 3, 10)),
+        status="in_progress",
+        progress=30,
+        summary="Work began on the observatory.",
+    )
+    second = factories.make_update(
+        commitment=commitment,
+        state="published",
+        reported_on=date(2025, 6, 1),
+        published_at=moment(date(2025, 6, 20)),
+        status="achieved",
+        progress=100,
+        summary="The observatory opened.",
+    )
+    # Freedonia's own record: stalled, from an update naming it (event 1 May, published 2 May 2025).
+    factories.make_update(
+        commitment=commitment,
+        state="published",
+        parties=[party],
+        reported_on=date(2025, 5, 1),
+        published_at=moment(date(2025, 5, 2)),
+        status="stalled",
+        progress=None,
+        summary="Freedonia paused its part.",
+    )
+    services.progress_update_correct(
+        update=first, editor=editor, note="The progress was overstated.", progress=20, summary="Work began slowly."
+    )
+    commitment.refresh_from_db()
+    return {"commitment": commitment, "first": first, "second": second, "party": party, "instrument": instrument}
+
+
+def test_the_record_before_a_publication_has_the_earlier_status(story):
+    commitment = story["commitment"]
+    assert commitment.current_status == "achieved"
+    records = asof.records_as_of([commitment.pk], date(2025, 4, 1))
+    assert asof.overall_as_of(records, commitment.pk).status == "in_progress"
+    # Published on 20 June: not yet public on the 19th, though the event was on 1 June.
+    assert asof.overall_as_of(asof.records_as_of([commitment.pk], date(2025, 6, 19)), commitment.pk).status == (
+        "in_progress"
+    )
+    assert asof.overall_as_of(asof.records_as_of([commitment.pk], date(2025, 6, 20)), commitment.pk).status == (
+        "achieved"
+    )
+    # Before the first publication: not yet assessed.
+    assert asof.records_as_of([commitment.pk], date(2025, 3, 5))[commitment.pk] == {}
+
+
+def test_a_correction_after_the_date_shows_the_earlier_text(story):
+    updates = asof.as_they_stood(
+        asof.updates_as_of(ProgressUpdate.objects.public().filter(pk=story["first"].pk), date(2025, 4, 1))
+    )
+    assert updates[0].summary == "Work began on the observatory."
+    assert updates[0].progress == 30
+    assert updates[0].corrected_at is None
+    assert "observatory" in updates[0].summary_html
+    # Today it is the corrected one.
+    assert ProgressUpdate.objects.get(pk=story["first"].pk).progress == 20
+
+
+def test_the_sql_record_agrees_with_the_services_rule(story):
+    for day in (date(2025, 3, 5), date(2025, 4, 1), date(2025, 6, 19), date(2025, 7, 1)):
+        row = asof.commitments_as_of(Commitment.objects.public(), day).get(pk=story["commitment"].pk)
+        record = asof.overall_as_of(asof.records_as_of([row.pk], day), row.pk)
+        assert (row.as_of_status, row.as_of_progress, row.as_of_update_on) == record[:3], day
+
+
+def test_party_statuses_as_of_use_the_same_rule(story):
+    rows = PartyStatus.objects.filter(commitment=story["commitment"])
+    assert [row.status for row in rows] == ["stalled"]
+    assert [row.status for row in asof.party_statuses_as_of(rows, date(2025, 4, 1))] == ["not_assessed"]
+    assert [row.status for row in asof.party_statuses_as_of(rows, date(2025, 5, 2))] == ["stalled"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("yesterday", "YYYY-MM-DD"),
+        ("2025-02-30", "exists"),
+        ("1999-01-01", "starts on"),
+        ("2999-01-01", "to come"),
+        ("9" * 10_000, "YYYY-MM-DD"),
+    ],
+)
+def test_bad_dates_are_refused_with_a_message(story, value, message):
+    request = RequestFactory().get("/", {"as_of": value})
+    with pytest.raises(asof.AsOfError) as error:
+        asof.parse_as_of(request)
+    assert message in error.value.messages[0]
+
+
+def test_no_date_or_today_is_todays_record(story):
+    assert asof.parse_as_of(RequestFactory().get("/")) is None
+    assert asof.parse_as_of(RequestFactory().get("/", {"as_of": timezone.localdate().isoformat()})) is None
+    assert asof.parse_as_of(RequestFactory().get("/", {"as_of": "2025-04-01"})) == date(2025, 4, 1)
+
+
+# --- On the pages and in the downloads ------------------------------------------------------------------
+
+
+def test_the_commitment_page_shows_the_earlier_status_text_and_a_banner(client, story):
+    url = reverse("commitment_detail", kwargs={"slug": "inclusive-ai"})
+    today = client.get(url).content.decode()
+    assert "The observatory opened." in today and "Work began slowly." in today
+    page = client.get(url, {"as_of": "2025-04-01"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "You are looking at the record as it stood on" in html
+    assert "1 Apr 2025" in html
+    assert f'href="{url}">see it today</a>' in html
+    assert '<meta name="robots" content="noindex' in html
+    # The earlier text, before the correction; the later update not yet published.
+    assert "Work began on the observatory." in html
+    assert "Work began slowly." not in html
+    assert "The observatory opened." not in html
+    assert 'status-panel-in_progress"' in html
+    assert 'status-panel-achieved"' not in html
+
+
+def test_the_table_and_its_downloads_show_the_status_of_the_day(client, story):
+    table = reverse("commitment_list")
+    html = client.get(table, {"as_of": "2025-04-01"}).content.decode()
+    assert "You are looking at the record as it stood on" in html
+    # The filter form keeps the date.
+    assert '<input type="hidden" name="as_of" value="2025-04-01">' in html
+    assert client.get(table, {"as_of": "2025-04-01", "status": "in_progress"}).context["table"].rows[0].record.pk == (
+        story["commitment"].pk
+    )
+    assert len(client.get(table, {"as_of": "2025-04-01", "status": "achieved"}).context["table"].rows) == 0
+    assert len(client.get(table, {"status": "achieved"}).context["table"].rows) == 1
+    rows = json.loads(b"".join(client.get(table, {"as_of": "2025-04-01", "_export": "json"}).streaming_content))
+    assert [(row["slug"], row["status"], row["progress"], row["last_update_on"]) for row in rows] == [
+        ("inclusive-ai", "in_progress", 30, "2025-03-01")
+    ]
+    csv = b"".join(client.get(table, {"as_of": "2025-04-01", "_export": "csv"}).streaming_content).decode()
+    assert "in_progress" in csv and "achieved" not in csv
+    now = json.loads(b"".join(client.get(table, {"_export": "json"}).streaming_content))
+    assert now[0]["status"] == "achieved"
+
+
+def test_the_updates_download_shows_each_update_as_it_stood(client, story):
+    url = reverse("update_list")
+    rows = json.loads(b"".join(client.get(url, {"as_of": "2025-04-01", "_export": "json"}).streaming_content))
+    assert [(row["summary"], row["progress"], row["corrected_at"]) for row in rows] == [
+        ("Work began on the observatory.", 30, None)
+    ]
+    html = client.get(url, {"as_of": "2025-05-05"}).content.decode()
+    assert "Work began on the observatory." in html and "Freedonia paused its part." in html
+    assert "The observatory opened." not in html
+
+
+def test_the_party_and_instrument_pages_as_of_a_day(client, story):
+    party = client.get(reverse("party_detail", kwargs={"slug": "freedonia"}), {"as_of": "2025-04-01"})
+    assert party.status_code == 200
+    assert [record.status for record in party.context["records"]] == ["not_assessed"]
+    assert [record.commitment.current_status for record in party.context["records"]] == ["in_progress"]
+    assert "Freedonia paused its part." not in party.content.decode()
+    instrument = client.get(reverse("instrument_detail", kwargs={"slug": "paris"}), {"as_of": "2025-04-01"})
+    assert instrument.context["status_counts"]["in_progress"] == 1
+    assert instrument.context["status_counts"]["achieved"] == 0
+    assert "You are looking at the record as it stood on" in instrument.content.decode()
+
+
+def test_endorsements_dated_after_the_day_are_not_shown(client, story):
+    later = factories.make_party(name="Latecomer", slug="latecomer")
+    factories.make_endorsement(
+        instrument=story["instrument"], party=later, relation="joined_later", date=date(2025, 9, 1)
+    )
+    url = reverse("instrument_detail", kwargs={"slug": "paris"})
+    assert "Latecomer" in client.get(url).content.decode()
+    assert "Latecomer" not in client.get(url, {"as_of": "2025-04-01"}).content.decode()
+
+
+@pytest.mark.parametrize("value", ["not-a-date", "2025-02-30", "2001-01-01", "2999-12-31", "x" * 10_000])
+@pytest.mark.parametrize(
+    "page",
+    [
+        ("commitment_list", {}),
+        ("commitment_list", {"_export": "csv"}),
+        ("commitment_detail", {"slug": "inclusive-ai"}),
+        ("party_detail", {"slug": "freedonia"}),
+        ("instrument_detail", {"slug": "paris"}),
+        ("update_list", {"_export": "json"}),
+    ],
+)
+def test_a_bad_date_is_a_400_with_a_message_never_a_500(client, story, value, page):
+    name, params = page
+    kwargs = {"slug": params["slug"]} if "slug" in params else {}
+    query = {key: item for key, item in params.items() if key != "slug"} | {"as_of": value}
+    response = client.get(reverse(name, kwargs=kwargs), query)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "No record for this date" in html
+    assert "See this page as it stands today" in html
