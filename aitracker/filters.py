@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme
+from .models import Commitment, Confidence, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme
 from .querysets import stale_after_days
 
 
@@ -97,6 +97,8 @@ class CommitmentFilter(ReferenceChoicesMixin, django_filters.FilterSet):
         widget=PlainSelect,
         label=_("Freshness"),
         method="filter_stale",
+        # Labelled per request in __init__; the codes, here, are what the API schema lists.
+        choices=[("yes", "yes"), ("no", "no")],
         empty_label=_("Any"),
     )
 
@@ -117,10 +119,10 @@ class CommitmentFilter(ReferenceChoicesMixin, django_filters.FilterSet):
             return queryset
         return queryset.filter(Q(title__icontains=value) | Q(text__icontains=value) | Q(reference__icontains=value))
 
-    def filter_party(self, queryset, name, value):
+    def filter_party(self, queryset, name, value: str):
         return queryset.for_party(self.party_pks[value])
 
-    def filter_stale(self, queryset, name, value):
+    def filter_stale(self, queryset, name, value: str):
         if value == "yes":
             return queryset.stale()
         return queryset.fresh()
@@ -229,10 +231,10 @@ class UpdateFilter(ReferenceChoicesMixin, django_filters.FilterSet):
             queryset = queryset.order_by(*UPDATE_ORDERS["-reported_on"][1])
         return queryset
 
-    def filter_party(self, queryset, name, value):
+    def filter_party(self, queryset, name, value: str):
         return queryset.for_party(self.party_pks[value])
 
-    def filter_theme(self, queryset, name, value):
+    def filter_theme(self, queryset, name, value: str):
         # A subquery rather than a join: a join through the themes of each commitment could repeat an update.
         return queryset.filter(
             commitment__in=Commitment.themes.through.objects.filter(theme_id=self.theme_pks[value]).values(
@@ -302,7 +304,7 @@ class PartyFilter(django_filters.FilterSet):
         value = value.strip()
         return queryset.filter(name__icontains=value) if value else queryset
 
-    def filter_nothing(self, queryset, name, value):
+    def filter_nothing(self, queryset, name, value: str):
         # Instrument and relation filter together, in filter_queryset.
         return queryset
 
@@ -329,3 +331,44 @@ class PartyFilter(django_filters.FilterSet):
         if without_vote and relation in ("", None, "endorsing"):
             related |= Q(un_member=True)
         return queryset.filter(related)
+
+
+class EndorsementFilter(ReferenceChoicesMixin, django_filters.FilterSet):
+    """Who stands where on each instrument: the public relations by instrument, party, relation and confidence,
+    for the endorsements download and the API."""
+
+    instrument = SlugChoiceFilter(
+        widget=PlainSelect, label=_("Instrument"), field_name="instrument__slug", empty_label=_("All instruments")
+    )
+    party = SlugChoiceFilter(
+        widget=PlainSelect, label=_("Party"), field_name="party__slug", empty_label=_("All parties")
+    )
+    relation = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Relation"),
+        method="filter_relation",
+        choices=[("endorsing", _("Bound (signed, joined, sponsored, voted yes)")), *Endorsement.Relation.choices],
+        empty_label=_("Any relation"),
+    )
+    confidence = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Confidence"),
+        field_name="confidence",
+        choices=Confidence.choices,
+        empty_label=_("Any confidence"),
+    )
+
+    class Meta:
+        model = Endorsement
+        fields = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        instruments = Instrument.objects.public().order_by("-adopted_on", "short_title")
+        self._slug_choices("instrument", instruments, "short_title")
+        self._slug_choices("party", Party.objects.public(), "name")
+
+    def filter_relation(self, queryset, name, value):
+        if value == "endorsing":
+            return queryset.endorsing()
+        return queryset.filter(relation=value)
