@@ -21,6 +21,9 @@ urlpatterns = [
     path("themes/<slug:slug>/", cache_public_page(views.ThemeDetailView.as_view()), name="theme_detail"),
     path("compare/", cache_public_page(views.CompareView.as_view()), name="compare"),
     path("updates/", cache_public_page(views.UpdateListView.as_view()), name="update_list"),
+    path("data/", cache_public_page(views.DataView.as_view()), name="data"),
+    path("data/datapackage.json", cache_public_page(views.datapackage_json), name="datapackage"),
+    path("data/<slug:name>.<slug:export>", views.data_download, name="data_download"),
     path("methodology/", cache_public_page(views.MethodologyView.as_view()), name="methodology"),
     path("feeds/updates.atom", cache_public_page(feeds.UpdatesFeed()), name="feed_updates"),
     path(

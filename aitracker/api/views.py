@@ -131,6 +131,18 @@ class ApiViewSet(viewsets.ReadOnlyModelViewSet):
             request._api_ordering = order
         return request._api_ordering
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # A form sends its empty fields, meaning "any"; an API client that names a parameter gives it a value.
+        known = {NamedOrderingFilter.param, "cursor", "page_size"}
+        filterset_class = getattr(self, "filterset_class", None)
+        if filterset_class is not None:
+            known |= set(filterset_class.base_filters)
+        empty = sorted(name for name, values in request.query_params.lists() if name in known and "" in values)
+        if empty:
+            message = _("Give this parameter a value, or leave it out.")
+            raise exceptions.ValidationError({name: [message] for name in empty})
+
     def get_serializer_class(self):
         if self.action == "retrieve" and self.detail_serializer_class is not None:
             return self.detail_serializer_class
