@@ -10,7 +10,7 @@ import hashlib
 import re
 from datetime import date
 
-from django.db.models import F, Prefetch, Value
+from django.db.models import F, IntegerField, Prefetch, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -316,7 +316,8 @@ class CommitmentViewSet(ApiViewSet):
             .annotate(
                 instrument_date=F("instrument__adopted_on"),
                 instrument_slug=F("instrument__slug"),
-                sort_progress=Coalesce("current_progress", Value(-1)),
+                # A plain integer: compared with -1, a positive field's lookups are dropped as always true.
+                sort_progress=Coalesce("current_progress", Value(-1), output_field=IntegerField()),
                 sort_last_update=Coalesce("last_update_on", Value(EARLIEST)),
             )
         )
