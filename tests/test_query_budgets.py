@@ -75,7 +75,7 @@ def public_pages():
         "party feed": reverse("feed_party", kwargs={"slug": party.slug}),
         # The read API, a full page of each list, and the downloads that are new with it.
         "API commitments": "/api/v1/commitments/?page_size=200",
-        "API commitments, filtered": f"/api/v1/commitments/?status=in_progress&theme={theme.slug}&ordering=-last_update_on",
+        "API commitments, filtered": f"/api/v1/commitments/?status=in_progress&theme={theme.slug}&ordering=progress",
         "API commitments, by party": f"/api/v1/commitments/?party={party.slug}&ordering=status&page_size=200",
         "API commitment": f"/api/v1/commitments/{commitment.slug}/",
         "API updates": "/api/v1/updates/?page_size=200",
