@@ -115,7 +115,14 @@ def test_drafts_and_deleted_records_never_appear(client, world):
 
 
 def test_unknown_slugs_and_ids_are_json_404s(client, world):
-    for url in [f"{API}/commitments/no-such-thing/", f"{API}/parties/%00/", f"{API}/updates/abc/", f"{API}/updates/0/"]:
+    for url in [
+        f"{API}/nothing/",
+        f"{API}/commitments/a/b/",
+        f"{API}/commitments/no-such-thing/",
+        f"{API}/parties/%00/",
+        f"{API}/updates/abc/",
+        f"{API}/updates/0/",
+    ]:
         body = get_json(client, url, status=404)
         assert body["detail"]
 

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.routers import SimpleRouter
 
@@ -19,4 +19,6 @@ urlpatterns = [
     path("schema/", SpectacularJSONAPIView.as_view(), name="schema"),
     path("docs/", cache_public_page(views.ApiDocsView.as_view()), name="docs"),
     path("", include(router.urls)),
+    # Anything else under /api/v1/ is a JSON 404 too, not the site's HTML page.
+    re_path(r"^", views.not_found),
 ]

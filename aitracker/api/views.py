@@ -12,6 +12,7 @@ from datetime import date
 
 from django.db.models import F, IntegerField, Prefetch, Value
 from django.db.models.functions import Coalesce
+from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -355,6 +356,12 @@ class UpdateViewSet(ApiViewSet):
             .select_related("commitment__instrument")
             .prefetch_related("sources", "parties")
         )
+
+
+def not_found(request, *args, **kwargs):
+    response = JsonResponse({"detail": str(_("No such address in the API.")), "errors": {}}, status=404)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class ApiDocsView(TemplateView):
