@@ -5,8 +5,10 @@ derandomised, so the run is quick and the same on every machine; run on SQLite a
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.cache import cache
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -42,7 +44,13 @@ def world(db, settings):
     # A check and a draft: neither a status nor anything unpublished may break or leak into an answer.
     factories.make_update(commitment=world.commitments[0], state="published", kind="check")
     factories.make_update(commitment=world.commitments[0], state="draft")
-    return world
+    # The requests go straight to the WSGI application, whose request signals would close the test's
+    # connection (in its transaction) after each one, as Django's own test client prevents.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield world
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()
