@@ -7,11 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..links import absolute_url, slug_url
-from ..models import Commitment, Confidence, Endorsement, Instrument, Party, PartyStatus, ProgressUpdate, Source, Theme
-
-
-def api_url(name: str, **kwargs) -> str:
-    return absolute_url(reverse(f"api:{name}", kwargs=kwargs))
+from ..models import Commitment, Endorsement, Instrument, Party, PartyStatus, ProgressUpdate, Source, Theme
 
 
 @extend_schema_field(OpenApiTypes.URI)
@@ -287,7 +283,3 @@ class UpdateSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_status_label(self, obj):
         return obj.get_status_display() if obj.status else None
-
-
-# Confidence is shared by several models: one enum in the schema.
-CONFIDENCE_CHOICES = Confidence.choices
