@@ -304,3 +304,24 @@ def cache_public_page(view):
         return response
 
     return cached_view
+
+
+API_KEY_PREFIX = "aitracker:api"
+
+
+def cached_api_data(generation: int, identity: str, compute):
+    """The data of an API answer, kept under the data generation read at the start of the request and the
+    answer's identity (address, language, day): like a cached page, unreachable once a write commits.
+
+    Kept only if no write committed while it was computed, as for cached_summary. Off when
+    AITRACKER_PAGE_CACHE_SECONDS is 0 (as in the tests)."""
+    seconds = page_cache_seconds()
+    if seconds <= 0:
+        return compute()
+    key = f"{API_KEY_PREFIX}:{generation}:{identity}"
+    value = _cache_call("get", key)
+    if value is None:
+        value = compute()
+        if value is not None and not cache_is_down() and read_generation() == generation:
+            _cache_call("set", key, value, seconds)
+    return value

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .links import slug_url
-from .models import STATUS_VALUES, Commitment, ProgressUpdate, Source, Status
+from .models import STATUS_VALUES, Commitment, Confidence, Endorsement, Instrument, ProgressUpdate, Source, Status
 from .tables import attach_status_counts
 
 # Downloads of the table: the same rows, every page, with stable machine-readable keys.
@@ -111,6 +111,7 @@ def csv_cell(value):
 
 # Downloads of the updates list ("what changed?"): every matching update with its sources.
 UPDATE_EXPORT_FIELDS = [
+    "id",
     "instrument",
     "commitment",
     "commitment_title",
@@ -159,6 +160,7 @@ def update_export_rows(updates, *, site_root, chunk_size=1000, as_of=None):
     for (pk, instrument, commitment, title, kind, reported_on, published_at, status, progress, confidence, summary,
          corrected_at, correction_note, sources_json, party_slugs) in rows:  # fmt: skip
         yield {
+            "id": pk,
             "instrument": instrument,
             "commitment": commitment,
             "commitment_title": title,
@@ -247,6 +249,96 @@ def _party_rows(parties, site_root):
         }
 
 
+# Downloads of the endorsements: each party's relation to each instrument, with its source.
+ENDORSEMENT_EXPORT_FIELDS = [
+    "id",
+    "instrument",
+    "instrument_title",
+    "party",
+    "party_name",
+    "relation",
+    "relation_label",
+    "date",
+    "confidence",
+    "confidence_label",
+    "source_url",
+    "note",
+    "url",
+]
+
+
+def endorsement_export_rows(endorsements, *, site_root, chunk_size=1000):
+    """One dict per endorsement, in the queryset's order, in one query, chunk by chunk."""
+    relations = {value: str(label) for value, label in Endorsement.Relation.choices}
+    confidences = {value: str(label) for value, label in Confidence.choices}
+    rows = endorsements.values_list(
+        "pk",
+        "instrument__slug",
+        "instrument__short_title",
+        "party__slug",
+        "party__name",
+        "relation",
+        "date",
+        "confidence",
+        "source_url",
+        "note",
+    ).iterator(chunk_size=chunk_size)
+    for pk, instrument, instrument_title, party, party_name, relation, day, confidence, source_url, note in rows:
+        yield {
+            "id": pk,
+            "instrument": instrument,
+            "instrument_title": instrument_title,
+            "party": party,
+            "party_name": party_name,
+            "relation": relation,
+            "relation_label": relations.get(relation, ""),
+            "date": day.isoformat() if day else None,
+            "confidence": confidence,
+            "confidence_label": confidences.get(confidence, ""),
+            "source_url": source_url,
+            "note": note,
+            "url": site_root + slug_url("instrument_detail", instrument),
+        }
+
+
+INSTRUMENT_EXPORT_FIELDS = [
+    "slug",
+    "title",
+    "short_title",
+    "kind",
+    "kind_label",
+    "adopted_on",
+    "adopted_on_confidence",
+    "place",
+    "adoption",
+    "adoption_label",
+    "source_url",
+    "url",
+]
+
+
+def instrument_export_rows(instruments, *, site_root):
+    kinds = {value: str(label) for value, label in Instrument.Kind.choices}
+    adoptions = {value: str(label) for value, label in Instrument.Adoption.choices}
+    fields = ["slug", "title", "short_title", "kind", "adopted_on", "adopted_on_confidence", "place", "adoption"]
+    for row in instruments.values(*fields, "source_url"):
+        yield {
+            **row,
+            "kind_label": kinds.get(row["kind"], ""),
+            "adopted_on": row["adopted_on"].isoformat(),
+            "adoption_label": adoptions.get(row["adoption"], ""),
+            "url": site_root + slug_url("instrument_detail", row["slug"]),
+        }
+
+
+THEME_EXPORT_FIELDS = ["slug", "name", "description", "url"]
+
+
+def theme_export_rows(themes, *, site_root):
+    for row in themes.values("slug", "name", "description"):
+        yield {**row, "url": site_root + slug_url("theme_detail", row["slug"])}
+
+
 def _csv_stream(rows, fields=EXPORT_FIELDS):
     class Echo:
         def write(self, value):
@@ -285,7 +377,7 @@ def bad_export(export, filterset):
     """The answer to a download that cannot be made (unknown format, filters not valid), or None."""
     if export not in EXPORTS:
         return HttpResponseBadRequest(_("Unknown download format: use csv or json."), content_type="text/plain")
-    if filterset.is_bound and not filterset.is_valid():
+    if filterset is not None and filterset.is_bound and not filterset.is_valid():
         return HttpResponseBadRequest(
             _("Some filters are not valid: %(fields)s.") % {"fields": ", ".join(filterset.errors)},
             content_type="text/plain",

@@ -14,7 +14,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import asof, search
-from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme
+from .models import Commitment, Confidence, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme
 from .querysets import stale_after_days
 
 
@@ -98,6 +98,8 @@ class CommitmentFilter(ReferenceChoicesMixin, django_filters.FilterSet):
         widget=PlainSelect,
         label=_("Freshness"),
         method="filter_stale",
+        # Labelled per request in __init__; the codes, here, are what the API schema lists.
+        choices=[("yes", "yes"), ("no", "no")],
         empty_label=_("Any"),
     )
 
@@ -124,10 +126,10 @@ class CommitmentFilter(ReferenceChoicesMixin, django_filters.FilterSet):
         # As of a day (aitracker/asof.py), the status of that day.
         return queryset.filter(**{asof.status_field(queryset): value})
 
-    def filter_party(self, queryset, name, value):
+    def filter_party(self, queryset, name, value: str):
         return queryset.for_party(self.party_pks[value])
 
-    def filter_stale(self, queryset, name, value):
+    def filter_stale(self, queryset, name, value: str):
         if value == "yes":
             return queryset.stale()
         return queryset.fresh()
@@ -236,7 +238,7 @@ class UpdateFilter(ReferenceChoicesMixin, django_filters.FilterSet):
             queryset = queryset.order_by(*UPDATE_ORDERS["-reported_on"][1])
         return queryset
 
-    def filter_party(self, queryset, name, value):
+    def filter_party(self, queryset, name, value: str):
         return queryset.for_party(self.party_pks[value])
 
     def filter_status(self, queryset, name, value):
@@ -314,7 +316,7 @@ class PartyFilter(django_filters.FilterSet):
         value = value.strip()
         return queryset.filter(name__icontains=value) if value else queryset
 
-    def filter_nothing(self, queryset, name, value):
+    def filter_nothing(self, queryset, name, value: str):
         # Instrument and relation filter together, in filter_queryset.
         return queryset
 
@@ -341,3 +343,44 @@ class PartyFilter(django_filters.FilterSet):
         if without_vote and relation in ("", None, "endorsing"):
             related |= Q(un_member=True)
         return queryset.filter(related)
+
+
+class EndorsementFilter(ReferenceChoicesMixin, django_filters.FilterSet):
+    """Who stands where on each instrument: the public relations by instrument, party, relation and confidence,
+    for the endorsements download and the API."""
+
+    instrument = SlugChoiceFilter(
+        widget=PlainSelect, label=_("Instrument"), field_name="instrument__slug", empty_label=_("All instruments")
+    )
+    party = SlugChoiceFilter(
+        widget=PlainSelect, label=_("Party"), field_name="party__slug", empty_label=_("All parties")
+    )
+    relation = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Relation"),
+        method="filter_relation",
+        choices=[("endorsing", _("Bound (signed, joined, sponsored, voted yes)")), *Endorsement.Relation.choices],
+        empty_label=_("Any relation"),
+    )
+    confidence = SlugChoiceFilter(
+        widget=PlainSelect,
+        label=_("Confidence"),
+        field_name="confidence",
+        choices=Confidence.choices,
+        empty_label=_("Any confidence"),
+    )
+
+    class Meta:
+        model = Endorsement
+        fields = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        instruments = Instrument.objects.public().order_by("-adopted_on", "short_title")
+        self._slug_choices("instrument", instruments, "short_title")
+        self._slug_choices("party", Party.objects.public(), "name")
+
+    def filter_relation(self, queryset, name, value):
+        if value == "endorsing":
+            return queryset.endorsing()
+        return queryset.filter(relation=value)

@@ -69,12 +69,17 @@ INSTALLED_APPS = [
     "import_export",
     "axes",
     "django_tasks_db",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "aitracker",
 ]
 
 MIDDLEWARE = [
     # First, so that its headers reach every response: redirects, static files and error pages too.
     "aitracker.middleware.SecurityHeadersMiddleware",
+    # CORS for the read API (/api/ only): its headers on every API answer, errors included.
+    "aitracker.api.middleware.ApiCorsMiddleware",
     # Before anything that reads the body (CSRF, sessions, views): refuses an over-long one unread.
     "aitracker.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -372,6 +377,39 @@ AITRACKER_UNSUBSCRIBE_MAILTO = os.environ.get("AITRACKER_UNSUBSCRIBE_MAILTO", ""
 AITRACKER_CONFIRM_DAYS = int(os.environ.get("AITRACKER_CONFIRM_DAYS", "7"))
 # Subscription requests per hour from one address (IP), and for one e-mail address.
 AITRACKER_FOLLOW_RATE_PER_HOUR = int(os.environ.get("AITRACKER_FOLLOW_RATE_PER_HOUR", "5"))
+# The read API (/api/v1/, aitracker/api/): public data only, no sessions, JSON only.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [],
+    "DEFAULT_THROTTLE_CLASSES": ["aitracker.api.throttling.AddressRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "aitracker.api.views.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+# Requests per address (behind DJANGO_TRUSTED_PROXY_COUNT proxies) to the API: "N/second|minute|hour|day";
+# empty for no limit. Over it: 429 with Retry-After.
+AITRACKER_API_RATE = os.environ.get("AITRACKER_API_RATE", "300/minute")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "aitracker API",
+    "DESCRIPTION": (
+        "Read-only access to everything aitracker publishes: instruments, parties and their endorsements, themes, "
+        "commitments with their overall and per-party status, and published progress updates with their sources. "
+        "Lists take the same filters as the site's tables, an `ordering`, and are paged by cursor (follow `next`). "
+        "Data licence: CC BY 4.0 (our summaries, statuses and structured data; not the texts of third-party "
+        "sources or the official texts)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": False,
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "aitracker.models.Status",
+        "ConfidenceEnum": "aitracker.models.Confidence",
+    },
+    "LICENSE": {"name": "CC BY 4.0 (data)", "url": "https://creativecommons.org/licenses/by/4.0/"},
+}
 
 LOGGING = {
     "version": 1,

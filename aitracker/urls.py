@@ -26,6 +26,9 @@ urlpatterns = [
     # A form: it holds a CSRF token, so it is never cached (the pages that link to it are).
     path("suggest/", views.SuggestView.as_view(), name="suggest"),
     path("suggest/thanks/", views.SuggestThanksView.as_view(), name="suggest_thanks"),
+    path("data/", cache_public_page(views.DataView.as_view()), name="data"),
+    path("data/datapackage.json", cache_public_page(views.datapackage_json), name="datapackage"),
+    path("data/<slug:name>.<slug:export>", views.data_download, name="data_download"),
     path("methodology/", cache_public_page(views.MethodologyView.as_view()), name="methodology"),
     path("feeds/updates.atom", readable_in_browsers(cache_public_page(feeds.UpdatesFeed())), name="feed_updates"),
     path(
@@ -57,6 +60,8 @@ urlpatterns = [
         {"sitemaps": SITEMAPS},
         name="sitemap_section",
     ),
+    # The read API and its documentation: never language-prefixed.
+    path("api/v1/", include("aitracker.api.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
 ]

@@ -1,5 +1,6 @@
 """Public pages. Every queryset starts from `.public()`; the heavy lifting is in the QuerySet methods."""
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from django.db.models import Count, Window
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -24,16 +27,31 @@ from django_tables2 import RequestConfig, SingleTableMixin
 
 from . import asof, charts, citations, comparison, services, structured_data
 from .cache import cached_summary, current_generation
+from .datapackage import DATASETS, DATASETS_BY_NAME, LICENCE, LICENCE_SCOPE, data_package, last_published
 from .exports import (
+    ENDORSEMENT_EXPORT_FIELDS,
+    INSTRUMENT_EXPORT_FIELDS,
     PARTY_EXPORT_FIELDS,
+    THEME_EXPORT_FIELDS,
     UPDATE_EXPORT_FIELDS,
     bad_export,
     commitment_export_rows,
     download,
+    endorsement_export_rows,
+    instrument_export_rows,
     party_export_rows,
+    theme_export_rows,
     update_export_rows,
 )
-from .filters import UPDATE_ORDERS, CommitmentFilter, PartyFilter, PlainSelect, UpdateFilter, published_since
+from .filters import (
+    UPDATE_ORDERS,
+    CommitmentFilter,
+    EndorsementFilter,
+    PartyFilter,
+    PlainSelect,
+    UpdateFilter,
+    published_since,
+)
 from .forms import SuggestionForm, suggest_started_token
 from .links import absolute_url, slug_url
 from .maps import commitment_status_map, instrument_relation_map
@@ -423,10 +441,13 @@ class PartyListView(SingleTableMixin, FilterView):
         export = request.GET.get("_export")
         if export is None:
             return super().get(request, *args, **kwargs)
+        return self.export(export)
+
+    def export(self, export):
         filterset = self.get_filterset(self.get_filterset_class())
         if problem := bad_export(export, filterset):
             return problem
-        table = RequestConfig(request, paginate=False).configure(self.table_class(data=filterset.qs))
+        table = RequestConfig(self.request, paginate=False).configure(self.table_class(data=filterset.qs))
         rows = party_export_rows(table.data.data, site_root=absolute_url(""))
         return download(rows, export=export, name="parties", fields=PARTY_EXPORT_FIELDS)
 
@@ -651,7 +672,13 @@ class UpdateListView(AsOfMixin, FilterView):
         export = request.GET.get("_export")
         if export is None:
             return super().get(request, *args, **kwargs)
-        filterset = self.get_filterset(self.get_filterset_class())
+        return self.export(export)
+
+    def export(self, export):
+        # A download has no use for each update's previous status, a lookup per row.
+        filterset = self.filterset_class(
+            self.request.GET, queryset=ProgressUpdate.objects.public(), request=self.request
+        )
         return bad_export(export, filterset) or download(
             update_export_rows(filterset.qs, site_root=absolute_url(""), chunk_size=EXPORT_CHUNK, as_of=self.as_of),
             export=export,
@@ -858,3 +885,88 @@ class SuggestView(View):
 @method_decorator(never_cache, name="dispatch")
 class SuggestThanksView(TemplateView):
     template_name = "aitracker/suggest/thanks.html"
+
+
+class DataView(TemplateView):
+    """The downloads page: each dataset, its columns, formats and size, the licence and how to cite."""
+
+    template_name = "aitracker/data.html"
+
+    def get_context_data(self, **kwargs):
+        datasets = [
+            {
+                "dataset": dataset,
+                "count": cached_summary(f"data-count:{dataset.name}", dataset.count),
+                "csv": reverse("data_download", kwargs={"name": dataset.name, "export": "csv"}),
+                "json": reverse("data_download", kwargs={"name": dataset.name, "export": "json"}),
+            }
+            for dataset in DATASETS
+        ]
+        return super().get_context_data(
+            datasets=datasets,
+            licence=LICENCE,
+            licence_scope=LICENCE_SCOPE,
+            updated=cached_summary("data-last-published", last_published),
+            today=timezone.localdate(),
+            **kwargs,
+        )
+
+
+def _list_view_export(view_class, request, export):
+    view = view_class()
+    view.setup(request)
+    return view.export(export)
+
+
+def _endorsements_export(request, export):
+    queryset = (
+        Endorsement.objects.public()
+        .select_related(None)
+        .order_by("instrument__adopted_on", "instrument__slug", "party__name", "pk")
+    )
+    filterset = EndorsementFilter(request.GET, queryset=queryset, request=request)
+    return bad_export(export, filterset) or download(
+        endorsement_export_rows(filterset.qs, site_root=absolute_url(""), chunk_size=EXPORT_CHUNK),
+        export=export,
+        name="endorsements",
+        fields=ENDORSEMENT_EXPORT_FIELDS,
+    )
+
+
+def _instruments_export(request, export):
+    rows = instrument_export_rows(
+        Instrument.objects.public().order_by("adopted_on", "slug"), site_root=absolute_url("")
+    )
+    return bad_export(export, None) or download(
+        rows, export=export, name="instruments", fields=INSTRUMENT_EXPORT_FIELDS
+    )
+
+
+def _themes_export(request, export):
+    rows = theme_export_rows(Theme.objects.public().order_by("slug"), site_root=absolute_url(""))
+    return bad_export(export, None) or download(rows, export=export, name="themes", fields=THEME_EXPORT_FIELDS)
+
+
+DATA_DOWNLOADS = {
+    "commitments": lambda request, export: _list_view_export(CommitmentListView, request, export),
+    "parties": lambda request, export: _list_view_export(PartyListView, request, export),
+    "updates": lambda request, export: _list_view_export(UpdateListView, request, export),
+    "endorsements": _endorsements_export,
+    "instruments": _instruments_export,
+    "themes": _themes_export,
+}
+
+
+def data_download(request, name, export):
+    """/data/<dataset>.<csv|json>: the whole dataset, or the rows the filters of its list page choose."""
+    if name not in DATASETS_BY_NAME or export not in ("csv", "json"):
+        raise Http404(_("No such download."))
+    return DATA_DOWNLOADS[name](request, export)
+
+
+def datapackage_json(request):
+    package = data_package()
+    response = HttpResponse(
+        json.dumps(package, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8"
+    )
+    return response

@@ -90,6 +90,13 @@ def pick_pages(db_url: str) -> tuple[list[Page], dict]:
         Page("updates, published in 30 days", "/updates/?published=last_30_days&sort=-published_at"),
         Page("Atom feed", "/feeds/updates.atom"),
         Page("CSV export, full", "/commitments/?_export=csv", html=False),
+        # The read API's lists (a page of 50) and the data package, from the same cache as the pages.
+        Page("API commitments", "/api/v1/commitments/"),
+        Page("API commitments, filtered", f"/api/v1/commitments/?status=in_progress&theme={facts['theme']}"),
+        Page("API updates", "/api/v1/updates/"),
+        Page("API parties", "/api/v1/parties/"),
+        Page("API endorsements", f"/api/v1/endorsements/?instrument={facts['instrument']}"),
+        Page("data package", "/data/datapackage.json"),
         Page("admin changelist (peer)", "/admin/aitracker/commitment/", html=False, admin=True),
     ]
     return pages, facts

@@ -95,6 +95,23 @@ def public_pages():
         "party, as of a day": reverse("party_detail", kwargs={"slug": party.slug}) + f"?{as_of}",
         "updates, as of a day": reverse("update_list") + f"?{as_of}",
         "updates CSV, as of a day": reverse("update_list") + f"?_export=csv&{as_of}",
+        # The read API, a full page of each list, and the downloads that are new with it.
+        "API commitments": "/api/v1/commitments/?page_size=200",
+        "API commitments, filtered": f"/api/v1/commitments/?status=in_progress&theme={theme.slug}&ordering=progress",
+        "API commitments, by party": f"/api/v1/commitments/?party={party.slug}&ordering=status&page_size=200",
+        "API commitment": f"/api/v1/commitments/{commitment.slug}/",
+        "API updates": "/api/v1/updates/?page_size=200",
+        "API updates, filtered": f"/api/v1/updates/?instrument={instrument.slug}&ordering=published_at&page_size=200",
+        "API update": f"/api/v1/updates/{commitment.updates.filter(state='published').first().pk}/",
+        "API parties": "/api/v1/parties/?page_size=200&kind=country",
+        "API endorsements": f"/api/v1/endorsements/?page_size=200&instrument={instrument.slug}",
+        "API instruments": "/api/v1/instruments/?page_size=200",
+        "API themes": "/api/v1/themes/?page_size=200",
+        "data page": reverse("data"),
+        "data package": reverse("datapackage"),
+        "endorsements CSV": reverse("data_download", kwargs={"name": "endorsements", "export": "csv"}),
+        "instruments CSV": reverse("data_download", kwargs={"name": "instruments", "export": "csv"}),
+        "themes JSON": reverse("data_download", kwargs={"name": "themes", "export": "json"}),
     }
 
 
@@ -181,6 +198,22 @@ PAGES = [
     "party, as of a day",
     "updates, as of a day",
     "updates CSV, as of a day",
+    "API commitments",
+    "API commitments, filtered",
+    "API commitments, by party",
+    "API commitment",
+    "API updates",
+    "API updates, filtered",
+    "API update",
+    "API parties",
+    "API endorsements",
+    "API instruments",
+    "API themes",
+    "data page",
+    "data package",
+    "endorsements CSV",
+    "instruments CSV",
+    "themes JSON",
 ]
 
 
