@@ -676,9 +676,10 @@ class UpdateListView(AsOfMixin, FilterView):
 
     def export(self, export):
         # A download has no use for each update's previous status, a lookup per row.
-        filterset = self.filterset_class(
-            self.request.GET, queryset=ProgressUpdate.objects.public(), request=self.request
-        )
+        updates = ProgressUpdate.objects.public()
+        if self.as_of:
+            updates = asof.updates_as_of(updates, self.as_of)
+        filterset = self.filterset_class(self.request.GET, queryset=updates, request=self.request)
         return bad_export(export, filterset) or download(
             update_export_rows(filterset.qs, site_root=absolute_url(""), chunk_size=EXPORT_CHUNK, as_of=self.as_of),
             export=export,
