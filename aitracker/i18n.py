@@ -1,0 +1,90 @@
+"""The site's languages and its translated content: helpers shared by the services, the template tag that shows
+a field in the page's language (or its English fallback, marked), the loader's checks and the data check.
+
+Content fields are registered in aitracker/translation.py (django-modeltranslation): `title` reads the active
+language's `title_<lang>` column, falling back to English. Writes made by the staff workflow (services) always
+go to English, the source text of record; translations are entered per language in the admin or loaded from
+fixtures/translations/<lang>.json.
+"""
+
+import contextlib
+
+from django.conf import settings
+from django.utils import translation
+from modeltranslation.translator import NotRegistered, translator
+from modeltranslation.utils import build_localized_fieldname
+
+SOURCE_LANGUAGE = "en"
+
+
+def language_codes() -> list[str]:
+    return [code for code, _name in settings.LANGUAGES]
+
+
+def other_languages() -> list[str]:
+    return [code for code in language_codes() if code != SOURCE_LANGUAGE]
+
+
+def localized_name(field: str, language: str) -> str:
+    """title, "zh-hans" -> title_zh_hans (the column of that language)."""
+    return build_localized_fieldname(field, language)
+
+
+def translated_fields(model) -> tuple[str, ...]:
+    """The content fields of a model kept in every language (empty if the model has none)."""
+    try:
+        return tuple(translator.get_options_for_model(model).get_field_names())
+    except NotRegistered:
+        return ()
+
+
+def translated_models() -> list:
+    return list(translator.get_registered_models(abstract=False))
+
+
+def all_localized_names(model, fields) -> list[str]:
+    """Every column behind the given fields: a translated field stands for one column per language."""
+    registered = set(translated_fields(model))
+    names = []
+    for field in fields:
+        if field in registered:
+            names += [localized_name(field, language) for language in language_codes()]
+        else:
+            names.append(field)
+    return names
+
+
+@contextlib.contextmanager
+def source_language():
+    """Assignments to a translated field (`obj.title = …`) inside this block write the English text."""
+    with translation.override(SOURCE_LANGUAGE):
+        yield
+
+
+def sync_original_columns(obj) -> None:
+    """Keep a translated field's original column (the one the history records) equal to its English text."""
+    for field in translated_fields(type(obj)):
+        obj.__dict__[field] = getattr(obj, localized_name(field, SOURCE_LANGUAGE))
+
+
+def current_language() -> str:
+    """The active language as one of LANGUAGES' codes (English when none is active)."""
+    language = translation.get_language() or SOURCE_LANGUAGE
+    return language if language in language_codes() else translation.get_supported_language_variant(language)
+
+
+def translation_of(obj, field: str, language: str | None = None):
+    """(text, language it is in): the field in the given (default: active) language, else its English text."""
+    language = language or current_language()
+    value = getattr(obj, localized_name(field, language), None)
+    if value not in (None, "") or language == SOURCE_LANGUAGE:
+        return value or "", language
+    return getattr(obj, localized_name(field, SOURCE_LANGUAGE), None) or "", SOURCE_LANGUAGE
+
+
+# The BCP 47 tag of each language, as hreflang and xml:lang write it (Django's codes are lower case).
+HREFLANG = {"en": "en", "fr": "fr", "zh-hans": "zh-Hans"}
+
+
+def hreflang(language: str) -> str:
+    return HREFLANG.get(language, language)
