@@ -88,3 +88,22 @@ HREFLANG = {"en": "en", "fr": "fr", "zh-hans": "zh-Hans"}
 
 def hreflang(language: str) -> str:
     return HREFLANG.get(language, language)
+
+
+def language_prefix(language: str) -> str:
+    """The path prefix of a language's pages: "" for English (at the root), "/fr" for French."""
+    return "" if language == SOURCE_LANGUAGE else f"/{language}"
+
+
+def strip_language_prefix(path: str) -> str:
+    """/fr/commitments/ -> /commitments/; /fr -> /; an English path is returned unchanged."""
+    for language in other_languages():
+        prefix = f"/{language}"
+        if path == prefix or path.startswith(prefix + "/"):
+            return path[len(prefix) :] or "/"
+    return path
+
+
+def path_in_language(path: str, language: str) -> str:
+    """The same page in another language: /fr/parties/x/ -> /zh-hans/parties/x/ (or /parties/x/)."""
+    return language_prefix(language) + strip_language_prefix(path)

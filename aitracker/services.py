@@ -937,9 +937,11 @@ class TranslationFileError(ValueError):
 
 def content_translations_load(*, language: str, data: dict, rerender: bool = True) -> int:
     """Write one language's translations of the content, `{"app_label.model": {"pk": {"field": "text"}}}`
-    (fixtures/translations/<lang>.json), in one transaction, with one UPDATE per model and field set; returns
-    how many fields were written (`rerender=False`: the caller renders the summaries itself). The whole file is checked first: an unknown model, record or field, or a
-    field that is not translated, is refused with the place it is at, and nothing is written.
+    (fixtures/translations/<lang>.json), in one transaction, with one UPDATE per model and set of fields;
+    returns how many fields were written (`rerender=False`: the caller renders the summaries itself).
+
+    The whole file is checked first: an unknown model, record or field, or a field that is not translated, is
+    refused with the place it is at, and nothing is written.
     """
     from django.apps import apps
 
