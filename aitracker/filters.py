@@ -12,7 +12,9 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_countries import countries
 
+from .i18n import text_search_q
 from .models import Commitment, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme
 from .querysets import stale_after_days
 
@@ -115,7 +117,9 @@ class CommitmentFilter(ReferenceChoicesMixin, django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(title__icontains=value) | Q(text__icontains=value) | Q(reference__icontains=value))
+        # In the page's language and in English (what an untranslated commitment shows): a substring, so a
+        # search for 承诺 or 人工智能 finds Chinese text, which has no spaces between words.
+        return queryset.filter(text_search_q(Commitment, ("title", "text"), value) | Q(reference__icontains=value))
 
     def filter_party(self, queryset, name, value):
         return queryset.for_party(self.party_pks[value])
@@ -300,7 +304,12 @@ class PartyFilter(django_filters.FilterSet):
 
     def filter_text(self, queryset, name, value):
         value = value.strip()
-        return queryset.filter(name__icontains=value) if value else queryset
+        if not value:
+            return queryset
+        # A country is also found by its name in the page's language (django-countries' translations).
+        needle = value.casefold()
+        codes = [code for code, name in countries if needle in str(name).casefold()]
+        return queryset.filter(text_search_q(Party, ("name",), value) | Q(country__in=codes))
 
     def filter_nothing(self, queryset, name, value):
         # Instrument and relation filter together, in filter_queryset.

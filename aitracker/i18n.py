@@ -107,3 +107,98 @@ def strip_language_prefix(path: str) -> str:
 def path_in_language(path: str, language: str) -> str:
     """The same page in another language: /fr/parties/x/ -> /zh-hans/parties/x/ (or /parties/x/)."""
     return language_prefix(language) + strip_language_prefix(path)
+
+
+# --- Showing a field in the page's language ------------------------------------------------------------------
+
+BLOCK_FORMATS = {"linebreaks", "html", "urlize_linebreaksbr"}
+
+
+def _formatted(text: str, format: str):
+    from django.utils.html import escape, linebreaks, urlize
+    from django.utils.safestring import mark_safe
+
+    if format == "html":
+        return mark_safe(text)  # stored HTML, sanitised by the services when it was rendered
+    if format == "linebreaks":
+        return mark_safe(linebreaks(text, autoescape=True))
+    if format == "urlize_linebreaksbr":
+        return mark_safe(urlize(text, autoescape=True).replace("\n", "<br>"))
+    if format == "urlize":
+        return mark_safe(urlize(text, autoescape=True))
+    return escape(text)
+
+
+def fallback_html(content, *, block: bool = False):
+    """English text shown on a French or Chinese page: marked `lang="en"`, with a quiet, translated note that
+    says so (so that no page claims a language a fragment is not in, and a screen reader switches voice)."""
+    from django.utils.html import format_html
+    from django.utils.translation import gettext
+
+    note = gettext("not yet translated")
+    if block:
+        return format_html(
+            '<div class="fallback"><div lang="en">{}</div><p class="untranslated">{}</p></div>', content, note
+        )
+    return format_html(
+        '<span class="fallback"><span lang="en">{}</span> <small class="untranslated">{}</small></span>', content, note
+    )
+
+
+def translated_html(obj, field: str, format: str = "text"):
+    """The field in the page's language, formatted; its English text, marked, when it has no translation."""
+    if obj is None:
+        return ""
+    if field == "name" and getattr(obj, "country", None):
+        return _formatted(party_display_name(obj), format)
+    text, language = translation_of(obj, field)
+    content = _formatted(text, format)
+    if language == current_language() or not text:
+        return content
+    return fallback_html(content, block=format in BLOCK_FORMATS)
+
+
+def translated_text(obj, field: str) -> str:
+    """The field in the page's language or else in English, as plain text (a meta description, a title)."""
+    if obj is None:
+        return ""
+    if field == "name" and getattr(obj, "country", None):
+        return party_display_name(obj)
+    return translation_of(obj, field)[0]
+
+
+def party_display_name(party) -> str:
+    """A country's name in the page's language comes from django-countries' translations (English: the name we
+    record); an organisation's from its translated name."""
+    if party.country and current_language() != SOURCE_LANGUAGE:
+        return str(party.country.name)
+    return translation_of(party, "name")[0]
+
+
+def translated_order(model, field: str):
+    """An expression to sort by a field as pages show it: a translated field by its text in the page's
+    language, else its English text (an untranslated row sorts among the others, by its English); any other
+    field (or a related path) as it is. Texts compare as the database compares them (SQLite: by code point;
+    PostgreSQL: by the database's collation). Chinese text sorts by code point, not by pinyin."""
+    from django.db.models import F
+    from django.db.models.functions import Coalesce
+
+    if field not in translated_fields(model):
+        return F(field)
+    language = current_language()
+    english = F(localized_name(field, SOURCE_LANGUAGE))
+    if language == SOURCE_LANGUAGE:
+        return english
+    return Coalesce(F(localized_name(field, language)), english)
+
+
+def text_search_q(model, fields, value: str):
+    """A case-insensitive substring match on the given fields in the page's language and in English."""
+    from django.db.models import Q
+
+    languages = dict.fromkeys([current_language(), SOURCE_LANGUAGE])
+    query = Q()
+    for field in fields:
+        for language in languages:
+            query |= Q(**{f"{localized_name(field, language)}__icontains": value})
+    return query

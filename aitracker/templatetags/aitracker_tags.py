@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 from aitracker import querysets
+from aitracker.i18n import translated_html, translated_text
 from aitracker.models import Status
 from aitracker.rendering import render_markdown
 
@@ -171,3 +172,20 @@ def aria_current(context, section):
 def stale_after_days():
     """The setting's number of days, for the translated sentences about staleness: `{% stale_after_days as days %}`."""
     return querysets.stale_after_days()
+
+
+@register.simple_tag
+def tr(obj, field, format="text"):
+    """A content field in the page's language: `{% tr commitment "title" %}`, `{% tr update "summary_html" "html" %}`.
+
+    Formats: text (escaped, the default), linebreaks, urlize, urlize_linebreaksbr, html (stored, sanitised HTML).
+    A field with no translation in the page's language shows its English text inside `lang="en"`, with a quiet
+    "not yet translated" note (aitracker.i18n.fallback_html). Countries' names come from django-countries.
+    """
+    return translated_html(obj, field, format)
+
+
+@register.filter
+def tr_text(obj, field):
+    """The same as plain text, without a marker: for a <title>, a meta description or an attribute."""
+    return translated_text(obj, field)
