@@ -175,21 +175,26 @@ def party_display_name(party) -> str:
     return translation_of(party, "name")[0]
 
 
-def translated_order(model, field: str):
-    """An expression to sort by a field as pages show it: a translated field by its text in the page's
-    language, else its English text (an untranslated row sorts among the others, by its English); any other
-    field (or a related path) as it is. Texts compare as the database compares them (SQLite: by code point;
-    PostgreSQL: by the database's collation). Chinese text sorts by code point, not by pinyin."""
+def translated_value(model, field: str, prefix: str = ""):
+    """An expression of a translated field as pages show it: its text in the page's language, else its English
+    (an untranslated row sorts among the others, by its English). `prefix` reaches it through a relation
+    ("instrument__"). Texts compare as the database compares them (SQLite: by code point; PostgreSQL: by the
+    database's collation); Chinese text sorts by code point, not by pinyin."""
     from django.db.models import F
     from django.db.models.functions import Coalesce
 
-    if field not in translated_fields(model):
-        return F(field)
     language = current_language()
-    english = F(localized_name(field, SOURCE_LANGUAGE))
+    english = F(prefix + localized_name(field, SOURCE_LANGUAGE))
     if language == SOURCE_LANGUAGE:
         return english
-    return Coalesce(F(localized_name(field, language)), english)
+    return Coalesce(F(prefix + localized_name(field, language)), english)
+
+
+def translated_order(model, field: str):
+    """What to sort by for a column: a translated field by translated_value(), any other field as it is."""
+    from django.db.models import F
+
+    return translated_value(model, field) if field in translated_fields(model) else F(field)
 
 
 def text_search_q(model, fields, value: str):

@@ -235,7 +235,9 @@ class Party(models.Model):
         ]
 
     def __str__(self):
-        return self.name
+        from .i18n import translated_text
+
+        return translated_text(self, "name")  # a country's in the page's language (django-countries)
 
     def get_absolute_url(self):
         return slug_url("party_detail", self.slug)

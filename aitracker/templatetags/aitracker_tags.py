@@ -4,6 +4,7 @@ import functools
 
 from django import template
 from django.template.loader import get_template
+from django.utils import formats
 from django.utils.dateformat import format as format_date
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -15,8 +16,6 @@ from aitracker.models import Status
 from aitracker.rendering import render_markdown
 
 register = template.Library()
-
-DATE_FORMAT = "j M Y"
 
 
 def status_badge_html(status) -> str:
@@ -74,10 +73,11 @@ def http_url(value):
 
 @register.filter
 def display_date(value):
-    """The one date format of the site: "11 Feb 2025"."""
+    """The one date format of the site, in the page's language: "11 Feb 2025", "11 février 2025",
+    "2025年2月11日" (DATE_FORMAT of aitracker/formats/<lang>/formats.py, else Django's own for the language)."""
     if not value:
         return ""
-    return format_date(value, DATE_FORMAT)
+    return formats.date_format(value, "DATE_FORMAT")
 
 
 @register.filter
