@@ -11,6 +11,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
+from modeltranslation.admin import TranslationAdmin, TranslationTabularInline
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
@@ -81,7 +82,7 @@ class ServiceAdminMixin:
             return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
         refusal = getattr(request, "aitracker_refusal", None)
         return form if refusal is None else _form_showing(form, refusal)
 
@@ -243,7 +244,10 @@ class AllOrNothingImportMixin(ImportExportMixin):
         return super().process_result(result, request)
 
 
-class EndorsementInline(admin.TabularInline):
+# The content's translated fields (aitracker/translation.py) appear once per language ("title [fr]"), through
+# django-modeltranslation's admin classes, without its tabs (they need scripts). Saved by the services like
+# every other field.
+class EndorsementInline(TranslationTabularInline):
     model = Endorsement
     extra = 0
     autocomplete_fields = ["party"]
@@ -255,7 +259,7 @@ class EndorsementInline(admin.TabularInline):
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
+class InstrumentAdmin(ReferenceAdminMixin, TranslationAdmin, SimpleHistoryAdmin):
     list_display = ["short_title", "kind", "adopted_on", "adopted_on_confidence", "place"]
     list_filter = ["kind", "adopted_on_confidence"]
     search_fields = ["title", "short_title", "slug", "summary"]
@@ -265,7 +269,7 @@ class InstrumentAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Party)
-class PartyAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
+class PartyAdmin(ReferenceAdminMixin, TranslationAdmin, SimpleHistoryAdmin):
     list_display = ["name", "kind", "country", "region", "un_member"]
     list_filter = ["kind", "region", "un_member"]
     search_fields = ["name", "slug", "country"]
@@ -273,7 +277,7 @@ class PartyAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Endorsement)
-class EndorsementAdmin(ReferenceAdminMixin, AllOrNothingImportMixin, SimpleHistoryAdmin):
+class EndorsementAdmin(ReferenceAdminMixin, AllOrNothingImportMixin, TranslationAdmin, SimpleHistoryAdmin):
     resource_classes = [EndorsementResource]
     list_display = ["party", "instrument", "relation", "confidence", "date"]
     list_filter = ["instrument", "relation", "confidence"]
@@ -283,14 +287,14 @@ class EndorsementAdmin(ReferenceAdminMixin, AllOrNothingImportMixin, SimpleHisto
 
 
 @admin.register(Theme)
-class ThemeAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
+class ThemeAdmin(ReferenceAdminMixin, TranslationAdmin, SimpleHistoryAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name", "description"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(ServiceAdminMixin, SoftDeleteAdminMixin, SimpleHistoryAdmin):
+class CommitmentAdmin(ServiceAdminMixin, SoftDeleteAdminMixin, TranslationAdmin, SimpleHistoryAdmin):
     form = CommitmentAdminForm
     list_display = ["title", "instrument", "reference", "current_status", "current_progress", "last_update_on"]
     list_filter = ["instrument", "current_status", "themes", "confidence"]
@@ -406,6 +410,7 @@ class ProgressUpdateAdmin(
             review.append("correction_note")
         return [
             (None, {"fields": [*services.UPDATE_FIELDS, *services.UPDATE_M2M_FIELDS, "version"]}),
+            (_("Translations"), {"fields": ProgressUpdateAdminForm.translation_fields()}),
             (_("Review"), {"fields": [*review, "created_at", "updated_at"]}),
         ]
 
@@ -456,6 +461,8 @@ class ProgressUpdateAdmin(
                     sources=sources.source_dicts(),
                     **fields,
                 )
+            for language, texts in form.changed_translations().items():
+                services.progress_update_translate(update=update, editor=request.user, language=language, **texts)
 
     def construct_change_message(self, request, form, formsets, add=False):
         # The sources were saved by the service, not by the formsets the message would read.
@@ -567,7 +574,7 @@ class SourceAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(OfficialText)
-class OfficialTextAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
+class OfficialTextAdmin(ReferenceAdminMixin, TranslationAdmin, SimpleHistoryAdmin):
     list_display = ["instrument", "language", "url"]
     list_filter = ["language", "instrument"]
     search_fields = ["url", "instrument__short_title"]

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import history, services
+from .i18n import SOURCE_LANGUAGE, localized_name, other_languages, translated_fields
 from .models import NOTE_MAX_LENGTH, Commitment, Party, ProgressUpdate, Source
 
 
@@ -98,6 +99,7 @@ class ProgressUpdateForm(VersionedFormMixin, forms.ModelForm):
         )
         self.fields["status"].help_text = _("Required for an assessment; leave empty for a check.")
         self.set_version_initial()
+        english_text_initial(self)
 
     def clean(self):
         cleaned = super().clean()
@@ -233,6 +235,33 @@ class ProgressUpdateAdminForm(VersionedAdminForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial["correction_note"] = ""  # each correction says what it corrected
+        english_text_initial(self)
+        # The summary and the correction note in the other languages (editors; the English is the record).
+        for language in other_languages():
+            for field in self.TRANSLATED:
+                name = localized_name(field, language)
+                self.fields[name] = forms.CharField(
+                    label=f"{ProgressUpdate._meta.get_field(field).verbose_name} [{language}]",
+                    required=False,
+                    widget=forms.Textarea(attrs={"rows": 4 if field == "summary" else 2}),
+                    max_length=ProgressUpdate._meta.get_field(field).max_length,
+                )
+                self.initial[name] = getattr(self.instance, name, None) or ""
+
+    TRANSLATED = ("summary", "correction_note")
+
+    @classmethod
+    def translation_fields(cls) -> list[str]:
+        return [localized_name(field, language) for language in other_languages() for field in cls.TRANSLATED]
+
+    def changed_translations(self) -> dict:
+        """{language: {"summary": text, "correction_note": text}} for the languages whose texts were changed."""
+        changed = {}
+        for language in other_languages():
+            names = {field: localized_name(field, language) for field in self.TRANSLATED}
+            if any(name in self.changed_data for name in names.values()):
+                changed[language] = {field: self.cleaned_data.get(name, "") for field, name in names.items()}
+        return changed
 
 
 class SourceAdminForm(SourceForm):
@@ -246,3 +275,14 @@ class SourceAdminForm(SourceForm):
     class Meta(SourceForm.Meta):
         fields = ["update", *SourceForm.Meta.fields]
         help_texts = {"update": _("One of the updates whose sources you may change.")}
+
+
+def english_text_initial(form) -> None:
+    """A staff form edits the English text of a translated field (the record; the services write it), even on
+    a French or Chinese page, where the field would otherwise show that language's translation."""
+    instance = form.instance
+    if instance is None or instance.pk is None:
+        return
+    for field in translated_fields(type(instance)):
+        if field in form.fields and field not in form.data:
+            form.initial[field] = getattr(instance, localized_name(field, SOURCE_LANGUAGE)) or ""

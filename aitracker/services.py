@@ -931,6 +931,25 @@ gettext_noop("An earlier version was restored.")
 # --- Translated content ------------------------------------------------------------------------------------
 
 
+@transaction.atomic
+def progress_update_translate(
+    *, update: ProgressUpdate, editor, language: str, summary: str = "", correction_note: str = ""
+) -> ProgressUpdate:
+    """Set an update's summary and correction note in one of the translated languages (editors). The English
+    stays the record; an empty text removes the translation, and the page shows the English, marked."""
+    public_pages_changed()
+    _require_editor(editor)
+    if language not in language_codes() or language == "en":
+        raise ValidationError(_("Unknown language."))
+    current = _lock(update)
+    setattr(current, localized_name("summary", language), (summary or "").strip() or None)
+    setattr(current, localized_name("correction_note", language), (correction_note or "").strip() or None)
+    current.full_clean()
+    _render_summary(current)
+    _save_with_history(current, user=editor, reason=_("Translated"))
+    return current
+
+
 class TranslationFileError(ValueError):
     """A translations file names a model, a record or a field that does not exist, or is not translated."""
 
