@@ -11,11 +11,18 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
-from modeltranslation.admin import TranslationAdmin, TranslationTabularInline
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
-from .forms import BaseSourceFormSet, CommitmentAdminForm, ProgressUpdateAdminForm, SourceAdminForm, SourceForm
+from .forms import (
+    BaseSourceFormSet,
+    CommitmentAdminForm,
+    ProgressUpdateAdminForm,
+    SourceAdminForm,
+    SourceForm,
+    TranslatedContentForm,
+    translation_form_fields,
+)
 from .imports import BoundedImportForm, ImportFileStorage, discard
 from .models import Commitment, Endorsement, Instrument, OfficialText, Party, ProgressUpdate, Source, Theme
 from .resources import IMPORT_HELP, EndorsementResource, ProgressUpdateResource
@@ -244,10 +251,24 @@ class AllOrNothingImportMixin(ImportExportMixin):
         return super().process_result(result, request)
 
 
-# The content's translated fields (aitracker/translation.py) appear once per language ("title [fr]"), through
-# django-modeltranslation's admin classes, without its tabs (they need scripts). Saved by the services like
-# every other field.
-class EndorsementInline(TranslationTabularInline):
+class TranslatedFieldsAdminMixin:
+    """The content's translated fields (aitracker/translation.py): the usual field edits the English text (the
+    record, in every language of the admin), and a "Translations" section holds each other language's text
+    ("title [fr]"). Saved by the services like every other field; an empty translation shows the English,
+    marked, on the public pages."""
+
+    form = TranslatedContentForm
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        names = translation_form_fields(self.model)
+        if names:
+            fieldsets.append((_("Translations"), {"fields": names, "classes": ["collapse"]}))
+        return fieldsets
+
+
+class EndorsementInline(admin.TabularInline):
+    form = TranslatedContentForm
     model = Endorsement
     extra = 0
     autocomplete_fields = ["party"]
@@ -259,7 +280,7 @@ class EndorsementInline(TranslationTabularInline):
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(ReferenceAdminMixin, TranslationAdmin, SimpleHistoryAdmin):
+class InstrumentAdmin(ReferenceAdminMixin, TranslatedFieldsAdminMixin, SimpleHistoryAdmin):
     list_display = ["short_title", "kind", "adopted_on", "adopted_on_confidence", "place"]
     list_filter = ["kind", "adopted_on_confidence"]
     search_fields = ["title", "short_title", "slug", "summary"]
@@ -269,7 +290,7 @@ class InstrumentAdmin(ReferenceAdminMixin, TranslationAdmin, SimpleHistoryAdmin)
 
 
 @admin.register(Party)
-class PartyAdmin(ReferenceAdminMixin, TranslationAdmin, SimpleHistoryAdmin):
+class PartyAdmin(ReferenceAdminMixin, TranslatedFieldsAdminMixin, SimpleHistoryAdmin):
     list_display = ["name", "kind", "country", "region", "un_member"]
     list_filter = ["kind", "region", "un_member"]
     search_fields = ["name", "slug", "country"]
@@ -277,7 +298,7 @@ class PartyAdmin(ReferenceAdminMixin, TranslationAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Endorsement)
-class EndorsementAdmin(ReferenceAdminMixin, AllOrNothingImportMixin, TranslationAdmin, SimpleHistoryAdmin):
+class EndorsementAdmin(ReferenceAdminMixin, AllOrNothingImportMixin, TranslatedFieldsAdminMixin, SimpleHistoryAdmin):
     resource_classes = [EndorsementResource]
     list_display = ["party", "instrument", "relation", "confidence", "date"]
     list_filter = ["instrument", "relation", "confidence"]
@@ -287,14 +308,14 @@ class EndorsementAdmin(ReferenceAdminMixin, AllOrNothingImportMixin, Translation
 
 
 @admin.register(Theme)
-class ThemeAdmin(ReferenceAdminMixin, TranslationAdmin, SimpleHistoryAdmin):
+class ThemeAdmin(ReferenceAdminMixin, TranslatedFieldsAdminMixin, SimpleHistoryAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name", "description"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(ServiceAdminMixin, SoftDeleteAdminMixin, TranslationAdmin, SimpleHistoryAdmin):
+class CommitmentAdmin(ServiceAdminMixin, SoftDeleteAdminMixin, TranslatedFieldsAdminMixin, SimpleHistoryAdmin):
     form = CommitmentAdminForm
     list_display = ["title", "instrument", "reference", "current_status", "current_progress", "last_update_on"]
     list_filter = ["instrument", "current_status", "themes", "confidence"]
@@ -574,7 +595,7 @@ class SourceAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(OfficialText)
-class OfficialTextAdmin(ReferenceAdminMixin, TranslationAdmin, SimpleHistoryAdmin):
+class OfficialTextAdmin(ReferenceAdminMixin, TranslatedFieldsAdminMixin, SimpleHistoryAdmin):
     list_display = ["instrument", "language", "url"]
     list_filter = ["language", "instrument"]
     search_fields = ["url", "instrument__short_title"]

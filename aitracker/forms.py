@@ -9,8 +9,46 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import history, services
-from .i18n import SOURCE_LANGUAGE, localized_name, other_languages, translated_fields
+from .i18n import SOURCE_LANGUAGE, localized_name, other_languages, source_language, translated_fields
 from .models import NOTE_MAX_LENGTH, Commitment, Party, ProgressUpdate, Source
+
+
+def english_text_initial(form) -> None:
+    """A staff form edits the English text of a translated field (the record; the services write it), even on
+    a French or Chinese page, where the field would otherwise show that language's translation."""
+    instance = form.instance
+    if instance is None or instance.pk is None:
+        return
+    for field in translated_fields(type(instance)):
+        if field in form.fields and field not in form.data:
+            form.initial[field] = getattr(instance, localized_name(field, SOURCE_LANGUAGE)) or ""
+
+
+def translation_form_fields(model) -> list[str]:
+    """The admin's fields for the other languages' texts of a model's translated fields ("title_fr", …)."""
+    return [
+        localized_name(field, language)
+        for field in translated_fields(model)
+        if field != "summary_html"
+        for language in other_languages()
+    ]
+
+
+class TranslatedContentFormMixin:
+    """A model form whose translated fields' usual names (`title`) edit the English text, whatever the language
+    of the page, while `title_fr`, `title_zh_hans` (when the form has them) edit the translations."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        english_text_initial(self)
+
+    def _post_clean(self):
+        with source_language():  # construct_instance() assigns `title`: the English column
+            super()._post_clean()
+
+
+class TranslatedContentForm(TranslatedContentFormMixin, forms.ModelForm):
+    pass
 
 
 class HttpURLField(forms.URLField):
@@ -62,7 +100,7 @@ def version_field():
     return forms.CharField(widget=forms.HiddenInput, required=False)
 
 
-class ProgressUpdateForm(VersionedFormMixin, forms.ModelForm):
+class ProgressUpdateForm(TranslatedContentFormMixin, VersionedFormMixin, forms.ModelForm):
     version = version_field()
     progress = forms.IntegerField(
         label=_("Progress (%)"),
@@ -99,7 +137,6 @@ class ProgressUpdateForm(VersionedFormMixin, forms.ModelForm):
         )
         self.fields["status"].help_text = _("Required for an assessment; leave empty for a check.")
         self.set_version_initial()
-        english_text_initial(self)
 
     def clean(self):
         cleaned = super().clean()
@@ -206,7 +243,7 @@ class VersionedAdminForm(VersionedFormMixin, forms.ModelForm):
         return cleaned
 
 
-class CommitmentAdminForm(VersionedAdminForm):
+class CommitmentAdminForm(TranslatedContentFormMixin, VersionedAdminForm):
     class Meta:
         model = Commitment
         fields = [*services.COMMITMENT_FIELDS, "themes", "parties"]
@@ -222,7 +259,7 @@ def correction_note_field(help_text=CORRECTION_NOTE_HELP):
     )
 
 
-class ProgressUpdateAdminForm(VersionedAdminForm):
+class ProgressUpdateAdminForm(TranslatedContentFormMixin, VersionedAdminForm):
     """The admin's change form of an update. Saved by the services (see ProgressUpdateAdmin.save_related); a
     published update's change is a correction, whose note the correction service requires."""
 
@@ -235,7 +272,6 @@ class ProgressUpdateAdminForm(VersionedAdminForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial["correction_note"] = ""  # each correction says what it corrected
-        english_text_initial(self)
         # The summary and the correction note in the other languages (editors; the English is the record).
         for language in other_languages():
             for field in self.TRANSLATED:
@@ -275,14 +311,3 @@ class SourceAdminForm(SourceForm):
     class Meta(SourceForm.Meta):
         fields = ["update", *SourceForm.Meta.fields]
         help_texts = {"update": _("One of the updates whose sources you may change.")}
-
-
-def english_text_initial(form) -> None:
-    """A staff form edits the English text of a translated field (the record; the services write it), even on
-    a French or Chinese page, where the field would otherwise show that language's translation."""
-    instance = form.instance
-    if instance is None or instance.pk is None:
-        return
-    for field in translated_fields(type(instance)):
-        if field in form.fields and field not in form.data:
-            form.initial[field] = getattr(instance, localized_name(field, SOURCE_LANGUAGE)) or ""

@@ -329,7 +329,8 @@ class InstrumentDetailView(DetailView):
             endorsement_groups=groups,
             relation_map=instrument_relation_map(instrument=self.object),
             un_member_count=un_member_count,
-            official_texts=OfficialText.objects.public().filter(instrument=self.object),
+            # The text in the page's language first, when the instrument has one.
+            official_texts=OfficialText.objects.public().filter(instrument=self.object).page_language_first(),
             **commitments_summary(commitments, f"instrument:{self.object.pk}"),
             **kwargs,
         )
