@@ -180,21 +180,44 @@ def translated_value(model, field: str, prefix: str = ""):
     (an untranslated row sorts among the others, by its English). `prefix` reaches it through a relation
     ("instrument__"). Texts compare as the database compares them (SQLite: by code point; PostgreSQL: by the
     database's collation); Chinese text sorts by code point, not by pinyin."""
-    from django.db.models import F
+    from django.db.models import F, TextField
     from django.db.models.functions import Coalesce
 
     language = current_language()
     english = F(prefix + localized_name(field, SOURCE_LANGUAGE))
     if language == SOURCE_LANGUAGE:
         return english
-    return Coalesce(F(prefix + localized_name(field, language)), english)
+    return Coalesce(F(prefix + localized_name(field, language)), english, output_field=TextField())
 
 
 def translated_order(model, field: str):
-    """What to sort by for a column: a translated field by translated_value(), any other field as it is."""
+    """What to sort by for a column: a translated field by translated_value(), any other field as it is; a
+    party's name by the name the page shows (a country's from django-countries, accents folded in French)."""
     from django.db.models import F
 
+    if field == "name" and model._meta.model_name == "party" and current_language() != SOURCE_LANGUAGE:
+        return party_name_order()
     return translated_value(model, field) if field in translated_fields(model) else F(field)
+
+
+def sort_key(text: str) -> str:
+    """Text as it sorts in a list: case and accents folded ("Égypte" among the E)."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def party_name_order():
+    """The parties' displayed names as a sort key, in one expression: countries by their translated name
+    (django-countries, in the page's language), organisations by their translated name, else their English.
+    Chinese names sort by code point (no pinyin collation is available without a further library)."""
+    from django.db.models import Case, TextField, Value, When
+    from django.db.models.functions import Lower
+    from django_countries import countries
+
+    whens = [When(country=code, then=Value(sort_key(str(name)))) for code, name in countries]
+    return Case(*whens, default=Lower(translated_value(None, "name")), output_field=TextField())
 
 
 def text_search_q(model, fields, value: str):

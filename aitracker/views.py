@@ -28,6 +28,7 @@ from .exports import (
     update_export_rows,
 )
 from .filters import UPDATE_ORDERS, CommitmentFilter, PartyFilter, PlainSelect, UpdateFilter, published_since
+from .i18n import translated_order
 from .links import absolute_url, slug_url
 from .maps import commitment_status_map, instrument_relation_map
 from .models import (
@@ -342,7 +343,8 @@ class PartyListView(SingleTableMixin, FilterView):
     template_name = "aitracker/party_list.html"
 
     def get_queryset(self):
-        return with_endorsed_count(Party.objects.public())
+        # By the names the page shows, in its language (aitracker.i18n.translated_order); a ?sort= reorders.
+        return with_endorsed_count(Party.objects.public()).order_by(translated_order(Party, "name"), "pk")
 
     def get(self, request, *args, **kwargs):
         export = request.GET.get("_export")
