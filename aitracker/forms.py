@@ -21,7 +21,12 @@ def english_text_initial(form) -> None:
         return
     for field in translated_fields(type(instance)):
         if field in form.fields and field not in form.data:
-            form.initial[field] = getattr(instance, localized_name(field, SOURCE_LANGUAGE)) or ""
+            # The original column holds the English (the services keep it so, and the history records it: an
+            # earlier version shown for a revert carries its own there).
+            english = instance.__dict__.get(field)
+            if english is None:
+                english = getattr(instance, localized_name(field, SOURCE_LANGUAGE))
+            form.initial[field] = english or ""
 
 
 def translation_form_fields(model) -> list[str]:

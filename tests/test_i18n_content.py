@@ -136,7 +136,7 @@ def test_an_untranslated_field_shows_its_english_marked_and_a_translated_one_its
     assert "<h1>Rendre l IA accessible</h1>" in html
     assert '<div class="pledge-text"><p>Un texte.</p></div>' in html
     # The English page is unchanged, and shows no marker.
-    english = html_of(client, commitment.get_absolute_url())
+    english = html_of(client, localized("commitment_detail", "en", slug=COMMITMENT))
     assert f"<h1>{commitment.title_en}</h1>" in english.replace("&#x27;", "'")
     assert 'class="untranslated"' not in english
 
@@ -197,7 +197,7 @@ def test_downloads_are_in_the_page_language_with_a_code_beside_every_label(clien
     commitment = Commitment.objects.get(slug=COMMITMENT)
     translate("fr", "aitracker.commitment", commitment.pk, title="Titre en français")
     response = client.get(localized("commitment_list", "fr") + "?_export=csv")
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     header = list(rows[0])
     assert header[:12] == [
         "instrument", "instrument_title", "reference", "slug", "title", "text", "themes", "status",
@@ -215,7 +215,9 @@ def test_downloads_are_in_the_page_language_with_a_code_beside_every_label(clien
     assert {"kind", "kind_label", "confidence", "confidence_label", "status", "status_label"} <= set(first)
     assert first["language"] == "zh-Hans"
     parties = list(
-        csv.DictReader(io.StringIO(b"".join(client.get("/fr/parties/?_export=csv").streaming_content).decode()))
+        csv.DictReader(
+            io.StringIO(b"".join(client.get("/fr/parties/?_export=csv").streaming_content).decode("utf-8-sig"))
+        )
     )
     germany = next(row for row in parties if row["slug"] == "germany")
     assert germany["name"] == "Allemagne" and germany["kind"] == "country" and germany["kind_label"]
