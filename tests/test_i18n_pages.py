@@ -34,6 +34,9 @@ ENGLISH_WORDS = [
     "Latest",
     "Skip to main content",
     "not yet translated",
+    "commitments",
+    "updates",
+    "published",
 ]
 ENGLISH_ONLY_ON_CHINESE = ["Sources", "Parties", "Instruments"]
 
