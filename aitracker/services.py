@@ -810,9 +810,11 @@ def reference_restore(*, obj, history_id: int, editor):
     _require_reference(obj)
     current = type(obj).objects.select_for_update().get(pk=obj.pk)
     record = history_record(current, history_id)
-    for field in current._meta.concrete_fields:
-        if not field.primary_key:
-            setattr(current, field.attname, getattr(record, field.attname))
+    with source_language():  # the history keeps a translated field's English in its original column
+        for field in current._meta.concrete_fields:
+            # The per-language columns are not in the history (models.translation_columns): translations stay.
+            if not field.primary_key and hasattr(record, field.attname):
+                setattr(current, field.attname, getattr(record, field.attname))
     before = _binding_facts(current)
     current.full_clean()
     _save_with_history(current, user=editor, reason=restored_reason(record))
