@@ -17,7 +17,7 @@ FIND_PYTHON := for candidate in python$(PYTHON_WANTED) python3.13 python3.12 pyt
 	  fi; \
 	done
 
-.PHONY: help run test serve bench slowclients soak lint format migrate data clean
+.PHONY: help run test serve bench slowclients soak lint format migrate data clean messages
 
 help:
 	@echo "make run    - set up and serve the site with the real data on http://$(HOST):$(PORT), and the job worker"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench  - benchmark the public pages at two data sizes"
 	@echo "make slowclients - 50 slow clients for 60 s against gunicorn alone and behind nginx"
 	@echo "make soak   - five-minute soak test under load while an editor publishes"
+	@echo "make messages - extract the interface's strings into locale/*/django.po and compile them (translators)"
 
 $(PY):
 	@python=$$($(FIND_PYTHON)); \
@@ -114,6 +115,16 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+# Translators (README, "Translating aitracker"): the strings of the code and templates into the French and Chinese
+# catalogues (needs GNU gettext: apt-get install gettext), then compiled to the committed .mo files with polib.
+# File names without line numbers, and no obsolete entries, so that the .po files change only when strings do.
+MAKEMESSAGES_OPTIONS := --locale=fr --locale=zh_Hans --no-obsolete --add-location=file \
+	--ignore=staticfiles --ignore=tests --ignore=bench --ignore=deploy --ignore=fixtures
+messages: $(VENV)/.installed-run
+	@command -v xgettext >/dev/null 2>&1 || { echo "make messages needs GNU gettext (apt-get install gettext)." >&2; exit 1; }
+	$(PY) manage.py makemessages $(MAKEMESSAGES_OPTIONS)
+	$(PY) manage.py compile_catalogues
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .run

@@ -15,7 +15,15 @@ from import_export.formats import base_formats
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
-from .forms import BaseSourceFormSet, CommitmentAdminForm, ProgressUpdateAdminForm, SourceAdminForm, SourceForm
+from .forms import (
+    BaseSourceFormSet,
+    CommitmentAdminForm,
+    ProgressUpdateAdminForm,
+    SourceAdminForm,
+    SourceForm,
+    TranslatedContentForm,
+    translation_form_fields,
+)
 from .imports import BoundedImportForm, ImportFileStorage, discard
 from .models import Commitment, Endorsement, Instrument, OfficialText, Party, ProgressUpdate, Source, Theme
 from .resources import IMPORT_HELP, EndorsementResource, ProgressUpdateResource
@@ -82,7 +90,7 @@ class ServiceAdminMixin:
             return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
         refusal = getattr(request, "aitracker_refusal", None)
         return form if refusal is None else _form_showing(form, refusal)
 
@@ -244,7 +252,24 @@ class AllOrNothingImportMixin(ImportExportMixin):
         return super().process_result(result, request)
 
 
+class TranslatedFieldsAdminMixin:
+    """The content's translated fields (aitracker/translation.py): the usual field edits the English text (the
+    record, in every language of the admin), and a "Translations" section holds each other language's text
+    ("title [fr]"). Saved by the services like every other field; an empty translation shows the English,
+    marked, on the public pages."""
+
+    form = TranslatedContentForm
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        names = translation_form_fields(self.model)
+        if names:
+            fieldsets.append((_("Translations"), {"fields": names, "classes": ["collapse"]}))
+        return fieldsets
+
+
 class EndorsementInline(admin.TabularInline):
+    form = TranslatedContentForm
     model = Endorsement
     extra = 0
     autocomplete_fields = ["party"]
@@ -256,7 +281,7 @@ class EndorsementInline(admin.TabularInline):
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
+class InstrumentAdmin(ReferenceAdminMixin, TranslatedFieldsAdminMixin, SimpleHistoryAdmin):
     list_display = ["short_title", "kind", "adopted_on", "adopted_on_confidence", "place"]
     list_filter = ["kind", "adopted_on_confidence"]
     search_fields = ["title", "short_title", "slug", "summary"]
@@ -266,7 +291,7 @@ class InstrumentAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Party)
-class PartyAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
+class PartyAdmin(ReferenceAdminMixin, TranslatedFieldsAdminMixin, SimpleHistoryAdmin):
     list_display = ["name", "kind", "country", "region", "un_member"]
     list_filter = ["kind", "region", "un_member"]
     search_fields = ["name", "slug", "country"]
@@ -274,7 +299,7 @@ class PartyAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Endorsement)
-class EndorsementAdmin(ReferenceAdminMixin, AllOrNothingImportMixin, SimpleHistoryAdmin):
+class EndorsementAdmin(ReferenceAdminMixin, AllOrNothingImportMixin, TranslatedFieldsAdminMixin, SimpleHistoryAdmin):
     resource_classes = [EndorsementResource]
     list_display = ["party", "instrument", "relation", "confidence", "date"]
     list_filter = ["instrument", "relation", "confidence"]
@@ -284,14 +309,14 @@ class EndorsementAdmin(ReferenceAdminMixin, AllOrNothingImportMixin, SimpleHisto
 
 
 @admin.register(Theme)
-class ThemeAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
+class ThemeAdmin(ReferenceAdminMixin, TranslatedFieldsAdminMixin, SimpleHistoryAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name", "description"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(ServiceAdminMixin, SoftDeleteAdminMixin, SimpleHistoryAdmin):
+class CommitmentAdmin(ServiceAdminMixin, SoftDeleteAdminMixin, TranslatedFieldsAdminMixin, SimpleHistoryAdmin):
     form = CommitmentAdminForm
     list_display = ["title", "instrument", "reference", "current_status", "current_progress", "last_update_on"]
     list_filter = ["instrument", "current_status", "themes", "confidence"]
@@ -421,6 +446,7 @@ class ProgressUpdateAdmin(
             review.append("correction_note")
         return [
             (None, {"fields": [*services.UPDATE_FIELDS, *services.UPDATE_M2M_FIELDS, "version"]}),
+            (_("Translations"), {"fields": ProgressUpdateAdminForm.translation_fields()}),
             (_("Review"), {"fields": [*review, "created_at", "updated_at"]}),
         ]
 
@@ -471,6 +497,8 @@ class ProgressUpdateAdmin(
                     sources=sources.source_dicts(),
                     **fields,
                 )
+            for language, texts in form.changed_translations().items():
+                services.progress_update_translate(update=update, editor=request.user, language=language, **texts)
 
     def construct_change_message(self, request, form, formsets, add=False):
         # The sources were saved by the service, not by the formsets the message would read.
@@ -584,7 +612,7 @@ class SourceAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(OfficialText)
-class OfficialTextAdmin(ReferenceAdminMixin, SimpleHistoryAdmin):
+class OfficialTextAdmin(ReferenceAdminMixin, TranslatedFieldsAdminMixin, SimpleHistoryAdmin):
     list_display = ["instrument", "language", "url"]
     list_filter = ["language", "instrument"]
     search_fields = ["url", "instrument__short_title"]

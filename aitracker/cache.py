@@ -149,14 +149,15 @@ def cached_summary(name: str, compute):
     public can see, which moves to a new generation. Whole pages are cached on top of these for anonymous
     visitors; these serve the rest (staff, a page with a new query string, the first visit after a write).
 
-    `name` says what is counted and over what (e.g. "status-counts:party:12"); the value must not depend on
-    the language. Off when AITRACKER_SUMMARY_CACHE_SECONDS is 0, as in the tests.
+    `name` says what is counted and over what (e.g. "status-counts:party:12"). The key holds the language
+    too, so that a kept value holding names or labels (the map's party names) is never shown in another
+    language. Off when AITRACKER_SUMMARY_CACHE_SECONDS is 0, as in the tests.
     """
     seconds = settings.AITRACKER_SUMMARY_CACHE_SECONDS
     if seconds <= 0:
         return compute()
     generation = current_generation()
-    key = f"{SUMMARY_KEY_PREFIX}:{generation}:{name}"
+    key = f"{SUMMARY_KEY_PREFIX}:{generation}:{get_language()}:{name}"
     value = _cache_call("get", key)
     if value is None:
         value = compute()

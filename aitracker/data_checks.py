@@ -7,10 +7,12 @@ fixtures must pass every rule (tests/test_check_data.py).
 from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import get_language_info
 
-from .models import Commitment, Confidence, Endorsement, Instrument, OfficialText, ProgressUpdate, Source
+from .i18n import SOURCE_LANGUAGE, localized_name, other_languages, translated_fields, translated_models
+from .models import Commitment, Confidence, Endorsement, Instrument, OfficialText, Party, ProgressUpdate, Source
 from .sources import is_http_url, is_primary_source
 
 
@@ -103,6 +105,57 @@ def addresses_not_http():
                     yield Problem(_name(obj), f"{field} is not an http(s) address: {value!r}")
 
 
+def _translatable(model):
+    """The rows whose content a visitor reads, so needs every language: published, live, organisations' names."""
+    if model is ProgressUpdate:
+        return ProgressUpdate.objects.public()
+    if model is Commitment:
+        return Commitment.objects.public()
+    if model is Party:
+        return Party.objects.filter(country="")  # countries' names come from django-countries
+    return model._base_manager.all()
+
+
+def translation_counts() -> dict:
+    """{language: (fields translated, fields to translate)} over every translatable non-empty English field."""
+    counts = {}
+    for language in other_languages():
+        done = total = 0
+        for model, field in _translatable_fields():
+            english = localized_name(field, SOURCE_LANGUAGE)
+            rows = _translatable(model).exclude(**{f"{english}__isnull": True}).exclude(**{english: ""})
+            total += rows.count()
+            column = localized_name(field, language)
+            done += rows.exclude(**{f"{column}__isnull": True}).exclude(**{column: ""}).count()
+        counts[language] = (done, total)
+    return counts
+
+
+def _translatable_fields():
+    for model in translated_models():
+        for field in translated_fields(model):
+            if field != "summary_html":  # rendered from the summary
+                yield model, field
+
+
+def untranslated_content():
+    """Every translatable English text has its French and its Chinese (fixtures/translations/, or the admin)."""
+    for language in other_languages():
+        name = get_language_info(language)["name"]
+        for model, field in _translatable_fields():
+            english = localized_name(field, SOURCE_LANGUAGE)
+            column = localized_name(field, language)
+            rows = _translatable(model).exclude(**{f"{english}__isnull": True}).exclude(**{english: ""})
+            missing = rows.filter(Q(**{f"{column}__isnull": True}) | Q(**{column: ""}))
+            pks = sorted(missing.values_list("pk", flat=True))
+            if pks:
+                shown = ", ".join(str(pk) for pk in pks[:20]) + (", …" if len(pks) > 20 else "")
+                yield Problem(
+                    f"{name} translation",
+                    f"{len(pks)} {model._meta.model_name}.{field} text(s) have no {name} text (pk {shown})",
+                )
+
+
 RULES = (
     published_updates_without_source,
     records_without_source,
@@ -111,6 +164,7 @@ RULES = (
     confirmed_on_secondary_sources,
     updates_dated_in_the_future,
     addresses_not_http,
+    untranslated_content,
 )
 
 

@@ -13,8 +13,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .i18n import current_language, hreflang, translated_text, translated_value
 from .links import slug_url
-from .models import STATUS_VALUES, Commitment, Confidence, Endorsement, Instrument, ProgressUpdate, Source, Status
+from .models import (
+    STATUS_VALUES,
+    Commitment,
+    Confidence,
+    Endorsement,
+    Instrument,
+    ProgressUpdate,
+    Source,
+    Status,
+    Theme,
+)
 from .tables import attach_status_counts
 
 # Downloads of the table: the same rows, every page, with stable machine-readable keys.
@@ -31,16 +42,20 @@ EXPORT_FIELDS = [
     "progress",
     "last_update_on",
     "url",
+    # Added with the translations: the download's language, and the codes of its other enumerations.
+    "confidence",
+    "confidence_label",
+    "language",
 ]
 
 
 _EXPORT_COLUMNS = [
     "instrument__slug",
-    "instrument__short_title",
+    "export_instrument_title",
     "reference",
     "slug",
-    "title",
-    "text",
+    "export_title",
+    "export_text",
     "current_status",
     "current_progress",
     "last_update_on",
@@ -66,16 +81,27 @@ def commitment_export_rows(commitments, *, site_root, chunk_size=1000, as_of=Non
     `site_root` is the site's address without a trailing slash ("https://example.org").
     """
     labels = {value: str(label) for value, label in Status.choices}
+    confidences = {value: str(label) for value, label in Confidence.choices}
+    language = hreflang(current_language())
     theme_names = _joined(
-        Commitment.themes.through.objects.filter(commitment_id=OuterRef("pk")), "commitment_id", "theme__name"
+        Commitment.themes.through.objects.filter(commitment_id=OuterRef("pk")),
+        "commitment_id",
+        translated_value(Theme, "name", "theme__"),
     )
+    # Texts in the download's language (the page's), each one's English where it has no translation yet.
     rows = (
         commitments.prefetch_related(None)
-        .annotate(export_themes=Subquery(theme_names))
-        .values_list(*(_AS_OF_COLUMNS if as_of else _EXPORT_COLUMNS), "export_themes")
+        .annotate(
+            export_themes=Subquery(theme_names),
+            export_instrument_title=translated_value(Instrument, "short_title", "instrument__"),
+            export_title=translated_value(Commitment, "title"),
+            export_text=translated_value(Commitment, "text"),
+        )
+        .values_list(*(_AS_OF_COLUMNS if as_of else _EXPORT_COLUMNS), "export_themes", "confidence")
         .iterator(chunk_size=chunk_size)
     )
-    for instrument, instrument_title, reference, slug, title, text, status, progress, last_update, themes in rows:
+    for (instrument, instrument_title, reference, slug, title, text, status, progress, last_update, themes,
+         confidence) in rows:  # fmt: skip
         yield {
             "instrument": instrument,
             "instrument_title": instrument_title,
@@ -89,6 +115,9 @@ def commitment_export_rows(commitments, *, site_root, chunk_size=1000, as_of=Non
             "progress": progress,
             "last_update_on": last_update.isoformat() if last_update else None,
             "url": site_root + reverse("commitment_detail", kwargs={"slug": slug}),
+            "confidence": confidence,
+            "confidence_label": confidences.get(confidence, ""),
+            "language": language,
         }
 
 
@@ -128,6 +157,10 @@ UPDATE_EXPORT_FIELDS = [
     "correction_note",
     "sources",
     "url",
+    # Added with the translations: the labels beside the codes, and the download's language.
+    "kind_label",
+    "confidence_label",
+    "language",
 ]
 
 
@@ -136,6 +169,9 @@ def update_export_rows(updates, *, site_root, chunk_size=1000, as_of=None):
     number of rows (each update's sources come as one JSON text, its parties as one string), read chunk by
     chunk so that memory stays flat."""
     labels = {value: str(label) for value, label in Status.choices}
+    kinds = {value: str(label) for value, label in ProgressUpdate.Kind.choices}
+    confidences = {value: str(label) for value, label in Confidence.choices}
+    language = hreflang(current_language())
     # Ordered in Python by their key: not every SQLite orders inside an aggregate.
     source = JSONObject(
         id="pk",
@@ -153,7 +189,13 @@ def update_export_rows(updates, *, site_root, chunk_size=1000, as_of=None):
     )
     rows = (
         updates.prefetch_related(None)
-        .annotate(export_sources=Subquery(sources), export_parties=Subquery(parties))
+        .annotate(
+            export_sources=Subquery(sources),
+            export_parties=Subquery(parties),
+            export_title=translated_value(Commitment, "title", "commitment__"),
+            export_summary=translated_value(ProgressUpdate, "summary"),
+            export_correction_note=translated_value(ProgressUpdate, "correction_note"),
+        )
         .values_list(*(_AS_OF_UPDATE_COLUMNS if as_of else _UPDATE_COLUMNS), "export_sources", "export_parties")
         .iterator(chunk_size=chunk_size)
     )
@@ -179,6 +221,9 @@ def update_export_rows(updates, *, site_root, chunk_size=1000, as_of=None):
             "correction_note": correction_note,
             "sources": _sources(sources_json),
             "url": f"{site_root}{slug_url('commitment_detail', commitment)}#update-{pk}",
+            "kind_label": kinds.get(kind, ""),
+            "confidence_label": confidences.get(confidence, ""),
+            "language": language,
         }
 
 
@@ -192,22 +237,25 @@ _UPDATE_COLUMNS = [
     "pk",
     "commitment__instrument__slug",
     "commitment__slug",
-    "commitment__title",
+    "export_title",
     "kind",
     "reported_on",
     "published_at",
     "status",
     "progress",
     "confidence",
-    "summary",
+    "export_summary",
     "corrected_at",
-    "correction_note",
+    "export_correction_note",
 ]
 
-# As of a day (aitracker/asof.py): the versioned fields as they then stood.
+# As of a day (aitracker/asof.py): the versioned fields as they then stood (the texts as then recorded, in
+# English: the kept history holds the record of origin, not its translations).
+_AS_OF_UPDATE_RENAMES = {"export_summary": "as_of_summary", "export_correction_note": "as_of_correction_note"}
 _AS_OF_UPDATE_COLUMNS = [
-    f"as_of_{column}" if column in {"kind", "reported_on", "status", "progress", "confidence", "summary",
-                                    "corrected_at", "correction_note"} else column
+    _AS_OF_UPDATE_RENAMES.get(column)
+    or (f"as_of_{column}" if column in {"kind", "reported_on", "status", "progress", "confidence", "corrected_at"}
+        else column)
     for column in _UPDATE_COLUMNS
 ]  # fmt: skip
 
@@ -223,6 +271,10 @@ PARTY_EXPORT_FIELDS = [
     "commitments_binding",
     *STATUS_VALUES,
     "url",
+    # Added with the translations: the labels beside the codes, and the download's language.
+    "kind_label",
+    "region_label",
+    "language",
 ]
 
 
@@ -234,10 +286,11 @@ def party_export_rows(parties, *, site_root):
 
 def _party_rows(parties, site_root):
     attach_status_counts(parties)
+    language = hreflang(current_language())
     for party in parties:
         yield {
             "slug": party.slug,
-            "name": party.name,
+            "name": translated_text(party, "name"),
             "kind": party.kind,
             "country": party.country.code or "",
             "region": party.region,
@@ -246,6 +299,9 @@ def _party_rows(parties, site_root):
             "commitments_binding": party.bound_count,
             **party.status_counts,
             "url": site_root + party.get_absolute_url(),
+            "kind_label": str(party.get_kind_display()),
+            "region_label": str(party.get_region_display()) if party.region else "",
+            "language": language,
         }
 
 

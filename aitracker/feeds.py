@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.utils.xmlutils import SimplerXMLGenerator
 
+from .i18n import current_language, hreflang, translated_text
 from .links import absolute_url
 from .models import Commitment, Party, ProgressUpdate
 
@@ -67,6 +68,11 @@ class UpdatesFeed(Feed):
     # RFC 4287 requires an author for the feed or for every entry: the updates are the editors' work.
     author_name = gettext_lazy("aitracker editors")
 
+    @property
+    def language(self):
+        """The feed's xml:lang: the language of the address it was fetched at (/fr/feeds/… is in French)."""
+        return hreflang(current_language())
+
     # Every address is absolute on the configured site address, so a feed's ids never change with the Host
     # the feed was fetched through.
     def author_link(self):
@@ -97,7 +103,7 @@ class UpdatesFeed(Feed):
 
     def item_title(self, item):
         what = _("Checked, nothing new") if item.is_check else item.get_status_display()
-        names = ", ".join(party.name for party in item.parties.all())
+        names = ", ".join(translated_text(party, "name") for party in item.parties.all())
         if names:
             return _("%(commitment)s: %(status)s (%(parties)s)") % {
                 "commitment": item.commitment,
@@ -127,7 +133,7 @@ class CommitmentUpdatesFeed(UpdatesFeed):
         return _("aitracker: updates on %(commitment)s") % {"commitment": obj}
 
     def subtitle(self, obj):
-        return obj.text
+        return translated_text(obj, "text")
 
     def link(self, obj):
         return absolute_url(obj.get_absolute_url())
@@ -144,10 +150,12 @@ class PartyUpdatesFeed(UpdatesFeed):
         return absolute_url(reverse("feed_party", kwargs={"slug": obj.slug}))
 
     def title(self, obj):
-        return _("aitracker: updates on %(party)s's actions") % {"party": obj}
+        return _("aitracker: updates on %(party)s's actions") % {"party": translated_text(obj, "name")}
 
     def subtitle(self, obj):
-        return _("Published progress updates that name %(party)s: its own record on the commitments.") % {"party": obj}
+        return _("Published progress updates that name %(party)s: its own record on the commitments.") % {
+            "party": translated_text(obj, "name")
+        }
 
     def link(self, obj):
         return absolute_url(obj.get_absolute_url())

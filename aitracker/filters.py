@@ -12,8 +12,10 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
+from django_countries import countries
 
 from . import asof, search
+from .i18n import text_search_q
 from .models import Commitment, Confidence, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme
 from .querysets import stale_after_days
 
@@ -314,7 +316,12 @@ class PartyFilter(django_filters.FilterSet):
 
     def filter_text(self, queryset, name, value):
         value = value.strip()
-        return queryset.filter(name__icontains=value) if value else queryset
+        if not value:
+            return queryset
+        # A country is also found by its name in the page's language (django-countries' translations).
+        needle = value.casefold()
+        codes = [code for code, name in countries if needle in str(name).casefold()]
+        return queryset.filter(text_search_q(Party, ("name",), value) | Q(country__in=codes))
 
     def filter_nothing(self, queryset, name, value: str):
         # Instrument and relation filter together, in filter_queryset.

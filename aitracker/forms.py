@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import history, services
+from .i18n import SOURCE_LANGUAGE, localized_name, other_languages, source_language, translated_fields
 from .models import (
     NOTE_MAX_LENGTH,
     SUGGESTION_TEXT_MAX_LENGTH,
@@ -23,6 +24,49 @@ from .models import (
     Subscription,
     Suggestion,
 )
+
+
+def english_text_initial(form) -> None:
+    """A staff form edits the English text of a translated field (the record; the services write it), even on
+    a French or Chinese page, where the field would otherwise show that language's translation."""
+    instance = form.instance
+    if instance is None or instance.pk is None:
+        return
+    for field in translated_fields(type(instance)):
+        if field in form.fields and field not in form.data:
+            # The original column holds the English (the services keep it so, and the history records it: an
+            # earlier version shown for a revert carries its own there).
+            english = instance.__dict__.get(field)
+            if english is None:
+                english = getattr(instance, localized_name(field, SOURCE_LANGUAGE))
+            form.initial[field] = english or ""
+
+
+def translation_form_fields(model) -> list[str]:
+    """The admin's fields for the other languages' texts of a model's translated fields ("title_fr", …)."""
+    return [
+        localized_name(field, language)
+        for field in translated_fields(model)
+        if field != "summary_html"
+        for language in other_languages()
+    ]
+
+
+class TranslatedContentFormMixin:
+    """A model form whose translated fields' usual names (`title`) edit the English text, whatever the language
+    of the page, while `title_fr`, `title_zh_hans` (when the form has them) edit the translations."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        english_text_initial(self)
+
+    def _post_clean(self):
+        with source_language():  # construct_instance() assigns `title`: the English column
+            super()._post_clean()
+
+
+class TranslatedContentForm(TranslatedContentFormMixin, forms.ModelForm):
+    pass
 
 
 class HttpURLField(forms.URLField):
@@ -74,7 +118,7 @@ def version_field():
     return forms.CharField(widget=forms.HiddenInput, required=False)
 
 
-class ProgressUpdateForm(VersionedFormMixin, forms.ModelForm):
+class ProgressUpdateForm(TranslatedContentFormMixin, VersionedFormMixin, forms.ModelForm):
     version = version_field()
     progress = forms.IntegerField(
         label=_("Progress (%)"),
@@ -224,7 +268,7 @@ class VersionedAdminForm(VersionedFormMixin, forms.ModelForm):
         return cleaned
 
 
-class CommitmentAdminForm(VersionedAdminForm):
+class CommitmentAdminForm(TranslatedContentFormMixin, VersionedAdminForm):
     class Meta:
         model = Commitment
         fields = [*services.COMMITMENT_FIELDS, "themes", "parties"]
@@ -240,7 +284,7 @@ def correction_note_field(help_text=CORRECTION_NOTE_HELP):
     )
 
 
-class ProgressUpdateAdminForm(VersionedAdminForm):
+class ProgressUpdateAdminForm(TranslatedContentFormMixin, VersionedAdminForm):
     """The admin's change form of an update. Saved by the services (see ProgressUpdateAdmin.save_related); a
     published update's change is a correction, whose note the correction service requires."""
 
@@ -253,6 +297,32 @@ class ProgressUpdateAdminForm(VersionedAdminForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial["correction_note"] = ""  # each correction says what it corrected
+        # The summary and the correction note in the other languages (editors; the English is the record).
+        for language in other_languages():
+            for field in self.TRANSLATED:
+                name = localized_name(field, language)
+                self.fields[name] = forms.CharField(
+                    label=f"{ProgressUpdate._meta.get_field(field).verbose_name} [{language}]",
+                    required=False,
+                    widget=forms.Textarea(attrs={"rows": 4 if field == "summary" else 2}),
+                    max_length=ProgressUpdate._meta.get_field(field).max_length,
+                )
+                self.initial[name] = getattr(self.instance, name, None) or ""
+
+    TRANSLATED = ("summary", "correction_note")
+
+    @classmethod
+    def translation_fields(cls) -> list[str]:
+        return [localized_name(field, language) for language in other_languages() for field in cls.TRANSLATED]
+
+    def changed_translations(self) -> dict:
+        """{language: {"summary": text, "correction_note": text}} for the languages whose texts were changed."""
+        changed = {}
+        for language in other_languages():
+            names = {field: localized_name(field, language) for field in self.TRANSLATED}
+            if any(name in self.changed_data for name in names.values()):
+                changed[language] = {field: self.cleaned_data.get(name, "") for field, name in names.items()}
+        return changed
 
 
 class SourceAdminForm(SourceForm):

@@ -16,6 +16,7 @@ from pathlib import Path
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django_countries import countries
 
 from .links import slug_url
 
@@ -152,6 +153,15 @@ RELATION_ORDER = [
 BOUND_AS_UN_MEMBER = "bound_un_member"
 
 
+def country_display_name(name, code) -> str:
+    """A country's name in the page's language (django-countries' translations); English: the recorded name."""
+    from .i18n import SOURCE_LANGUAGE, current_language
+
+    if code and current_language() != SOURCE_LANGUAGE:
+        return str(countries.name(str(code))) or name
+    return name
+
+
 def _country_parties():
     """Every party with a country: (name, slug, ISO code, UN member). One query, kept with the other
     summaries until the next write."""
@@ -164,21 +174,23 @@ def _country_parties():
             (name, slug, str(country), un_member)
             for name, slug, country, un_member in Party.objects.public()
             .exclude(country="")
-            .values_list("name", "slug", "country", "un_member")
+            .values_list("name_en", "slug", "country", "un_member")
         ],
     )
 
 
 def _others():
     return [
-        MapEntry(name, slug_url("party_detail", slug), code, NO_RECORD) for name, slug, code, _un in _country_parties()
+        MapEntry(country_display_name(name, code), slug_url("party_detail", slug), code, NO_RECORD)
+        for name, slug, code, _un in _country_parties()
     ]
 
 
 def _entries(rows):
-    """Map entries from (name, slug, ISO code, category) rows."""
+    """Map entries from (name, slug, ISO code, category) rows, each named in the page's language."""
     return [
-        MapEntry(name, slug_url("party_detail", slug), str(code or ""), category) for name, slug, code, category in rows
+        MapEntry(country_display_name(name, code), slug_url("party_detail", slug), str(code or ""), category)
+        for name, slug, code, category in rows
     ]
 
 
@@ -192,7 +204,7 @@ def instrument_relation_map(*, instrument, endorsements=None) -> WorldMap:
     categories = [Category(key, labels[key], f"fill-rel-{key}") for key in RELATION_ORDER if key in labels]
     if endorsements is None:
         endorsements = Endorsement.objects.public().filter(instrument=instrument)
-    rows = list(endorsements.values_list("party__name", "party__slug", "party__country", "relation"))
+    rows = list(endorsements.values_list("party__name_en", "party__slug", "party__country", "relation"))
     if instrument.adoption == Instrument.Adoption.WITHOUT_VOTE:
         categories.insert(
             len([key for key in RELATION_ORDER[:5] if key in labels]),
@@ -226,7 +238,7 @@ def commitment_status_map(*, commitment, table_id="", rows=None) -> WorldMap:
         rows = (
             PartyStatus.objects.public()
             .filter(commitment=commitment)
-            .values_list("party__name", "party__slug", "party__country", "status")
+            .values_list("party__name_en", "party__slug", "party__country", "status")
         )
     return build_map(
         heading=_("Where each party stands"),

@@ -13,6 +13,7 @@
   one person (BREACH needs a secret in a compressed body that also reflects the attacker's input).
 - `lockout_response`: django-axes' lockout page, saying when the visitor may try again.
 - `client_ip`: the visitor's address for django-axes, behind as many trusted proxies as configured.
+- `PathLocaleMiddleware` (in place of Django's LocaleMiddleware): the address alone decides the language.
 """
 
 import logging
@@ -30,9 +31,10 @@ from django.http import HttpResponse
 from django.middleware.gzip import GZipMiddleware
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from .auth import address_failures
+from .i18n import SOURCE_LANGUAGE, hreflang, strip_language_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ def is_private(request, response) -> bool:
     Being logged in is read from the session cookie rather than `request.user`, so that deciding this never
     needs the database (which may be the thing that is failing).
     """
-    path = request.path_info
+    path = strip_language_prefix(request.path_info)  # /fr/admin/ is as private as /admin/
     if any(path.startswith(prefix) for prefix in settings.AITRACKER_PRIVATE_PATH_PREFIXES):
         return True
     cookie = settings.SESSION_COOKIE_NAME
@@ -202,3 +204,23 @@ def client_ip(request) -> str | None:
         return remote
     forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
     return forwarded[-proxies] if len(forwarded) >= proxies else remote
+
+
+class PathLocaleMiddleware:
+    """The language of a page is the one its address names: `/fr/…` French, `/zh-hans/…` Simplified Chinese,
+    anything else English (i18n_patterns with prefix_default_language=False, and the unprefixed /healthz,
+    /sitemap.xml, /robots.txt…). Neither a cookie nor the browser's Accept-Language changes it, and nothing
+    redirects: one address is one page in one language, which the page cache and any CDN can key on the
+    address alone (so no `Vary: Accept-Language` either). `Content-Language` names the page's language.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        language = translation.get_language_from_path(request.path_info) or SOURCE_LANGUAGE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", hreflang(language))
+        return response

@@ -50,6 +50,13 @@ def text_limit(length):
     return [MaxLengthValidator(length)]
 
 
+def translation_columns(*fields) -> list[str]:
+    """The per-language columns django-modeltranslation adds to these fields (aitracker/translation.py). The
+    history records a translated field's original column, which the services keep equal to its English text
+    (aitracker.i18n.sync_original_columns); the translations are not part of it."""
+    return [f"{field}_{code.replace('-', '_')}" for field in fields for code, _name in settings.LANGUAGES]
+
+
 class Confidence(models.TextChoices):
     CONFIRMED = "confirmed", _("Confirmed")
     REPORTED = "reported", _("Reported")
@@ -126,7 +133,7 @@ class Instrument(models.Model):
         help_text=_("Says whom the instrument binds: its signatories, every UN member state, or those voting yes."),
     )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=translation_columns("title", "short_title", "summary", "note", "place"))
     objects = InstrumentQuerySet.as_manager()
 
     class Meta:
@@ -168,7 +175,7 @@ class OfficialText(models.Model):
     url = models.URLField(_("address"), max_length=500)
     note = models.CharField(_("note"), max_length=300, blank=True, help_text=_("E.g. who publishes this copy."))
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=translation_columns("note"))
     objects = OfficialTextQuerySet.as_manager()
 
     class Meta:
@@ -218,7 +225,7 @@ class Party(models.Model):
         help_text=_("Bound by every UN General Assembly resolution adopted without a vote."),
     )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=translation_columns("name"))
     objects = PartyQuerySet.as_manager()
 
     class Meta:
@@ -240,7 +247,9 @@ class Party(models.Model):
         ]
 
     def __str__(self):
-        return self.name
+        from .i18n import translated_text
+
+        return translated_text(self, "name")  # a country's in the page's language (django-countries)
 
     def get_absolute_url(self):
         return slug_url("party_detail", self.slug)
@@ -273,7 +282,7 @@ class Endorsement(models.Model):
     confidence = models.CharField(_("confidence"), max_length=16, choices=Confidence.choices)
     note = models.TextField(_("note"), blank=True, validators=text_limit(NOTE_MAX_LENGTH))
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=translation_columns("note"))
     objects = EndorsementQuerySet.as_manager()
 
     class Meta:
@@ -303,7 +312,7 @@ class Theme(models.Model):
     name = models.CharField(_("name"), max_length=120, unique=True)
     description = models.TextField(_("description"), blank=True, validators=text_limit(TEXT_MAX_LENGTH))
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=translation_columns("name", "description"))
     objects = ThemeQuerySet.as_manager()
 
     class Meta:
@@ -366,7 +375,7 @@ class Commitment(ReviewedMixin, models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(m2m_fields=[themes, parties])
+    history = HistoricalRecords(m2m_fields=[themes, parties], excluded_fields=translation_columns("title", "text"))
     objects = CommitmentQuerySet.as_manager()
 
     class Meta:
@@ -502,7 +511,10 @@ class ProgressUpdate(models.Model):
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
 
     # The stored HTML is derived from the summary: a restore renders it again.
-    history = HistoricalRecords(m2m_fields=[parties], excluded_fields=["summary_html"])
+    history = HistoricalRecords(
+        m2m_fields=[parties],
+        excluded_fields=["summary_html", *translation_columns("summary", "summary_html", "correction_note")],
+    )
     objects = ProgressUpdateQuerySet.as_manager()
 
     class Meta:

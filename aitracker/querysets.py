@@ -49,6 +49,13 @@ class OfficialTextQuerySet(models.QuerySet):
     def public(self):
         return self.all()
 
+    def page_language_first(self):
+        """The official text in the active language first, then the others in their usual order."""
+        from django.utils.translation import get_language
+
+        first = models.Case(models.When(language=get_language(), then=0), default=1)
+        return self.order_by(first, "language")
+
 
 class PartyQuerySet(models.QuerySet):
     def public(self):

@@ -21,6 +21,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, override
 
 from . import alerts, tasks
 from .cache import public_pages_changed
@@ -28,6 +29,14 @@ from .history import (
     check_version,
     history_record,
     restored_reason,
+)
+from .i18n import (
+    all_localized_names,
+    language_codes,
+    localized_name,
+    source_language,
+    sync_original_columns,
+    translated_fields,
 )
 from .models import (
     LINK_BROKEN_AFTER_FAILURES,
@@ -365,12 +374,16 @@ def _save_with_history(obj, *, user, reason="", **kwargs):
     """Save and record who did it and why, also outside a request (commands, imports, tests)."""
     obj._history_user = user
     obj._change_reason = reason
+    sync_original_columns(obj)  # the history records the English text of a translated field
     obj.save(**kwargs)
 
 
 def _render_summary(update) -> None:
-    """Render the summary once, here, so that no page view ever runs the Markdown parser on stored text."""
-    update.summary_html = render_markdown(update.summary)
+    """Render the summary once, here, so that no page view ever runs the Markdown parser on stored text: in
+    every language it has (summary_<lang> -> summary_html_<lang>; no summary in a language, no HTML)."""
+    for language in language_codes():
+        summary = getattr(update, localized_name("summary", language))
+        setattr(update, localized_name("summary_html", language), render_markdown(summary) if summary else None)
 
 
 def progress_updates_rerender(*, batch_size: int = 500) -> int:
@@ -378,18 +391,21 @@ def progress_updates_rerender(*, batch_size: int = 500) -> int:
     which carry no HTML); returns how many changed. The HTML is derived data: no history entry is written."""
     changed = 0
     with transaction.atomic():
-        rows = ProgressUpdate.objects.order_by("pk").values_list("pk", "summary", "summary_html")
+        summaries = [localized_name("summary", language) for language in language_codes()]
+        htmls = [localized_name("summary_html", language) for language in language_codes()]
+        rows = ProgressUpdate.objects.order_by("pk").values_list("pk", *summaries, *htmls)
         pending = []
-        for pk, summary, stored in rows.iterator(chunk_size=batch_size):
-            html = render_markdown(summary)
-            if html != stored:
-                pending.append(ProgressUpdate(pk=pk, summary_html=html))
+        for pk, *texts in rows.iterator(chunk_size=batch_size):
+            stored = texts[len(summaries) :]
+            rendered = [render_markdown(text) if text else None for text in texts[: len(summaries)]]
+            if rendered != stored:
+                pending.append(ProgressUpdate(pk=pk, **dict(zip(htmls, rendered, strict=True))))
             if len(pending) >= batch_size:
-                ProgressUpdate.objects.bulk_update(pending, ["summary_html"])
+                ProgressUpdate.objects.bulk_update(pending, htmls)
                 changed += len(pending)
                 pending = []
         if pending:
-            ProgressUpdate.objects.bulk_update(pending, ["summary_html"])
+            ProgressUpdate.objects.bulk_update(pending, htmls)
             changed += len(pending)
         if changed:
             public_pages_changed()
@@ -414,7 +430,8 @@ def progress_update_create(*, commitment, author, sources=(), parties=(), **fiel
     """Create a draft update with its sources (a list of dicts of Source fields) and the parties it names."""
     if not user_is_analyst(author):
         raise PermissionDenied(_("Only analysts and editors may log progress updates."))
-    update = ProgressUpdate(commitment=commitment, author=author, state=State.DRAFT, **fields)
+    with source_language():  # the staff workflow writes the English text; translations come in the admin
+        update = ProgressUpdate(commitment=commitment, author=author, state=State.DRAFT, **fields)
     _check_future(update.reported_on)
     _check_commitment_live(update.commitment_id)
     update.full_clean()
@@ -564,8 +581,9 @@ def _apply_update_fields(update, fields) -> None:
     unknown = set(fields) - set(UPDATE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
-    for field, value in fields.items():
-        setattr(update, field, value)
+    with source_language():
+        for field, value in fields.items():
+            setattr(update, field, value)
     _check_future(update.reported_on)
     _check_commitment_live(update.commitment_id)
     update.full_clean()
@@ -611,7 +629,8 @@ def progress_update_correct(
     check_version(obj=current, expected_version=expected_version)
     previous_commitment_id = current.commitment_id
     current.corrected_at = timezone.now()
-    current.correction_note = note.strip()
+    with source_language():
+        current.correction_note = note.strip()
     _apply_update_fields(current, fields)  # validates the note's length too
     _save_with_history(current, user=editor, reason=_("Corrected"))
     _set_parties(current, parties)
@@ -662,9 +681,10 @@ def progress_update_restore(*, update: ProgressUpdate, history_id: int, editor, 
         raise ValidationError(_("There is no such version of this update."))
     previous_commitment_id = current.commitment_id
     sources = _sources_of_version(current, record)
-    for field in UPDATE_FIELDS:
-        attname = current._meta.get_field(field).attname
-        setattr(current, attname, getattr(record, attname))
+    with source_language():  # the history keeps the English text (_save_with_history)
+        for field in UPDATE_FIELDS:
+            attname = current._meta.get_field(field).attname
+            setattr(current, attname, getattr(record, attname))
     _check_commitment_live(current.commitment_id)
     current.full_clean()
     _render_summary(current)
@@ -672,7 +692,8 @@ def progress_update_restore(*, update: ProgressUpdate, history_id: int, editor, 
     reason = _("Restored the version of %(when)s") % {"when": when}
     if current.state == State.PUBLISHED:
         current.corrected_at = timezone.now()
-        current.correction_note = _("An earlier version was restored.")
+        with source_language():
+            current.correction_note = gettext_in_source_language("An earlier version was restored.")
     _save_with_history(current, user=editor, reason=reason)
     _set_parties(current, [row.party_id for row in record.parties.all()])
     _sync_sources(update=current, sources=sources, user=editor)
@@ -693,9 +714,10 @@ def commitment_restore(*, commitment: Commitment, history_id: int, editor, expec
     record = current.history.filter(history_id=history_id).first()
     if record is None or record.history_type == "-":
         raise ValidationError(_("There is no such version of this commitment."))
-    for field in COMMITMENT_FIELDS:
-        attname = current._meta.get_field(field).attname
-        setattr(current, attname, getattr(record, attname))
+    with source_language():  # the history keeps the English text (_save_with_history)
+        for field in COMMITMENT_FIELDS:
+            attname = current._meta.get_field(field).attname
+            setattr(current, attname, getattr(record, attname))
     current.full_clean()
     when = formats.date_format(timezone.localtime(record.history_date), "DATETIME_FORMAT")
     _save_with_history(current, user=editor, reason=_("Restored the version of %(when)s") % {"when": when})
@@ -826,9 +848,11 @@ def reference_restore(*, obj, history_id: int, editor):
     _require_reference(obj)
     current = type(obj).objects.select_for_update().get(pk=obj.pk)
     record = history_record(current, history_id)
-    for field in current._meta.concrete_fields:
-        if not field.primary_key:
-            setattr(current, field.attname, getattr(record, field.attname))
+    with source_language():  # the history keeps a translated field's English in its original column
+        for field in current._meta.concrete_fields:
+            # The per-language columns are not in the history (models.translation_columns): translations stay.
+            if not field.primary_key and hasattr(record, field.attname):
+                setattr(current, field.attname, getattr(record, field.attname))
     before = _binding_facts(current)
     current.full_clean()
     _save_with_history(current, user=editor, reason=restored_reason(record))
@@ -867,7 +891,8 @@ def commitment_save(*, commitment: Commitment, editor, themes=None, parties=None
         if current.deleted_at is not None:
             raise ValidationError(_("This commitment has been deleted; restore it first."))
         check_version(obj=current, expected_version=expected_version)
-        for field in COMMITMENT_FIELDS:
+        # A translated field is copied in every language (the admin edits each one).
+        for field in all_localized_names(Commitment, COMMITMENT_FIELDS):
             attname = current._meta.get_field(field).attname
             setattr(current, attname, getattr(commitment, attname))
         reason = reason or _("Changed")
@@ -1212,3 +1237,103 @@ def subscribers_purge_unconfirmed(*, now=None) -> int:
     Subscription.objects.filter(confirmed_at__isnull=True, created_at__lt=cutoff).delete()
     _deleted, by_model = Subscriber.objects.filter(subscriptions__isnull=True, created_at__lt=cutoff).delete()
     return by_model.get(Subscriber._meta.label, 0)
+
+
+def gettext_in_source_language(message: str) -> str:
+    """A sentence the site writes into content (a correction note): in English, the content's source language."""
+    with override("en"):
+        return _(message)
+
+
+gettext_noop("An earlier version was restored.")
+
+
+# --- Translated content ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def progress_update_translate(
+    *, update: ProgressUpdate, editor, language: str, summary: str = "", correction_note: str = ""
+) -> ProgressUpdate:
+    """Set an update's summary and correction note in one of the translated languages (editors). The English
+    stays the record; an empty text removes the translation, and the page shows the English, marked."""
+    public_pages_changed()
+    _require_editor(editor)
+    if language not in language_codes() or language == "en":
+        raise ValidationError(_("Unknown language."))
+    current = _lock(update)
+    setattr(current, localized_name("summary", language), (summary or "").strip() or None)
+    setattr(current, localized_name("correction_note", language), (correction_note or "").strip() or None)
+    current.full_clean()
+    _render_summary(current)
+    _save_with_history(current, user=editor, reason=_("Translated"))
+    return current
+
+
+class TranslationFileError(ValueError):
+    """A translations file names a model, a record or a field that does not exist, or is not translated."""
+
+
+def content_translations_load(*, language: str, data: dict, rerender: bool = True) -> int:
+    """Write one language's translations of the content, `{"app_label.model": {"pk": {"field": "text"}}}`
+    (fixtures/translations/<lang>.json), in one transaction, with one UPDATE per model and set of fields;
+    returns how many fields were written (`rerender=False`: the caller renders the summaries itself).
+
+    The whole file is checked first: an unknown model, record or field, or a field that is not translated, is
+    refused with the place it is at, and nothing is written.
+    """
+    from django.apps import apps
+
+    if language not in language_codes() or language == "en":
+        raise TranslationFileError(f"{language!r} is not one of the site's translated languages")
+    plans = []
+    for label, records in data.items():
+        try:
+            model = apps.get_model(label)
+        except (LookupError, ValueError):
+            raise TranslationFileError(f"{label}: no such model") from None
+        allowed = set(translated_fields(model)) - {"summary_html"}
+        if not isinstance(records, dict):
+            raise TranslationFileError(f"{label}: expected an object of records by primary key")
+        for pk, fields in records.items():
+            if not isinstance(fields, dict):
+                raise TranslationFileError(f"{label} {pk}: expected an object of fields")
+            unknown = set(fields) - allowed
+            if unknown:
+                raise TranslationFileError(
+                    f"{label} {pk}: not a translated field: {', '.join(sorted(unknown))} "
+                    f"(translated: {', '.join(sorted(allowed))})"
+                )
+            for field, text in fields.items():
+                if not isinstance(text, str):
+                    raise TranslationFileError(f"{label} {pk} {field}: the translation must be a string")
+        wanted = {str(pk) for pk in records}
+        found = {str(pk) for pk in model._base_manager.filter(pk__in=list(records)).values_list("pk", flat=True)}
+        missing = sorted(wanted - found)
+        if missing:
+            raise TranslationFileError(f"{label}: no record with primary key {', '.join(missing)}")
+        plans.append((model, records))
+    written = 0
+    with transaction.atomic():
+        public_pages_changed()
+        for model, records in plans:
+            objects = []
+            columns = set()
+            for pk, fields in records.items():
+                obj = model(pk=int(pk) if str(pk).isdigit() else pk)
+                for field, text in fields.items():
+                    column = localized_name(field, language)
+                    setattr(obj, column, text.strip() or None)
+                    columns.add(column)
+                objects.append(obj)
+                written += len(fields)
+            by_columns = defaultdict(list)
+            for obj in objects:
+                present = tuple(sorted(c for c in columns if c in obj.__dict__ and obj.__dict__[c] is not None))
+                by_columns[present].append(obj)
+            for present, group in by_columns.items():
+                if present:
+                    model._base_manager.bulk_update(group, list(present), batch_size=500)
+        if rerender and ProgressUpdate in {model for model, _records in plans}:
+            progress_updates_rerender()
+    return written

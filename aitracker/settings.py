@@ -51,6 +51,8 @@ if not AITRACKER_SITE_URL.startswith(("http://", "https://")) or "/" in AITRACKE
     )
 
 INSTALLED_APPS = [
+    # Before the admin, so that its admin mixins and the translated fields are in place when the admin loads.
+    "modeltranslation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -95,7 +97,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "aitracker.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # The address alone decides the language (/fr/…, /zh-hans/…, English at the root): never a cookie or the
+    # browser's Accept-Language (aitracker.middleware.PathLocaleMiddleware).
+    "aitracker.middleware.PathLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -136,6 +140,7 @@ TEMPLATES = [
                 "aitracker.context_processors.canonical",
                 "aitracker.context_processors.staff",
                 "aitracker.context_processors.search_box",
+                "aitracker.context_processors.languages",
             ],
         },
     },
@@ -226,6 +231,13 @@ LOGOUT_REDIRECT_URL = "dashboard"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and numbers in each language's own conventions (aitracker/formats/<lang>/formats.py).
+FORMAT_MODULE_PATH = ["aitracker.formats"]
+# Content (instruments, commitments, themes, updates…) in each language, through django-modeltranslation
+# (aitracker/translation.py): English is the default, and the fallback of a field not yet translated.
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_LANGUAGES = ("en", "fr", "zh-hans")
+MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

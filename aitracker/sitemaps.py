@@ -7,19 +7,27 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 
+from .i18n import language_codes, language_prefix
 from .links import absolute_url
 from .models import Commitment, Instrument, Party, Theme
 from .templatetags.aitracker_tags import SECTION_ROOTS
 
-# Staff and account pages: nothing for a search engine there (and they answer only to staff anyway).
-DISALLOWED = ("/admin/", "/accounts/", "/review/", "/staff/", "/my/")
+# Staff and account pages: nothing for a search engine there (and they answer only to staff anyway), in every
+# language (/fr/admin/ too).
+STAFF_PATHS = ("/admin/", "/accounts/", "/review/", "/staff/", "/my/")
+DISALLOWED = tuple(language_prefix(language) + path for language in language_codes() for path in STAFF_PATHS)
 
 
 class SiteSitemap(sitemaps.Sitemap):
     """Addresses on the configured site address (AITRACKER_SITE_URL) rather than the request's Host.
 
     `get_domain()` is how django.contrib.sitemaps picks the host of every <loc>; tests/test_web_conventions.py
-    pins that it still does."""
+    pins that it still does. Every page is listed in every language, each with its alternates (hreflang) and
+    the English page as x-default."""
+
+    i18n = True
+    alternates = True
+    x_default = True
 
     def get_domain(self, site=None):
         return absolute_url("").split("://", 1)[1]

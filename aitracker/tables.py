@@ -21,6 +21,7 @@ from django_tables2.data import TableQuerysetData
 
 from . import asof
 from .cache import cached_summary, generation_expression, read_generation
+from .i18n import translated_html, translated_order
 from .links import slug_url
 from .models import STATUS_VALUES, Commitment, Endorsement, Party, PartyStatus, Status
 from .templatetags.aitracker_tags import progress_bar_html, status_badge_html, time_tag
@@ -30,8 +31,11 @@ MAX_PER_PAGE = 100
 
 def _ordered(queryset, is_descending, *fields):
     """Order by fields with empty values last either way, then by pk so that pages never overlap."""
+    # A translated field sorts by what the page shows: its text in the page's language, else its English.
+    expressions = [translated_order(queryset.model, field) for field in fields]
     expressions = [
-        F(field).desc(nulls_last=True) if is_descending else F(field).asc(nulls_last=True) for field in fields
+        expression.desc(nulls_last=True) if is_descending else expression.asc(nulls_last=True)
+        for expression in expressions
     ]
     return queryset.order_by(*expressions, "pk"), True
 
@@ -158,17 +162,21 @@ class CommitmentTable(tables.Table):
 
     def render_instrument(self, record):
         return format_html(
-            '<a href="{}">{}</a>', slug_url("instrument_detail", record.instrument.slug), record.instrument
+            '<a href="{}">{}</a>',
+            slug_url("instrument_detail", record.instrument.slug),
+            translated_html(record.instrument, "short_title"),
         )
 
     def render_title(self, record):
-        return format_html('<a href="{}">{}</a>', slug_url("commitment_detail", record.slug), record.title)
+        return format_html(
+            '<a href="{}">{}</a>', slug_url("commitment_detail", record.slug), translated_html(record, "title")
+        )
 
     def render_themes(self, record):
         themes = record.themes.all()
         if not themes:
             return "—"
-        links = ((slug_url("theme_detail", theme.slug), theme.name) for theme in themes)
+        links = ((slug_url("theme_detail", theme.slug), translated_html(theme, "name")) for theme in themes)
         return format_html_join(", ", '<a href="{}">{}</a>', links)
 
     # A table as of a day (aitracker/asof.py) carries each row's record of that day as `as_of_*` annotations.
@@ -312,6 +320,9 @@ class PartyTable(tables.Table):
             )
             rows.append(format_html('<tr class="{}">{}</tr>', "odd" if number % 2 else "even", cells))
         return mark_safe("\n".join(rows))
+
+    def render_name(self, record):
+        return translated_html(record, "name")  # a country's name from django-countries, in the page's language
 
     def order_name(self, queryset, is_descending):
         return _ordered(queryset, is_descending, "name")

@@ -1,3 +1,4 @@
+from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path
@@ -7,7 +8,12 @@ from .cache import cache_public_page
 from .feeds import readable_in_browsers
 from .sitemaps import SITEMAPS, favicon, robots_txt, sitemap_index
 
-urlpatterns = [
+# Every page a person reads, in each language: English at the root, French under /fr/, Chinese under
+# /zh-hans/ (aitracker.middleware.PathLocaleMiddleware activates the language the address names). The admin too,
+# so that an editor reads it in their language and the address still decides it (no cookie, no browser hint).
+# Outside them, for machines, one address each: /healthz, /readyz, /robots.txt, /favicon.ico, the sitemaps
+# (which list every page in every language with its alternates), static files, and the API (/api/v1/).
+localized_patterns = [
     path("admin/", admin.site.urls),
     path("", include("aitracker.staff_urls")),
     # Public site: anonymous visitors get these from the page cache (aitracker.cache).
@@ -49,6 +55,10 @@ urlpatterns = [
     path("follow/confirm/<str:token>/", follow_views.confirm, name="follow_confirm"),
     path("follow/unsubscribe/<str:token>/", follow_views.unsubscribe, name="follow_unsubscribe"),
     path("follow/manage/<str:token>/", follow_views.manage, name="follow_manage"),
+]
+
+urlpatterns = [
+    *i18n_patterns(*localized_patterns, prefix_default_language=False),
     path("robots.txt", robots_txt, name="robots_txt"),
     path("favicon.ico", favicon, name="favicon"),
     # An index of one sitemap per kind of page: a sitemap holds at most 50,000 addresses, and a section that

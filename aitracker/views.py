@@ -53,6 +53,7 @@ from .filters import (
     published_since,
 )
 from .forms import SuggestionForm, suggest_started_token
+from .i18n import translated_order
 from .links import absolute_url, slug_url
 from .maps import commitment_status_map, instrument_relation_map
 from .middleware import client_ip
@@ -422,7 +423,8 @@ class InstrumentDetailView(AsOfMixin, DetailView):
             endorsement_groups=groups,
             relation_map=instrument_relation_map(instrument=self.object, endorsements=shown),
             un_member_count=un_member_count,
-            official_texts=OfficialText.objects.public().filter(instrument=self.object),
+            # The text in the page's language first, when the instrument has one.
+            official_texts=OfficialText.objects.public().filter(instrument=self.object).page_language_first(),
             status_chart=charts.status_chart(instrument=self.object),
             **summary,
             **kwargs,
@@ -435,7 +437,8 @@ class PartyListView(SingleTableMixin, FilterView):
     template_name = "aitracker/party_list.html"
 
     def get_queryset(self):
-        return with_endorsed_count(Party.objects.public())
+        # By the names the page shows, in its language (aitracker.i18n.translated_order); a ?sort= reorders.
+        return with_endorsed_count(Party.objects.public()).order_by(translated_order(Party, "name"), "pk")
 
     def get(self, request, *args, **kwargs):
         export = request.GET.get("_export")

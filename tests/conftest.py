@@ -26,6 +26,18 @@ def _page_cache_off(settings):
     page_cache.reset_cache_breaker()
 
 
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """A request activates the language of its address and leaves it active in the thread (as Django's own
+    LocaleMiddleware does: a streamed download is written after the middleware returns). Each test starts in
+    English, whatever the previous one requested."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
+
+
 @pytest.fixture
 def real_data(db):
     """The real data of fixtures/, loaded the way `make run` loads it."""

@@ -541,10 +541,11 @@ class HostileMarkup(HTMLParser):
             self.problems.append(f"<{tag}>")
         if tag == "meta" and "http-equiv" in attributes:
             self.problems.append("<meta http-equiv>")
-        # Style sheets and icons come from the site; the canonical link names the page on the site's own address.
-        canonical = attributes.get("rel") == "canonical" and (attributes.get("href") or "").startswith(
-            settings.AITRACKER_SITE_URL + "/"
-        )
+        # Style sheets and icons come from the site; the canonical and hreflang links name the page on the site's
+        # own address.
+        canonical = (
+            attributes.get("rel") == "canonical" or (attributes.get("rel") == "alternate" and "hreflang" in attributes)
+        ) and (attributes.get("href") or "").startswith(settings.AITRACKER_SITE_URL + "/")
         if tag == "link" and not canonical and not (attributes.get("href") or "/").startswith("/"):
             self.problems.append(f"<link href={attributes['href']!r}>")
         if tag in ("form", "button") and re.match(r"\s*(https?:)?//", attributes.get("action") or ""):

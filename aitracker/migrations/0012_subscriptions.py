@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("aitracker", "0010_official_texts"),
+        ("aitracker", "0011_translations"),
     ]
 
     operations = [

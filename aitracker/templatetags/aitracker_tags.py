@@ -6,18 +6,18 @@ import json
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
 from django.template.loader import get_template
+from django.utils import formats
 from django.utils.dateformat import format as format_date
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 from aitracker import querysets
+from aitracker.i18n import translated_html, translated_text
 from aitracker.models import Status
 from aitracker.rendering import render_markdown
 
 register = template.Library()
-
-DATE_FORMAT = "j M Y"
 
 
 def status_badge_html(status) -> str:
@@ -75,10 +75,11 @@ def http_url(value):
 
 @register.filter
 def display_date(value):
-    """The one date format of the site: "11 Feb 2025"."""
+    """The one date format of the site, in the page's language: "11 Feb 2025", "11 février 2025",
+    "2025年2月11日" (DATE_FORMAT of aitracker/formats/<lang>/formats.py, else Django's own for the language)."""
     if not value:
         return ""
-    return format_date(value, DATE_FORMAT)
+    return formats.date_format(value, "DATE_FORMAT")
 
 
 @register.filter
@@ -224,3 +225,20 @@ def suggestions_waiting():
     from aitracker.models import Suggestion
 
     return Suggestion.objects.waiting().count()
+
+
+@register.simple_tag
+def tr(obj, field, format="text"):
+    """A content field in the page's language: `{% tr commitment "title" %}`, `{% tr update "summary_html" "html" %}`.
+
+    Formats: text (escaped, the default), linebreaks, urlize, urlize_linebreaksbr, html (stored, sanitised HTML).
+    A field with no translation in the page's language shows its English text inside `lang="en"`, with a quiet
+    "not yet translated" note (aitracker.i18n.fallback_html). Countries' names come from django-countries.
+    """
+    return translated_html(obj, field, format)
+
+
+@register.filter
+def tr_text(obj, field):
+    """The same as plain text, without a marker: for a <title>, a meta description or an attribute."""
+    return translated_text(obj, field)

@@ -1,0 +1,231 @@
+"""Every page in French and in Chinese (issue 13): its language declared right, and no English left on it
+outside the fragments marked `lang="en"` (proper names, content not yet translated). These need the catalogues
+(locale/, from the fr and zh branches): without them every page is English and these tests fail, as they must."""
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from aitracker.models import ProgressUpdate
+
+pytestmark = pytest.mark.django_db
+
+LANGUAGES = ["fr", "zh-hans"]
+TAGS = {"fr": "fr", "zh-hans": "zh-Hans"}
+# Interface words that must not be left in English. French shares some ("Instruments", "Sources", "Parties",
+# "Documents"), which are therefore checked on Chinese pages only.
+ENGLISH_WORDS = [
+    "Commitments",
+    "Commitment",
+    "Status",
+    "Download",
+    "Methodology",
+    "Search",
+    "Not yet assessed",
+    "Updates",
+    "Published",
+    "Dashboard",
+    "Themes",
+    "Progress",
+    "Filter",
+    "Latest",
+    "Skip to main content",
+    "not yet translated",
+    "commitments",
+    "updates",
+    "published",
+]
+ENGLISH_ONLY_ON_CHINESE = ["Sources", "Parties", "Instruments"]
+
+COMMITMENT = "paris-2025-1-ai-accessibility"
+PUBLIC_PAGES = [
+    ("dashboard", {}, ""),
+    ("commitment_list", {}, ""),
+    ("commitment_list", {}, "?status=achieved&q=AI"),
+    ("commitment_detail", {"slug": COMMITMENT}, ""),
+    ("instrument_list", {}, ""),
+    ("instrument_detail", {"slug": "paris-2025"}, ""),
+    ("instrument_detail", {"slug": "unga-78-265"}, ""),
+    ("party_list", {}, ""),
+    ("party_detail", {"slug": "china"}, ""),
+    ("theme_list", {}, ""),
+    ("theme_detail", {"slug": "global-south-cyber-capacity"}, ""),
+    ("compare", {}, "?parties=china,france"),
+    ("update_list", {}, ""),
+    ("methodology", {}, ""),
+]
+FEEDS = [
+    ("feed_updates", {}),
+    ("feed_commitment", {"slug": COMMITMENT}),
+    ("feed_party", {"slug": "china"}),
+]
+
+
+def localized(name, kwargs, language):
+    with translation.override(language):
+        return reverse(name, kwargs=kwargs)
+
+
+class VisibleText(HTMLParser):
+    """The text a reader meets outside the elements marked lang="en" (and outside scripts and styles): element
+    text and the attributes a screen reader says (aria-label, title, alt, placeholder)."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+    SPOKEN = {"aria-label", "title", "alt", "placeholder"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack = []  # (tag, english or hidden)
+        self.parts = []
+
+    def _outside_english(self):
+        return not any(hidden for _tag, hidden in self.stack)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        hidden = tag in {"script", "style"} or (attrs.get("lang") or "").lower().startswith("en")
+        if self._outside_english() and not hidden:
+            self.parts += [value for key, value in attrs.items() if key in self.SPOKEN and value]
+        if tag not in self.VOID:
+            self.stack.append((tag, hidden))
+
+    def handle_endtag(self, tag):
+        for index in range(len(self.stack) - 1, -1, -1):
+            if self.stack[index][0] == tag:
+                del self.stack[index:]
+                break
+
+    def handle_data(self, data):
+        if self._outside_english():
+            self.parts.append(data)
+
+
+def english_left(html, language):
+    parser = VisibleText()
+    parser.feed(html)
+    text = " ".join(parser.parts)
+    words = ENGLISH_WORDS + (ENGLISH_ONLY_ON_CHINESE if language == "zh-hans" else [])
+    return sorted({word for word in words if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text)})
+
+
+def assert_in_language(response, language):
+    assert response.status_code == 200, response.status_code
+    html = response.content.decode()
+    assert response["Content-Language"] == TAGS[language]
+    assert re.search(rf'<html lang="{TAGS[language]}"', html), html[:200]
+    left = english_left(html, language)
+    assert not left, f"English interface words on a {language} page: {left}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize(("name", "kwargs", "query"), PUBLIC_PAGES, ids=[f"{p[0]}{p[2]}" for p in PUBLIC_PAGES])
+def test_every_public_page_is_in_the_language_of_its_address(client, real_data, language, name, kwargs, query):
+    assert_in_language(client.get(localized(name, kwargs, language) + query), language)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_page_not_found_is_in_the_language_of_its_address(client, real_data, language):
+    response = client.get(f"/{language}/no-such-page/")
+    assert response.status_code == 404
+    response.status_code = 200  # the same checks as any page
+    assert_in_language(response, language)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize(("name", "kwargs"), FEEDS, ids=[f[0] for f in FEEDS])
+def test_feeds_are_in_the_language_of_their_address(client, real_data, language, name, kwargs):
+    response = client.get(localized(name, kwargs, language))
+    xml = response.content.decode()
+    assert f'xml:lang="{TAGS[language]}"' in xml
+    titles = " ".join(re.findall(r"<title>([^<]*)</title>", xml))
+    assert "progress updates" not in titles and "updates on" not in titles, titles
+
+
+@pytest.fixture
+def editor_client(client, real_data):
+    from tests.factories import make_editor
+
+    client.force_login(make_editor(username="edith"))
+    return client
+
+
+def staff_pages():
+    update = ProgressUpdate.objects.public().order_by("pk").first()
+    return [
+        ("review_queue", {}),
+        ("my_updates", {}),
+        ("deleted_items", {}),
+        ("update_create", {"slug": COMMITMENT}),
+        ("update_correct", {"pk": update.pk}),
+        ("update_history", {"pk": update.pk}),
+        ("commitment_history", {"slug": COMMITMENT}),
+        ("password_change", {}),
+    ]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_staff_pages_are_in_the_language_of_their_address(editor_client, language):
+    for name, kwargs in staff_pages():
+        response = editor_client.get(localized(name, kwargs, language))
+        assert_in_language(response, language)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_login_page_is_in_the_language_of_its_address(client, real_data, language):
+    assert_in_language(client.get(localized("login", {}, language)), language)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_admin_pages_are_in_the_language_of_their_address(admin_client, real_data, language):
+    for path in ("/admin/", "/admin/aitracker/commitment/", "/admin/aitracker/commitment/1/change/"):
+        response = admin_client.get(f"/{language}{path}")
+        assert response.status_code == 200, path
+        assert response["Content-Language"] == TAGS[language]
+        # The admin's own strings come from Django's catalogues; ours are the models' names and help texts.
+        assert not {"Commitments", "Progress updates", "Instruments"} & set(
+            english_left(response.content.decode(), "zh-hans")
+        ), path
+
+
+def test_every_public_url_pattern_is_checked():
+    """A page added later is added here too: every named pattern under the language prefixes is listed."""
+    checked = {name for name, _kwargs, _query in PUBLIC_PAGES} | {name for name, _kwargs in FEEDS}
+    staff = {
+        "login",
+        "logout",
+        "password_change",
+        "password_change_done",
+        "update_create",
+        "my_updates",
+        "update_edit",
+        "update_submit",
+        "review_queue",
+        "update_publish",
+        "update_return",
+        "update_correct",
+        "update_delete",
+        "update_undelete",
+        "update_history",
+        "update_restore",
+        "commitment_history",
+        "commitment_restore",
+        "commitment_delete",
+        "commitment_undelete",
+        "deleted_items",
+    }
+    from aitracker.urls import localized_patterns
+
+    def names(patterns):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                if getattr(pattern, "namespace", None) != "admin":
+                    yield from names(pattern.url_patterns)
+            elif pattern.name:
+                yield pattern.name
+
+    localized_names = set(names(localized_patterns))
+    public = {name for name in localized_names if not name.startswith("admin") and name not in staff}
+    assert public - checked == set()
