@@ -4,7 +4,7 @@ instrument pages), and its geometry for a server-rendered SVG (templates/aitrack
 The status of a commitment at the end of a month is the record as of that day (aitracker/asof.py): the
 services' status rule (`records_from_updates`) applied to the updates published and reported by then, each as
 it then stood (an update corrected since is read from its kept versions). A commitment is counted from the
-month its instrument was adopted. One query (a UNION) whatever the number of months or commitments, then one pass
+month its instrument was adopted. Three queries whatever the number of months or commitments, then one pass
 in Python that recomputes a commitment's record only in the months it changes; kept under the data
 generation (and the month) with `cached_summary`.
 """
@@ -12,8 +12,9 @@ generation (and the month) with `cached_summary`.
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import chain
 
-from django.db.models import CharField, DateTimeField, Exists, IntegerField, OuterRef, Value
+from django.db.models import CharField, DateTimeField, Exists, F, IntegerField, OuterRef, Value
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -52,43 +53,60 @@ def status_by_month(*, instrument=None) -> dict:
     updates = updates.filter(~Exists(named))
     # The updates, and the kept versions of those corrected since, in one statement (a UNION): a version is
     # a row whose first column is VERSION, its publication column the moment the version was saved.
+    # The same columns, by the same names, in the three parts.
+    columns = ("c_row", "c_commitment", "c_pk", "c_kind", "c_status", "c_progress", "c_day", "c_when", "c_corrected")
     live = (
         updates.order_by()
-        .annotate(row_kind=Value(LIVE))
-        .values_list(
-            "row_kind", "commitment", "pk", "kind", "status", "progress", "reported_on", "published_at", "corrected_at"
+        .annotate(
+            c_row=Value(LIVE),
+            c_commitment=F("commitment_id"),
+            c_pk=F("pk"),
+            c_kind=F("kind"),
+            c_status=F("status"),
+            c_progress=F("progress"),
+            c_day=F("reported_on"),
+            c_when=F("published_at"),
+            c_corrected=F("corrected_at"),
         )
+        .values_list(*columns)
     )
     kept = (
         ProgressUpdate.history.model.objects.filter(id__in=updates.filter(corrected_at__isnull=False).values("pk"))
         .order_by()
         .annotate(
-            row_kind=Value(VERSION),
-            no_commitment=Value(None, output_field=IntegerField()),
-            no_correction=Value(None, output_field=DateTimeField()),
+            c_row=Value(VERSION),
+            c_commitment=Value(None, output_field=IntegerField()),
+            c_pk=F("id"),
+            c_kind=F("kind"),
+            c_status=F("status"),
+            c_progress=F("progress"),
+            c_day=F("reported_on"),
+            c_when=F("history_date"),
+            c_corrected=Value(None, output_field=DateTimeField()),
         )
-        .values_list(
-            "row_kind", "no_commitment", "id", "kind", "status", "progress", "reported_on", "history_date",
-            "no_correction",
-        )
-    )  # fmt: skip
+        .values_list(*columns)
+    )
     # And the commitments, each with the day its instrument was adopted (in the date column).
     listed = (
         commitments.order_by()
         .annotate(
-            row_kind=Value(COMMITMENT),
-            no_number=Value(None, output_field=IntegerField()),
-            no_text=Value(None, output_field=CharField()),
-            no_moment=Value(None, output_field=DateTimeField()),
+            c_row=Value(COMMITMENT),
+            c_commitment=F("pk"),
+            c_pk=Value(None, output_field=IntegerField()),
+            c_kind=Value(None, output_field=CharField()),
+            c_status=Value(None, output_field=CharField()),
+            c_progress=Value(None, output_field=IntegerField()),
+            c_day=F("instrument__adopted_on"),
+            c_when=Value(None, output_field=DateTimeField()),
+            c_corrected=Value(None, output_field=DateTimeField()),
         )
-        .values_list(
-            "row_kind", "pk", "no_number", "no_text", "no_text", "no_number", "instrument__adopted_on", "no_moment",
-            "no_moment",
-        )
-    )  # fmt: skip
+        .values_list(*columns)
+    )
     rows, versions, adopted = [], defaultdict(list), {}
-    for row_kind, commitment_id, pk, kind, status, progress, reported_on, when, corrected_at in live.union(
-        kept, listed, all=True
+    # Three statements rather than one UNION: modeltranslation's querysets (the live updates and the
+    # commitments) emit their columns in an order of their own, which a UNION would pair by position.
+    for row_kind, commitment_id, pk, kind, status, progress, reported_on, when, corrected_at in chain(
+        live, kept, listed
     ):
         if row_kind == COMMITMENT:
             adopted[commitment_id] = reported_on
