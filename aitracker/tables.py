@@ -111,19 +111,24 @@ class CommitmentTable(tables.Table):
         verbose_name=_("Instrument"), accessor="instrument__short_title", attrs={"td": {"class": "col-instrument"}}
     )
     reference = tables.Column(verbose_name=_("Ref."))
-    title = tables.Column(verbose_name=_("Commitment"), attrs={"td": {"class": "col-title"}})
+    title = tables.Column(verbose_name=_("Commitment"), attrs={"td": {"class": "col-title stack-main"}})
     themes = tables.Column(verbose_name=_("Themes"), empty_values=(), attrs={"td": {"class": "col-themes"}})
-    current_status = tables.Column(verbose_name=_("Current status"), empty_values=())
+    current_status = tables.Column(
+        verbose_name=_("Current status"), empty_values=(), attrs={"td": {"class": "col-status"}}
+    )
     current_progress = tables.Column(
         verbose_name=_("Progress"), empty_values=(), attrs={"td": {"class": "col-progress"}}
     )
-    last_update_on = tables.Column(verbose_name=_("Last update"), default=_("Never"), attrs={"td": {"class": "nowrap"}})
+    last_update_on = tables.Column(
+        verbose_name=_("Last update"), default=_("Never"), attrs={"td": {"class": "nowrap col-last-update"}}
+    )
 
     class Meta:
         model = Commitment
         fields = ["instrument", "reference", "title", "themes", "current_status", "current_progress", "last_update_on"]
         template_name = "aitracker/includes/table.html"
-        attrs = {"class": "data-table", "id": "commitments-table"}
+        # On a phone the rows stack (site.css, .stack-table): the title, then status, progress and last update.
+        attrs = {"class": "data-table stack-table", "id": "commitments-table", "role": "table"}
         order_by_field = "sort"
         page_field = "page"
         per_page = 25
@@ -148,9 +153,11 @@ class CommitmentTable(tables.Table):
         for number, row in enumerate(self.paginated_rows):
             record = row.record
             cells = format_html_join(
-                "", "<td {}>{}</td>", ((attrs, self._cell(name, record, default)) for name, attrs, default in columns)
+                "",
+                '<td role="cell" {}>{}</td>',
+                ((attrs, self._cell(name, record, default)) for name, attrs, default in columns),
             )
-            rows.append(format_html('<tr class="{}">{}</tr>', "odd" if number % 2 else "even", cells))
+            rows.append(format_html('<tr role="row" class="{}">{}</tr>', "odd" if number % 2 else "even", cells))
         return mark_safe("\n".join(rows))
 
     def _cell(self, name, record, default):
