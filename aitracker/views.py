@@ -53,7 +53,7 @@ from .filters import (
     published_since,
 )
 from .forms import SuggestionForm, suggest_started_token
-from .i18n import translated_order
+from .i18n import translated_order, translated_value
 from .links import absolute_url, slug_url
 from .maps import commitment_status_map, instrument_relation_map
 from .middleware import client_ip
@@ -189,7 +189,12 @@ def recently_published():
         rows = list(
             ProgressUpdate.objects.public()
             .filter(published_at__gte=since)
-            .annotate(period_total=Window(Count("pk")))
+            .annotate(
+                period_total=Window(Count("pk")),
+                # In the page's language (its English where not yet translated).
+                commitment_title=translated_value(Commitment, "title", "commitment__"),
+                instrument_short_title=translated_value(Instrument, "short_title", "commitment__instrument__"),
+            )
             .order_by("-published_at", "-pk")
             .values(
                 "pk",
@@ -199,8 +204,8 @@ def recently_published():
                 "period_total",
                 "commitment__slug",
                 "commitment__reference",
-                "commitment__title",
-                "commitment__instrument__short_title",
+                "commitment_title",
+                "instrument_short_title",
             )[:LATEST_UPDATES]
         )
         for row in rows:
