@@ -8,7 +8,7 @@ from aitracker import services
 from tests import factories
 from tests.test_browser_csp import Browsing
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture

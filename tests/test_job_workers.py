@@ -20,7 +20,7 @@ from django.db import connection
 from tests.mailbox import Mailbox, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def seed(count: int, duplicates: bool = True) -> None:

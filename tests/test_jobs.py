@@ -21,7 +21,7 @@ def confirmed_follower(commitment, email="reader@example.org") -> Subscriber:
     return subscriber
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_job_asked_for_in_a_transaction_that_rolls_back_never_runs(mailbox):
     commitment = factories.make_commitment()
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -36,7 +36,7 @@ def test_a_job_asked_for_in_a_transaction_that_rolls_back_never_runs(mailbox):
     assert len(mailbox.wait_for(1)) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_publication_that_fails_queues_no_alert(editor, analyst):
     commitment = factories.make_commitment()
     confirmed_follower(commitment)

@@ -236,7 +236,7 @@ def test_the_stored_records_match_a_full_recomputation(world, editor):
     assert list(PartyStatus.objects.order_by("pk").values()) == before
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_migration_copies_each_updates_party_and_creates_the_party_statuses():
     from django.db.migrations.executor import MigrationExecutor
 
