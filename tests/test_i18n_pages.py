@@ -118,7 +118,8 @@ class VisibleText(HTMLParser):
 def english_left(html, language):
     parser = VisibleText()
     parser.feed(html)
-    text = " ".join(parser.parts)
+    # Addresses shown as text (a citation's permalink) are not words of the interface.
+    text = re.sub(r"https?://\S+", " ", " ".join(parser.parts))
     words = ENGLISH_WORDS + (ENGLISH_ONLY_ON_CHINESE if language == "zh-hans" else [])
     return sorted({word for word in words if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text)})
 
