@@ -274,6 +274,11 @@ def _day_start(day):
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+# A relation to an instrument, or any relation that binds (what the party and endorsement filters both offer).
+ENDORSING = "endorsing"
+RELATION_CHOICES = [(ENDORSING, _("Bound (signed, joined, sponsored, voted yes)")), *Endorsement.Relation.choices]
+
+
 class PartyFilter(django_filters.FilterSet):
     """The parties list: by instrument and relation to it, kind, region, and name."""
 
@@ -285,7 +290,7 @@ class PartyFilter(django_filters.FilterSet):
         widget=PlainSelect,
         label=_("Relation"),
         method="filter_nothing",
-        choices=[("endorsing", _("Bound (signed, joined, sponsored, voted yes)")), *Endorsement.Relation.choices],
+        choices=RELATION_CHOICES,
         empty_label=_("Any relation"),
     )
     kind = SlugChoiceFilter(
@@ -340,14 +345,14 @@ class PartyFilter(django_filters.FilterSet):
         endorsements = Endorsement.objects.public()
         if instrument:
             endorsements = endorsements.filter(instrument=self.instruments[instrument][0])
-        if relation == "endorsing":
-            endorsements = endorsements.filter(relation__in=Endorsement.Relation.endorsing())
+        if relation == ENDORSING:
+            endorsements = endorsements.endorsing()
         elif relation:
             endorsements = endorsements.filter(relation=relation)
         related = Q(pk__in=endorsements.values("party"))
         # A resolution adopted without a vote binds every UN member state, with or without a row of its own.
         without_vote = instrument and self.instruments[instrument][1] == Instrument.Adoption.WITHOUT_VOTE
-        if without_vote and relation in ("", None, "endorsing"):
+        if without_vote and relation in ("", None, ENDORSING):
             related |= Q(un_member=True)
         return queryset.filter(related)
 
@@ -366,7 +371,7 @@ class EndorsementFilter(ReferenceChoicesMixin, django_filters.FilterSet):
         widget=PlainSelect,
         label=_("Relation"),
         method="filter_relation",
-        choices=[("endorsing", _("Bound (signed, joined, sponsored, voted yes)")), *Endorsement.Relation.choices],
+        choices=RELATION_CHOICES,
         empty_label=_("Any relation"),
     )
     confidence = SlugChoiceFilter(
@@ -388,6 +393,6 @@ class EndorsementFilter(ReferenceChoicesMixin, django_filters.FilterSet):
         self._slug_choices("party", Party.objects.public(), "name")
 
     def filter_relation(self, queryset, name, value):
-        if value == "endorsing":
+        if value == ENDORSING:
             return queryset.endorsing()
         return queryset.filter(relation=value)
