@@ -1,7 +1,9 @@
 import os
 import shutil
+import uuid
 
 import pytest
+from django.core.cache import caches
 from django.core.management import call_command
 
 from aitracker import cache as page_cache
@@ -115,3 +117,15 @@ def mailbox(settings):
         yield box
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def cache_on(settings):
+    """The page cache as `make serve` runs it: local memory per worker, the generation in the database, the
+    site-wide counts kept under the same generation."""
+    settings.AITRACKER_PAGE_CACHE_SECONDS = 600
+    settings.AITRACKER_SUMMARY_CACHE_SECONDS = 600
+    locmem = "django.core.cache.backends.locmem.LocMemCache"
+    settings.CACHES = {"default": {"BACKEND": locmem, "LOCATION": f"worker-a-{uuid.uuid4()}"}}
+    caches["default"].clear()
+    return settings

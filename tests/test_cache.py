@@ -27,17 +27,6 @@ LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
 
 @pytest.fixture
-def cache_on(settings):
-    """The page cache as `make serve` runs it: local memory per worker, the generation in the database, the
-    site-wide counts kept under the same generation."""
-    settings.AITRACKER_PAGE_CACHE_SECONDS = 600
-    settings.AITRACKER_SUMMARY_CACHE_SECONDS = 600
-    settings.CACHES = {"default": {**LOCMEM, "LOCATION": f"worker-a-{uuid.uuid4()}"}}
-    caches["default"].clear()
-    return settings
-
-
-@pytest.fixture
 def world(db):
     """A commitment with one published update, in an instrument a party signed, under a theme."""
     instrument = factories.make_instrument(short_title="Test statement")

@@ -3,11 +3,9 @@ ask again cheaply (304 Not Modified), and keep a public page a short while, neve
 CSRF token."""
 
 import gzip
-import uuid
 from datetime import date
 
 import pytest
-from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -18,18 +16,6 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 GZIP = {"accept-encoding": "gzip, deflate, br"}
-
-
-@pytest.fixture
-def cache_on(settings):
-    settings.AITRACKER_PAGE_CACHE_SECONDS = 600
-    settings.AITRACKER_SUMMARY_CACHE_SECONDS = 600
-    settings.AITRACKER_SHARED_CACHE_SECONDS = 60
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"h-{uuid.uuid4()}"}
-    }
-    caches["default"].clear()
-    return settings
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from io import StringIO
 
 import pytest
 from django.conf import settings
-from django.core.cache import caches
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import translation
@@ -90,16 +89,6 @@ def test_the_switch_and_hreflang_on_a_detail_page_and_the_page_not_found(client,
     assert 'href="/parties/china/" lang="en"' in html
     missing = client.get("/fr/no-such-page/")
     assert missing.status_code == 404 and 'href="/zh-hans/no-such-page/"' in missing.content.decode()
-
-
-@pytest.fixture
-def cache_on(settings):
-    settings.AITRACKER_PAGE_CACHE_SECONDS = 600
-    settings.AITRACKER_SUMMARY_CACHE_SECONDS = 600
-    caches["default"].clear()
-    page_cache.reset_cache_breaker()
-    yield
-    caches["default"].clear()
 
 
 def test_a_cached_french_page_is_never_served_at_the_english_address_and_back(client, real_data, cache_on):
