@@ -550,6 +550,13 @@ class ProgressUpdate(models.Model):
                 name="update_has_summary",
                 violation_error_message=_("An update needs a summary."),
             ),
+            # modeltranslation writes the summary of the active language into its own column (summary_en, ...), not
+            # into `summary`: English, the source language every other falls back to, is never empty either.
+            models.CheckConstraint(
+                condition=~Q(summary_en=""),
+                name="update_has_english_summary",
+                violation_error_message=_("An update needs a summary."),
+            ),
         ]
         indexes = [
             # Both in the order of latest_first(), so that "the latest N" and a commitment's timeline are read

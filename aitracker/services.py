@@ -1277,7 +1277,8 @@ class TranslationFileError(ValueError):
 def content_translations_load(*, language: str, data: dict, rerender: bool = True) -> int:
     """Write one language's translations of the content, `{"app_label.model": {"pk": {"field": "text"}}}`
     (fixtures/translations/<lang>.json), in one transaction, with one UPDATE per model and set of fields;
-    returns how many fields were written (`rerender=False`: the caller renders the summaries itself).
+    returns how many fields were written (`rerender=False`: the caller renders the summaries and rebuilds the
+    search index itself, as loading the real data does).
 
     The whole file is checked first: an unknown model, record or field, or a field that is not translated, is
     refused with the place it is at, and nothing is written.
@@ -1296,6 +1297,8 @@ def content_translations_load(*, language: str, data: dict, rerender: bool = Tru
         if not isinstance(records, dict):
             raise TranslationFileError(f"{label}: expected an object of records by primary key")
         for pk, fields in records.items():
+            if not str(pk).isdigit():
+                raise TranslationFileError(f"{label} {pk}: a primary key is a whole number")
             if not isinstance(fields, dict):
                 raise TranslationFileError(f"{label} {pk}: expected an object of fields")
             unknown = set(fields) - allowed
@@ -1317,23 +1320,22 @@ def content_translations_load(*, language: str, data: dict, rerender: bool = Tru
     with transaction.atomic():
         public_pages_changed()
         for model, records in plans:
-            objects = []
-            columns = set()
+            # One UPDATE per set of columns; an empty text clears the translation (the English shows, marked).
+            by_columns = defaultdict(list)
             for pk, fields in records.items():
-                obj = model(pk=int(pk) if str(pk).isdigit() else pk)
+                obj = model(pk=int(pk))
+                present = []
                 for field, text in fields.items():
                     column = localized_name(field, language)
                     setattr(obj, column, text.strip() or None)
-                    columns.add(column)
-                objects.append(obj)
+                    present.append(column)
                 written += len(fields)
-            by_columns = defaultdict(list)
-            for obj in objects:
-                present = tuple(sorted(c for c in columns if c in obj.__dict__ and obj.__dict__[c] is not None))
-                by_columns[present].append(obj)
-            for present, group in by_columns.items():
                 if present:
-                    model._base_manager.bulk_update(group, list(present), batch_size=500)
-        if rerender and ProgressUpdate in {model for model, _records in plans}:
-            progress_updates_rerender()
+                    by_columns[tuple(sorted(present))].append(obj)
+            for present, group in by_columns.items():
+                model._base_manager.bulk_update(group, list(present), batch_size=500)
+        if rerender:
+            if ProgressUpdate in {model for model, _records in plans}:
+                progress_updates_rerender()
+            search_index_refresh(objects=[model(pk=int(pk)) for model, records in plans for pk in records])
     return written

@@ -239,6 +239,8 @@ MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
 MODELTRANSLATION_LANGUAGES = ("en", "fr", "zh-hans")
 MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
 TIME_ZONE = "UTC"
+# Notes written with a bare domain ("un.org") link to it over HTTPS, as Django 7 will by default.
+URLIZE_ASSUME_HTTPS = True
 USE_I18N = True
 USE_TZ = True
 

@@ -40,10 +40,66 @@ def _english_after_each_test():
     translation.activate("en")
 
 
+def _table_rows(cursor, table):
+    """(columns, rows) of one table, in a stable order; SQLite's full-text table with its rowid."""
+    from django.db import connection
+
+    from aitracker.search import FTS_TABLE
+
+    name = connection.ops.quote_name(table)
+    cursor.execute(f"SELECT rowid, * FROM {name}" if table == FTS_TABLE else f"SELECT * FROM {name}")
+    columns = [column[0] for column in cursor.description]
+    return columns, sorted(cursor.fetchall(), key=repr)
+
+
+def _database_rows():
+    """Every table's rows, but the internal tables of SQLite's full-text index (its virtual table rebuilds them)."""
+    from django.db import connection
+
+    from aitracker.search import FTS_TABLE
+
+    with connection.cursor() as cursor:
+        tables = [
+            table
+            for table in connection.introspection.table_names(cursor)
+            if not table.startswith(f"{FTS_TABLE}_") and not table.startswith("sqlite_")
+        ]
+        return {table: _table_rows(cursor, table) for table in tables}
+
+
+@pytest.fixture(scope="session")
+def _real_data_rows(django_db_setup, django_db_blocker):
+    """The tables that `load_real_data` changes, with their rows after it: loaded once per run, in a transaction
+    rolled back at once, so that each test that asks for the real data gets exactly those rows in a few
+    milliseconds instead of a load of seconds. tests/test_real_data.py runs the command itself."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        before = _database_rows()
+        call_command("load_real_data", verbosity=0)
+        after = _database_rows()
+        transaction.set_rollback(True)
+    return {table: rows for table, rows in after.items() if before.get(table) != rows}
+
+
 @pytest.fixture
-def real_data(db):
-    """The real data of fixtures/, loaded the way `make run` loads it."""
-    call_command("load_real_data", verbosity=0)
+def real_data(db, _real_data_rows):
+    """The real data of fixtures/, as `make run` loads it (`load_real_data`), written straight into the tables."""
+    from django.apps import apps
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table, (columns, rows) in _real_data_rows.items():
+            name = connection.ops.quote_name(table)
+            cursor.execute(f"DELETE FROM {name}")
+            if rows:
+                marks = ", ".join(["%s"] * len(columns))
+                names = ", ".join(connection.ops.quote_name(column) for column in columns)
+                cursor.executemany(f"INSERT INTO {name} ({names}) VALUES ({marks})", rows)
+        # PostgreSQL's sequences do not follow rows written with their ids: the next ones come after them.
+        for sql in connection.ops.sequence_reset_sql(no_style(), apps.get_models(include_auto_created=True)):
+            cursor.execute(sql)
 
 
 @pytest.fixture

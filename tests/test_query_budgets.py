@@ -24,8 +24,9 @@ from aitracker.models import Commitment, Instrument, Party, PartyStatus, Theme
 pytestmark = pytest.mark.django_db
 
 # At most this many queries on any public page, the same at every size. An instrument page reads its
-# parties, its map, its official texts, its counts and its commitments: twelve at most.
-BUDGET = 12
+# parties, its map, its official texts, its counts, its commitments and its progress chart (three, aitracker/charts.py,
+# cached under the data generation outside the tests): fourteen at most.
+BUDGET = 14
 SIZES = {"small": {"commitments": 12, "updates_per_commitment": 4, "instruments": 3},
          "large": {"commitments": 90, "updates_per_commitment": 12, "instruments": 9}}  # fmt: skip
 
