@@ -87,9 +87,10 @@ def real_data(db, _real_data_rows):
     """The real data of fixtures/, as `make run` loads it (`load_real_data`), written straight into the tables."""
     from django.apps import apps
     from django.core.management.color import no_style
-    from django.db import connection
+    from django.db import connection, transaction
 
-    with connection.cursor() as cursor:
+    # One transaction, so that the foreign keys are checked once all the rows are in (a live server's test commits).
+    with transaction.atomic(), connection.cursor() as cursor:
         for table, (columns, rows) in _real_data_rows.items():
             name = connection.ops.quote_name(table)
             cursor.execute(f"DELETE FROM {name}")

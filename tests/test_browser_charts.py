@@ -10,11 +10,10 @@ import pytest
 from django.urls import reverse
 
 from aitracker.models import Commitment, ProgressUpdate
+from tests.accessibility import serious_violations
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SCREENS = Path(os.environ.get("AITRACKER_SCREENS", "/work/shots/asof"))
 WIDTHS = [1280, 375]
-AXE_TAGS = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -75,14 +74,6 @@ def test_chart_pages_fit_render_without_errors_and_are_accessible(live_server, r
     try:
         page = audit.new_page()
         page.goto(live_server.url + path)
-        page.add_script_tag(path=str(AXE))
-        result = page.evaluate(f"async () => await axe.run(document, {{runOnly: {{type: 'tag', values: {AXE_TAGS}}}}})")
-        serious = [
-            f"{violation['id']} ({violation['impact']}): {violation['help']} at "
-            + ", ".join(node["target"][0] for node in violation["nodes"][:3])
-            for violation in result["violations"]
-            if violation["impact"] in ("serious", "critical")
-        ]
-        assert serious == []
+        assert serious_violations(page) == []
     finally:
         audit.close()

@@ -11,30 +11,17 @@ from django.urls import reverse
 
 from aitracker import services
 from aitracker.models import Subscriber
+from tests.accessibility import serious_violations
 from tests.factories import ensure_staff_groups, make_analyst, make_commitment, make_editor, make_update
 from tests.mailbox import run_jobs, text_part
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SCREENS = Path(os.environ.get("AITRACKER_SCREENS", "/work/screens"))
 
 
 @pytest.fixture(autouse=True)
 def groups(_fast_password_hashing):
     ensure_staff_groups()  # see tests/test_browser_workflow.py
-
-
-def serious_violations(page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})"
-    )
-    return [
-        f"{violation['id']}: {violation['help']}"
-        for violation in result["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
 
 
 def link(message, fragment: str, base: str) -> str:

@@ -10,9 +10,10 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
+from tests.accessibility import serious_violations
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SHOTS = Path(os.environ.get("AITRACKER_SHOTS_DIR", "/work/shots/i18n"))
 PAGES = [
     ("dashboard", "dashboard", {}),
@@ -62,17 +63,7 @@ def test_the_page_reads_well_in_each_language(live_server, real_data, browser, l
     page = context.new_page()
     try:
         page.goto(url)
-        page.add_script_tag(path=str(AXE))
-        result = page.evaluate(
-            "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-            "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})"
-        )
+        serious = serious_violations(page)
     finally:
         context.close()
-    serious = [
-        f"{violation['id']} ({violation['impact']}): {violation['help']} at "
-        + ", ".join(node["target"][0] for node in violation["nodes"][:3])
-        for violation in result["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
     assert serious == [], (url, serious)

@@ -2,11 +2,10 @@
 scroll; the commitments table's key columns in view without scrolling the table; the filters and the menu
 closed until wanted; and the Paris instrument page under a quarter of the 34,957 px it was."""
 
-from pathlib import Path
-
 import pytest
 from django.urls import reverse
 
+from tests.accessibility import serious_violations
 from tests.test_browser_csp import Browsing
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -75,9 +74,6 @@ def test_the_commitments_tables_key_columns_are_in_view_on_a_phone(live_server, 
     assert not page.get_by_text("Filter and search").is_visible()
 
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-
-
 def test_no_serious_accessibility_violation_on_a_phone(live_server, browser, real_data):
     # The page's own CSP rightly forbids injected scripts; only this audit context may bypass it.
     context = browser.new_context(bypass_csp=True, viewport=PHONE)
@@ -86,17 +82,7 @@ def test_no_serious_accessibility_violation_on_a_phone(live_server, browser, rea
     try:
         for path in pages():
             page.goto(live_server.url + path)
-            page.add_script_tag(path=str(AXE))
-            result = page.evaluate(
-                "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-                "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})"
-            )
-            serious = [
-                f"{violation['id']} ({violation['impact']}): {violation['help']} at "
-                + ", ".join(node["target"][0] for node in violation["nodes"][:4])
-                for violation in result["violations"]
-                if violation["impact"] in ("serious", "critical")
-            ]
+            serious = serious_violations(page)
             if serious:
                 found[path] = serious
     finally:

@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 
 from aitracker.models import Commitment, Theme
+from tests.accessibility import serious_violations
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 THEME = "Global South cyber-capacity support"
 CYBER_COMMITMENT = "Help developing countries strengthen their cyber capabilities"
 
@@ -113,18 +113,7 @@ def axe_page(browser):
 @pytest.mark.parametrize(("name", "kwargs"), MAIN_PAGES, ids=[name for name, _ in MAIN_PAGES])
 def test_main_pages_have_no_serious_accessibility_violation(live_server, real_data, axe_page, name, kwargs):
     axe_page.goto(live_server.url + reverse(name, kwargs=kwargs))
-    axe_page.add_script_tag(path=str(AXE))
-    result = axe_page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})"
-    )
-    serious = [
-        f"{violation['id']} ({violation['impact']}): {violation['help']} at "
-        + ", ".join(node["target"][0] for node in violation["nodes"][:3])
-        for violation in result["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
-    assert serious == []
+    assert serious_violations(axe_page) == []
 
 
 @pytest.mark.parametrize(("name", "kwargs"), MAIN_PAGES, ids=[name for name, _ in MAIN_PAGES])
