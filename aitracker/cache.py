@@ -240,8 +240,24 @@ def _not_modified(etag: str) -> HttpResponseNotModified:
     return response
 
 
-def _accepts_gzip(request) -> bool:
-    return "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "")
+def accepts_gzip(request) -> bool:
+    """Whether the client takes gzip (RFC 9110, 12.5.3): named, with a q-value above 0 (a bare `*` is not taken as
+    gzip, as Django's GZipMiddleware does not). The page cache and the compression middleware ask the same
+    question, and both read "gzip;q=0" as the refusal it is."""
+    weights = {}
+    for item in request.META.get("HTTP_ACCEPT_ENCODING", "").split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if coding:
+            weights[coding.lower()] = weight
+    return weights.get("gzip", 0.0) > 0
 
 
 def cache_public_page(view):
@@ -269,7 +285,7 @@ def cache_public_page(view):
         entry = _cache_call("get", key)
         if entry is not None:
             status, content, headers, compressed = entry
-            if compressed is not None and _accepts_gzip(request):
+            if compressed is not None and accepts_gzip(request):
                 response = HttpResponse(compressed, status=status, headers=headers)
                 response["Content-Encoding"] = "gzip"
                 response["Content-Length"] = str(len(compressed))

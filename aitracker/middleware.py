@@ -32,8 +32,10 @@ from django.middleware.gzip import GZipMiddleware
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
 
 from .auth import address_failures
+from .cache import accepts_gzip
 from .i18n import SOURCE_LANGUAGE, hreflang, strip_language_prefix
 
 logger = logging.getLogger(__name__)
@@ -108,6 +110,10 @@ class CompressionMiddleware(GZipMiddleware):
 
     def process_response(self, request, response):
         if request.META.get("CSRF_COOKIE_NEEDS_UPDATE") or is_private(request, response):
+            return response
+        if not accepts_gzip(request):
+            # What GZipMiddleware would do, but for "gzip;q=0", which it reads as a yes.
+            patch_vary_headers(response, ("Accept-Encoding",))
             return response
         return super().process_response(request, response)
 

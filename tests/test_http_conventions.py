@@ -141,3 +141,25 @@ def test_a_page_that_is_not_found_has_no_validator(client, cache_on, world):
     response = client.get(reverse("commitment_detail", kwargs={"slug": "no-such-commitment"}))
     assert response.status_code == 404
     assert "public" not in response.get("Cache-Control", "")
+
+
+@pytest.mark.parametrize(
+    ("header", "takes"),
+    [
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, gzip;q=0.8", True),
+        ("*", False),
+        ("gzip;q=0", False),
+        ("gzip;q=0.0, deflate", False),
+        ("identity", False),
+        ("", False),
+        ("gzipx", False),
+        ("gzip;q=oops", False),
+    ],
+)
+def test_a_refusal_of_gzip_gets_the_plain_page_from_the_cache_and_from_a_render(client, cache_on, header, takes):
+    for _attempt in ("render", "cache"):
+        response = client.get(reverse("methodology"), headers={"accept-encoding": header})
+        assert response.status_code == 200
+        assert (response.get("Content-Encoding") == "gzip") is takes, (header, _attempt)
+        assert "Accept-Encoding" in response["Vary"]
