@@ -6,6 +6,7 @@ from html import escape
 
 import django_filters
 from django import forms
+from django.conf import settings
 from django.db.models import Q
 from django.forms.utils import flatatt
 from django.utils import timezone
@@ -15,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from . import asof, search
-from .i18n import text_search_q
+from .i18n import localized_name, party_display_name, text_search_q, translated_order
 from .models import Commitment, Confidence, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme
 from .querysets import stale_after_days
 
@@ -70,7 +71,19 @@ class ReferenceChoicesMixin:
         instruments = Instrument.objects.public().order_by("-adopted_on", "short_title")
         self.instrument_pks = self._slug_choices("instrument", instruments, "short_title")
         self.theme_pks = self._slug_choices("theme", Theme.objects.public(), "name")
-        self.party_pks = self._slug_choices("party", Party.objects.public(), "name")
+        self.party_pks = self._party_choices("party")
+
+    def _party_choices(self, name):
+        """The parties by the names the page shows (a country's from django-countries, in the page's language),
+        in that order; returns {slug: primary key}."""
+        parties = list(
+            Party.objects.public()
+            .order_by(translated_order(Party, "name"), "pk")
+            .only("pk", "slug", "country", *(localized_name("name", code) for code, _name in settings.LANGUAGES))
+        )
+        choices = [(party.slug, party_display_name(party)) for party in parties]
+        self.filters[name].extra["choices"] = lambda: choices
+        return {party.slug: party.pk for party in parties}
 
     def _slug_choices(self, name, queryset, label_field):
         """Give filter `name` the choices (slug, label) of `queryset`; returns {slug: primary key}."""
@@ -390,7 +403,7 @@ class EndorsementFilter(ReferenceChoicesMixin, django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         instruments = Instrument.objects.public().order_by("-adopted_on", "short_title")
         self._slug_choices("instrument", instruments, "short_title")
-        self._slug_choices("party", Party.objects.public(), "name")
+        self._party_choices("party")
 
     def filter_relation(self, queryset, name, value):
         if value == ENDORSING:

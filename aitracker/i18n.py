@@ -208,6 +208,11 @@ def sort_key(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
+def by_party_name(rows, party=lambda row: row.party):
+    """Rows about parties (endorsements, statuses) in the order of the parties' names as the page shows them."""
+    return sorted(rows, key=lambda row: (sort_key(party_display_name(party(row))), party(row).pk))
+
+
 def party_name_order():
     """The parties' displayed names as a sort key, in one expression: countries by their translated name
     (django-countries, in the page's language), organisations by their translated name, else their English.

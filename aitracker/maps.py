@@ -18,6 +18,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django_countries import countries
 
+from .i18n import translated_value
 from .links import slug_url
 
 GEOMETRY_FILE = Path(__file__).parent / "data" / "world_map.json"
@@ -204,7 +205,11 @@ def instrument_relation_map(*, instrument, endorsements=None) -> WorldMap:
     categories = [Category(key, labels[key], f"fill-rel-{key}") for key in RELATION_ORDER if key in labels]
     if endorsements is None:
         endorsements = Endorsement.objects.public().filter(instrument=instrument)
-    rows = list(endorsements.values_list("party__name_en", "party__slug", "party__country", "relation"))
+    rows = list(
+        endorsements.annotate(shown_name=translated_value(None, "name", prefix="party__")).values_list(
+            "shown_name", "party__slug", "party__country", "relation"
+        )
+    )
     if instrument.adoption == Instrument.Adoption.WITHOUT_VOTE:
         categories.insert(
             len([key for key in RELATION_ORDER[:5] if key in labels]),
@@ -238,7 +243,8 @@ def commitment_status_map(*, commitment, table_id="", rows=None) -> WorldMap:
         rows = (
             PartyStatus.objects.public()
             .filter(commitment=commitment)
-            .values_list("party__name_en", "party__slug", "party__country", "status")
+            .annotate(shown_name=translated_value(None, "name", prefix="party__"))
+            .values_list("shown_name", "party__slug", "party__country", "status")
         )
     return build_map(
         heading=_("Where each party stands"),

@@ -53,7 +53,7 @@ from .filters import (
     published_since,
 )
 from .forms import SuggestionForm, suggest_started_token
-from .i18n import translated_order, translated_value
+from .i18n import by_party_name, translated_order, translated_value
 from .links import absolute_url, slug_url
 from .maps import commitment_status_map, instrument_relation_map
 from .middleware import client_ip
@@ -338,7 +338,7 @@ class CommitmentDetailView(AsOfMixin, DetailView):
         commitment = self.object
         updates = public_updates().filter(commitment=commitment).prefetch_related("sources")
         party_status, valid = self.chosen_party_status()
-        rows = PartyStatus.objects.filter(commitment=commitment).select_related("party").order_by("party__name")
+        rows = PartyStatus.objects.filter(commitment=commitment).select_related("party")
         status_map_rows = None
         if self.as_of:
             # The record of that day, from its updates as they then stood (aitracker/asof.py).
@@ -348,11 +348,12 @@ class CommitmentDetailView(AsOfMixin, DetailView):
             every_row = asof.party_statuses_as_of(rows, self.as_of, records)
             counts = asof.status_counts_of(row.status for row in every_row)
             rows = [row for row in every_row if row.status == party_status] if party_status and valid else every_row
-            status_map_rows = [(r.party.name, r.party.slug, r.party.country, r.status) for r in every_row]
+            status_map_rows = [(str(r.party), r.party.slug, r.party.country, r.status) for r in every_row]
         else:
             if party_status and valid:
                 rows = rows.filter(status=party_status)
             counts = party_status_counts_of_commitment(commitment)
+        rows = by_party_name(rows)
         bound = sum(counts.values())
         return super().get_context_data(
             updates=updates,
@@ -415,7 +416,7 @@ class InstrumentDetailView(AsOfMixin, DetailView):
         else:
             summary = commitments_summary(commitments, f"instrument:{self.object.pk}")
         shown = endorsements
-        endorsements = list(endorsements.select_related("party").order_by("party__name"))
+        endorsements = by_party_name(endorsements.select_related("party"))
         groups = [
             (relation, [e for e in endorsements if e.relation == relation])
             for relation in RELATION_ORDER
@@ -512,7 +513,7 @@ class PartyDetailView(AsOfMixin, DetailView):
             commitment_total=sum(counts.values()),
             records=records,
             citation=citations.citation(
-                title=_("%(party)s: scorecard") % {"party": party.name},
+                title=_("%(party)s: scorecard") % {"party": party},
                 path=party.get_absolute_url(),
                 key=party.slug,
                 as_of=self.as_of,

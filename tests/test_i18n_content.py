@@ -323,3 +323,25 @@ def test_the_data_check_counts_and_names_what_is_not_translated(real_data):
     with pytest.raises(CommandError):
         call_command("check_data", stdout=out, stderr=StringIO())
     assert "French (fr):" in out.getvalue() and "translatable texts translated" in out.getvalue()
+
+
+def test_parties_are_named_and_ordered_in_the_page_language_everywhere(client, real_data):
+    """The party filter, the map's "not on the map" list, the signatories and the citation use the names the page
+    shows (a country's from django-countries), in their order, not the English ones."""
+    table = html_of(client, localized("commitment_list", "fr"))
+    select = re.search(r'<select name="party".*?</select>', table, re.S).group(0)
+    names = re.findall(r'<option value="[^"]+">([^<]+)</option>', select)
+    assert "Allemagne" in names and "Germany" not in names and "Union européenne" in names
+    assert (
+        names.index("Afrique du Sud")
+        < names.index("Allemagne")
+        < names.index("Chine")
+        < names.index("Union européenne")
+    )
+    paris = html_of(client, localized("instrument_detail", "fr", slug="paris-2025"))
+    side = re.search(r'<div class="map-side">.*?</div>', paris, re.S).group(0)
+    assert "Union européenne" in side and "European Union" not in side
+    signatories = re.findall(r'href="/fr/parties/[a-z0-9-]+/">([^<]+)</a>', paris.split('id="parties"', 1)[1])
+    assert signatories.index("Allemagne") < signatories.index("Chine") < signatories.index("Union européenne")
+    chinese = html_of(client, localized("party_detail", "zh-hans", slug="france"))
+    assert "法国：记分卡" in chinese and "France：" not in chinese
