@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.utils.xmlutils import SimplerXMLGenerator
 
-from .i18n import current_language, hreflang, translated_text
+from .i18n import current_language, hreflang, list_of, translated_text
 from .links import absolute_url
 from .models import Commitment, Party, ProgressUpdate
 
@@ -103,7 +103,7 @@ class UpdatesFeed(Feed):
 
     def item_title(self, item):
         what = _("Checked, nothing new") if item.is_check else item.get_status_display()
-        names = ", ".join(translated_text(party, "name") for party in item.parties.all())
+        names = list_of(translated_text(party, "name") for party in item.parties.all())
         if names:
             return _("%(commitment)s: %(status)s (%(parties)s)") % {
                 "commitment": item.commitment,

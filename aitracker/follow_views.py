@@ -22,6 +22,7 @@ from django.views.generic import TemplateView
 
 from . import alerts, services
 from .forms import FollowForm
+from .i18n import list_of
 from .middleware import client_ip
 from .models import FOLLOW_TARGETS, Commitment, Instrument, Party, Subscription, Theme
 
@@ -171,7 +172,7 @@ def unsubscribe(request, token):
             request,
             title=_("Unsubscribed"),
             message=_("Done: you will get no more messages about %(targets)s.")
-            % {"targets": ", ".join(str(s.target) for s in subscriptions)},
+            % {"targets": list_of(s.target for s in subscriptions)},
         )
     if not subscriptions:
         return _already_unsubscribed(request)

@@ -67,6 +67,13 @@ def sync_original_columns(obj) -> None:
         obj.__dict__[field] = getattr(obj, localized_name(field, SOURCE_LANGUAGE))
 
 
+def list_of(items) -> str:
+    """Names run together as the page's language lists them ("A, B" in English and French, "A、B" in Chinese)."""
+    from django.utils.translation import pgettext
+
+    return pgettext("list separator", ", ").join(str(item) for item in items)
+
+
 def current_language() -> str:
     """The active language as one of LANGUAGES' codes (English when none is active)."""
     language = translation.get_language() or SOURCE_LANGUAGE

@@ -345,3 +345,13 @@ def test_parties_are_named_and_ordered_in_the_page_language_everywhere(client, r
     assert signatories.index("Allemagne") < signatories.index("Chine") < signatories.index("Union européenne")
     chinese = html_of(client, localized("party_detail", "zh-hans", slug="france"))
     assert "法国：记分卡" in chinese and "France：" not in chinese
+
+
+def test_lists_of_names_use_the_separator_of_the_page_language(client, real_data):
+    from django.db.models import Count
+
+    commitment = Commitment.objects.public().annotate(n=Count("themes")).filter(n__gte=2).order_by("pk").first()
+    chinese = html_of(client, localized("commitment_detail", "zh-hans", slug=commitment.slug))
+    assert '</a>、<a href="/zh-hans/themes/' in chinese
+    english = html_of(client, localized("commitment_detail", "en", slug=commitment.slug))
+    assert '</a>, <a href="/themes/' in english

@@ -58,6 +58,14 @@ def _render(template_name, context):
     return mark_safe(get_template(template_name).render(context))
 
 
+@register.filter(name="list_of")
+def list_of_filter(items):
+    """Names run together with the page language's list separator (aitracker.i18n.list_of)."""
+    from aitracker.i18n import list_of
+
+    return list_of(items)
+
+
 @register.filter(name="markdown")
 def markdown_filter(text):
     """For the staff form's preview only: pages show the HTML stored when the update was saved."""
