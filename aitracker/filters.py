@@ -261,7 +261,7 @@ class UpdateFilter(ReferenceChoicesMixin, django_filters.FilterSet):
         field = "as_of_status" if "as_of_status" in queryset.query.annotations else "status"
         return queryset.filter(**{field: value})
 
-    def filter_theme(self, queryset, name, value):
+    def filter_theme(self, queryset, name, value: str):
         # A subquery rather than a join: a join through the themes of each commitment could repeat an update.
         return queryset.filter(
             commitment__in=Commitment.themes.through.objects.filter(theme_id=self.theme_pks[value]).values(

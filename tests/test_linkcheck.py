@@ -212,7 +212,10 @@ def test_one_host_is_never_asked_twice_within_the_delay(site):
     # robots.txt, HEAD /ok, HEAD /gone, four steps of the chain: seven requests, all spaced.
     assert len(times) == 7
     gaps = [later - earlier for earlier, later in pairwise(times)]
-    assert min(gaps) >= 0.24
+    # Times of arrival at the server: the checker spaces its sends by 0.25 s, a loaded machine delivers them a few
+    # hundredths early or late; eight workers without the delay would arrive within a few milliseconds.
+    assert min(gaps) >= 0.2
+    assert sum(gaps) >= 0.24 * len(gaps)
 
 
 def test_concurrency_is_bounded_by_the_pool():

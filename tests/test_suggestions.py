@@ -9,6 +9,7 @@ import pytest
 from django.core import mail, signing
 from django.core.cache import caches
 from django.urls import reverse
+from django.utils import translation
 from django.utils import timezone
 
 from aitracker import services
@@ -103,13 +104,11 @@ def test_the_honeypot_is_hidden_from_people_and_screen_readers(client):
 
 def test_a_suggestion_is_kept_with_its_subject_sources_and_language(client):
     commitment = make_commitment()
-    response = post(
-        client,
-        form_data(source_2="http://news.example/a"),
-        f"?commitment={commitment.slug}",
-        HTTP_ACCEPT_LANGUAGE="fr",
-    )
-    assert response.status_code == 302 and response["Location"] == reverse("suggest_thanks")
+    # Sent from the French form: the address decides the language, which the answer to the sender will use.
+    with translation.override("fr"):
+        url, thanks = reverse("suggest"), reverse("suggest_thanks")
+    response = client.post(f"{url}?commitment={commitment.slug}", form_data(source_2="http://news.example/a"))
+    assert response.status_code == 302 and response["Location"] == thanks
     suggestion = Suggestion.objects.get()
     assert suggestion.commitment == commitment and suggestion.party is None
     assert suggestion.source_urls == ["https://gov.example/sandbox", "http://news.example/a"]
@@ -289,7 +288,8 @@ def test_an_analyst_turns_a_suggestion_into_a_draft_that_an_editor_publishes(
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["ada@example.org"]
-    assert "draft progress update" in message.body and commitment.get_absolute_url() in message.body
+    # In the language the suggestion was written in.
+    assert "brouillon" in message.body and "/fr" + commitment.get_absolute_url() in message.body
     assert suggestion.email == "" and suggestion.name == "" and suggestion.sender_notified_at is not None
 
     # The analyst submits the draft as usual; an editor publishes it; the public page shows it.

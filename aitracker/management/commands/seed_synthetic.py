@@ -17,6 +17,7 @@ from simple_history.manager import HistoryManager
 
 from aitracker import services
 from aitracker.cache import public_pages_changed
+from aitracker.i18n import SOURCE_LANGUAGE, localized_name, translated_fields
 from aitracker.models import (
     Commitment,
     Confidence,
@@ -621,6 +622,11 @@ class Seeder:
         inserting (10,000 commitments x 30 updates would take about 90 s on SQLite instead of 30)."""
         if not rows:
             return
+        # A translated field (modeltranslation) is read from its column in each language: the English is the text.
+        copies = [index for index, name in enumerate(columns) if name in translated_fields(model)]
+        if copies:
+            columns = [*columns, *(localized_name(columns[index], SOURCE_LANGUAGE) for index in copies)]
+            rows = [(*row, *(row[index] for index in copies)) for row in rows]
         ops = connection.ops
         table = ops.quote_name(model._meta.db_table)
         column_list = ", ".join(ops.quote_name(model._meta.get_field(name).column) for name in columns)
