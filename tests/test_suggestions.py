@@ -9,8 +9,7 @@ import pytest
 from django.core import mail, signing
 from django.core.cache import caches
 from django.urls import reverse
-from django.utils import translation
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from aitracker import services
 from aitracker.forms import SUGGEST_SIGNING_SALT
