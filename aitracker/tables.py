@@ -110,7 +110,7 @@ class CommitmentTable(tables.Table):
     instrument = tables.Column(
         verbose_name=_("Instrument"), accessor="instrument__short_title", attrs={"td": {"class": "col-instrument"}}
     )
-    reference = tables.Column(verbose_name=_("Ref."))
+    reference = tables.Column(verbose_name=_("Ref."), attrs={"td": {"class": "col-reference"}})
     title = tables.Column(verbose_name=_("Commitment"), attrs={"td": {"class": "col-title stack-main"}})
     themes = tables.Column(verbose_name=_("Themes"), empty_values=(), attrs={"td": {"class": "col-themes"}})
     current_status = tables.Column(

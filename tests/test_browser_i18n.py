@@ -67,3 +67,44 @@ def test_the_page_reads_well_in_each_language(live_server, real_data, browser, l
     finally:
         context.close()
     assert serious == [], (url, serious)
+
+
+# The tables whose last columns French pushed out of sight at 1280 px (issue 13: "Dernière mise à jour" cut off
+# at "22 septembr…"), with the cells a reader needs in view in each: the name, its status and its last update.
+TABLES = [
+    ("commitment_list", {}, "#commitments-table"),
+    ("party_detail", {"slug": "france"}, ".party-record"),
+    ("party_detail", {"slug": "china"}, ".party-record"),
+]
+KEY_CELLS = ("td.col-title", "td.col-status", "td.col-last-update")
+WRAPPER = "xpath=ancestor::div[contains(@class, 'table-scroll')]"
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_no_table_is_wider_than_its_box_and_the_key_columns_show(live_server, real_data, browser, language):
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        try:
+            for name, kwargs, table in TABLES:
+                url = url_of(live_server, name, kwargs, language)
+                page.goto(url)
+                wrappers = page.evaluate(
+                    "[...document.querySelectorAll('.table-scroll')].map(w => [w.scrollWidth, w.clientWidth])"
+                )
+                assert wrappers, url
+                assert all(scroll <= client for scroll, client in wrappers), (url, width, wrappers)
+                box = page.locator(table).locator(WRAPPER).bounding_box()
+                for cell in KEY_CELLS:
+                    found = page.locator(f"{table} tbody tr >> nth=0 >> {cell}")
+                    assert found.is_visible(), (url, width, cell)
+                    cell_box = found.bounding_box()
+                    assert box["x"] <= cell_box["x"] and cell_box["x"] + cell_box["width"] <= box["x"] + box["width"], (
+                        url,
+                        width,
+                        cell,
+                        cell_box,
+                        box,
+                    )
+        finally:
+            context.close()

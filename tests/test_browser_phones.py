@@ -4,6 +4,7 @@ closed until wanted; and the Paris instrument page under a quarter of the 34,957
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from tests.accessibility import serious_violations
 from tests.test_browser_csp import Browsing
@@ -24,11 +25,15 @@ def pages():
         reverse("party_list"),
         reverse("party_detail", kwargs={"slug": "france"}),
         reverse("theme_list"),
+        reverse("theme_detail", kwargs={"slug": "data-protection-rights"}),
         reverse("update_list"),
         reverse("compare") + "?parties=france,china",
         reverse("methodology"),
         reverse("search") + "?q=energy",
         reverse("data"),
+        reverse("privacy"),
+        reverse("suggest"),
+        reverse("follow") + "?party=france",
     ]
 
 
@@ -81,6 +86,32 @@ def test_no_serious_accessibility_violation_on_a_phone(live_server, browser, rea
     found = {}
     try:
         for path in pages():
+            page.goto(live_server.url + path)
+            serious = serious_violations(page)
+            if serious:
+                found[path] = serious
+    finally:
+        context.close()
+    assert found == {}
+
+
+AUDITED_IN_EACH_LANGUAGE = [
+    ("dashboard", {}),
+    ("commitment_list", {}),
+    ("commitment_detail", {"slug": "cn-fr-2024-2-address-ai-risks"}),
+    ("party_detail", {"slug": "france"}),
+]
+
+
+@pytest.mark.parametrize("language", ["fr", "zh-hans"])
+def test_no_serious_accessibility_violation_on_a_phone_in_french_and_chinese(live_server, browser, real_data, language):
+    context = browser.new_context(bypass_csp=True, viewport=PHONE)
+    page = context.new_page()
+    found = {}
+    try:
+        for name, kwargs in AUDITED_IN_EACH_LANGUAGE:
+            with translation.override(language):
+                path = reverse(name, kwargs=kwargs or None)
             page.goto(live_server.url + path)
             serious = serious_violations(page)
             if serious:

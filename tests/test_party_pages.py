@@ -72,7 +72,8 @@ def test_two_parties_with_different_records_have_different_scorecards(client, pa
 def test_a_party_that_did_not_sign_is_bound_by_nothing(client, paris):
     html = get_ok(client, paris["india"].get_absolute_url())
     assert "Attended without signing" in html
-    assert "Open public compute" not in section(html, "commitments")
+    assert "Open public compute" not in html
+    assert "No commitment binds India yet." in section(html, "scorecard")
 
 
 def test_the_united_states_page_shows_it_led_78_265_and_is_bound_by_it(client, db):
@@ -208,3 +209,46 @@ def test_the_staleness_wording_carries_the_setting(client, paris, settings):
     assert "not reviewed in the last 30 days" in get_ok(client, reverse("dashboard"))
     table = get_ok(client, reverse("commitment_list") + "?stale=yes")
     assert "Stale only (not reviewed in the last 30 days)" in table
+
+
+def test_a_party_bound_by_nothing_says_so_once_and_links_to_no_empty_table(client):
+    factories.make_party(slug="nowhere", name="Nowhereland")
+    html = get_ok(client, reverse("party_detail", args=["nowhere"]))
+    assert "Open them in the commitments table" not in html
+    assert reverse("commitment_list") + "?party=nowhere" not in html
+    assert html.count("No commitment binds Nowhereland yet.") == 1
+    assert "No commitment binds this party yet." not in html
+    assert "0 commitments bind" not in html
+    assert "<table" not in section(html, "scorecard")
+
+
+def test_a_bound_party_still_links_to_its_rows(client, paris):
+    html = get_ok(client, paris["france"].get_absolute_url())
+    assert "Open them in the commitments table" in section(html, "scorecard")
+    assert "No commitment binds" not in html
+
+
+def test_an_empty_theme_says_so_once_and_links_to_no_empty_table(client):
+    theme = factories.make_theme(slug="empty-theme", name="Quiet matters")
+    html = get_ok(client, theme.get_absolute_url())
+    assert "Open them in the commitments table" not in html
+    assert reverse("commitment_list") + "?theme=empty-theme" not in html
+    assert html.count("No commitment is filed under this theme yet.") == 1
+    assert "No commitments recorded yet." not in html
+    assert "No commitments yet" not in html
+
+
+def test_a_theme_with_commitments_links_to_them(client):
+    theme = factories.make_theme(slug="busy-theme", name="Busy matters")
+    factories.make_commitment(title="Something on it", themes=[theme])
+    html = get_ok(client, theme.get_absolute_url())
+    assert "Open them in the commitments table" in html and "?theme=busy-theme" in html
+    assert "No commitment is filed under this theme yet." not in html
+
+
+def test_an_instrument_without_commitments_says_so_once(client):
+    instrument = factories.make_instrument(short_title="Bare statement")
+    html = get_ok(client, instrument.get_absolute_url())
+    assert "Open them in the commitments table" not in html
+    assert html.count("This instrument has no commitment recorded yet.") == 1
+    assert "No commitments recorded yet." not in html
