@@ -304,4 +304,5 @@ def test_the_privacy_page_says_what_is_kept_and_is_linked_from_the_footer(client
     text = page.content.decode()
     assert page.status_code == 200
     assert "7 days" in text and "privacy@aitracker.example.org" in text and "not the subscribers" in text
+    assert "suggestions are written to it without their senders" in text
     assert reverse("privacy") in client.get(reverse("methodology")).content.decode()
