@@ -147,6 +147,29 @@ def test_every_alert_has_one_click_unsubscribe_headers_and_links_that_work(
     assert client.get(path).status_code == 410
 
 
+def test_a_one_click_unsubscribe_with_a_bad_token_says_the_link_is_not_valid_not_already_unsubscribed(
+    client, commitment
+):
+    subscription = services.subscription_request(
+        email="reader@example.org", target=commitment, frequency="daily", language="en"
+    )
+    subscriber = subscription.subscriber
+    token = alerts.unsubscribe_token(subscriber, [subscription.pk])
+    confirm = alerts.confirm_token(subscription, "daily")
+    for bad in (token[:-3] + "abc", "not-a-token", "x" * 2000, confirm, signing.dumps([1, 2], salt="x")):
+        response = client.post(reverse("follow_unsubscribe", args=[bad]), {"List-Unsubscribe": "One-Click"})
+        page = response.content.decode()
+        assert response.status_code == 410, bad
+        assert "not valid" in page and "already unsubscribed" not in page.lower()
+    assert Subscription.objects.filter(pk=subscription.pk).exists()  # nothing was ended
+
+    # A real link, used twice: the second time says so.
+    assert "no more messages" in client.post(reverse("follow_unsubscribe", args=[token])).content.decode()
+    twice = client.post(reverse("follow_unsubscribe", args=[token]))
+    assert twice.status_code == 200 and "already unsubscribed" in twice.content.decode()
+    assert "not valid" not in twice.content.decode()
+
+
 def test_a_correction_is_an_alert_and_a_withdrawn_update_is_told_to_nobody(
     client, commitment, analyst, editor, mailbox, django_capture_on_commit_callbacks
 ):
@@ -229,7 +252,7 @@ def test_bad_links_and_bad_addresses_get_a_clear_answer(
     forged = signing.dumps({"s": other.pk, "k": subscriber.key, "i": 1, "f": "daily"}, salt="wrong salt")
     assert client.get(reverse("follow_confirm", args=[forged])).status_code == 410
     # An unsubscribe token cannot confirm, nor a confirmation token unsubscribe.
-    assert client.post(reverse("follow_unsubscribe", args=[token])).status_code == 200
+    assert client.post(reverse("follow_unsubscribe", args=[token])).status_code == 410
     assert Subscription.objects.count() == 1
     assert client.get(reverse("follow_confirm", args=["x" * 2000])).status_code == 410
 
