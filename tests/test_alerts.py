@@ -261,6 +261,48 @@ def test_bad_links_and_bad_addresses_get_a_clear_answer(
     assert expired.status_code == 410 and "expired" in expired.content.decode()
 
 
+def test_a_correctly_signed_link_of_one_address_does_nothing_to_another(client, commitment):
+    """A token is signed (its salt says which kind of link it is) and names its subscriber by id and by a key
+    of its own: a genuine token of A, or one naming B with A's key, neither confirms, ends nor shows B's."""
+    other = factories.make_commitment()
+    mine = services.subscription_request(email="a@example.org", target=commitment, frequency="daily", language="en")
+    theirs = services.subscription_request(email="b@example.org", target=other, frequency="daily", language="en")
+    a, b = mine.subscriber, theirs.subscriber
+    assert a.key != b.key
+
+    def sign(payload, salt):
+        return signing.dumps(payload, salt=salt, compress=True)
+
+    confirms = [
+        sign({"s": a.pk, "k": a.key, "i": theirs.pk, "f": "daily"}, alerts.CONFIRM_SALT),  # A's, naming B's
+        sign({"s": b.pk, "k": a.key, "i": theirs.pk, "f": "daily"}, alerts.CONFIRM_SALT),  # B's id, A's key
+    ]
+    for token in confirms:
+        assert client.get(reverse("follow_confirm", args=[token])).status_code == 410
+    theirs.refresh_from_db()
+    assert theirs.confirmed_at is None
+
+    unsubscribes = [
+        sign({"s": a.pk, "k": a.key, "i": [theirs.pk]}, alerts.UNSUBSCRIBE_SALT),
+        sign({"s": b.pk, "k": a.key, "i": [theirs.pk]}, alerts.UNSUBSCRIBE_SALT),
+    ]
+    for token in unsubscribes:
+        assert "b@example.org" not in client.get(reverse("follow_unsubscribe", args=[token])).content.decode()
+        assert other.title not in client.get(reverse("follow_unsubscribe", args=[token])).content.decode()
+        client.post(reverse("follow_unsubscribe", args=[token]), {"List-Unsubscribe": "One-Click"})
+    assert Subscription.objects.filter(pk=theirs.pk).exists()
+
+    manage_a = reverse("follow_manage", args=[alerts.manage_token(a)])
+    page = client.get(manage_a).content.decode()
+    assert commitment.title in page and other.title not in page
+    client.post(manage_a, {"subscription": theirs.pk})
+    assert Subscription.objects.filter(pk=theirs.pk).exists()
+    forged_manage = reverse("follow_manage", args=[sign({"s": b.pk, "k": a.key}, alerts.MANAGE_SALT)])
+    assert client.get(forged_manage).status_code == 410
+    assert client.post(forged_manage, {"subscription": "all"}).status_code == 410
+    assert Subscription.objects.filter(pk=theirs.pk).exists() and Subscriber.objects.filter(pk=b.pk).exists()
+
+
 def test_subscription_requests_are_rate_limited_per_address_and_per_email(client, commitment, settings):
     from django.core.cache import cache
 
