@@ -36,6 +36,10 @@ class BadLink(Exception):
     """A follow link that cannot be used; its message says why, in words a visitor understands."""
 
 
+class AddressGone(BadLink):
+    """A genuine link (correctly signed) whose address has since been deleted: it was unsubscribed already."""
+
+
 # --- Tokens --------------------------------------------------------------------------------------------------
 
 
@@ -73,7 +77,7 @@ def read_token(token: str, salt: str, *, max_age=None) -> tuple[Subscriber, dict
         raise BadLink(_("This link is not valid. Copy the whole link from the message."))
     subscriber = Subscriber.objects.filter(pk=payload["s"], key=payload.get("k")).first()
     if subscriber is None:
-        raise BadLink(_("This address no longer follows anything here: there is nothing left to change."))
+        raise AddressGone(_("This address no longer follows anything here: there is nothing left to change."))
     return subscriber, payload
 
 

@@ -152,7 +152,8 @@ def unsubscribe(request, token):
     button or from a mail client's one-click (List-Unsubscribe-Post), unsubscribes."""
     try:
         subscriber, payload = alerts.read_token(token, alerts.UNSUBSCRIBE_SALT)
-    except alerts.BadLink as error:
+    except alerts.AddressGone as error:
+        # A genuine link whose address went with its last subscription: a one-click POST is told it is done.
         if request.method == "POST":
             return message_page(
                 request,
@@ -160,8 +161,10 @@ def unsubscribe(request, token):
                 message=_("You had already unsubscribed: this address follows nothing here any more."),
             )
         return _bad_link(request, error)
+    except alerts.BadLink as error:  # forged, cut short or of another kind: not valid, whatever the method
+        return _bad_link(request, error)
     ids = payload.get("i")
-    if not isinstance(ids, list):
+    if not isinstance(ids, list) or not all(type(pk) is int for pk in ids):
         return _bad_link(request, alerts.BadLink(_("This link is not valid. Copy the whole link from the message.")))
     subscriptions = list(subscriber.subscriptions.filter(pk__in=ids).select_related(*FOLLOW_TARGETS))
     if request.method == "POST":

@@ -968,11 +968,17 @@ def official_text_save(*, text: OfficialText, user, reason: str = "") -> Officia
 
 
 def _notify_sender(suggestion) -> None:
+    """A suggestion just closed: tell its sender if they left an address (their name and address are then
+    forgotten by the job, once the message is sent); with no address there is nothing to send, so a name they
+    left is forgotten at once (the privacy page promises contact details go when a suggestion is closed)."""
     if suggestion.email:
         from .link_tasks import notify_suggestion_sender
 
         pk = suggestion.pk
         transaction.on_commit(lambda: notify_suggestion_sender.enqueue(suggestion_id=pk))
+    elif suggestion.name:
+        suggestion_forget_sender(suggestion_id=suggestion.pk)
+        suggestion.name = ""
 
 
 @transaction.atomic

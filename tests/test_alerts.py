@@ -147,6 +147,29 @@ def test_every_alert_has_one_click_unsubscribe_headers_and_links_that_work(
     assert client.get(path).status_code == 410
 
 
+def test_a_one_click_unsubscribe_with_a_bad_token_says_the_link_is_not_valid_not_already_unsubscribed(
+    client, commitment
+):
+    subscription = services.subscription_request(
+        email="reader@example.org", target=commitment, frequency="daily", language="en"
+    )
+    subscriber = subscription.subscriber
+    token = alerts.unsubscribe_token(subscriber, [subscription.pk])
+    confirm = alerts.confirm_token(subscription, "daily")
+    for bad in (token[:-3] + "abc", "not-a-token", "x" * 2000, confirm, signing.dumps([1, 2], salt="x")):
+        response = client.post(reverse("follow_unsubscribe", args=[bad]), {"List-Unsubscribe": "One-Click"})
+        page = response.content.decode()
+        assert response.status_code == 410, bad
+        assert "not valid" in page and "already unsubscribed" not in page.lower()
+    assert Subscription.objects.filter(pk=subscription.pk).exists()  # nothing was ended
+
+    # A real link, used twice: the second time says so.
+    assert "no more messages" in client.post(reverse("follow_unsubscribe", args=[token])).content.decode()
+    twice = client.post(reverse("follow_unsubscribe", args=[token]))
+    assert twice.status_code == 200 and "already unsubscribed" in twice.content.decode()
+    assert "not valid" not in twice.content.decode()
+
+
 def test_a_correction_is_an_alert_and_a_withdrawn_update_is_told_to_nobody(
     client, commitment, analyst, editor, mailbox, django_capture_on_commit_callbacks
 ):
@@ -229,13 +252,55 @@ def test_bad_links_and_bad_addresses_get_a_clear_answer(
     forged = signing.dumps({"s": other.pk, "k": subscriber.key, "i": 1, "f": "daily"}, salt="wrong salt")
     assert client.get(reverse("follow_confirm", args=[forged])).status_code == 410
     # An unsubscribe token cannot confirm, nor a confirmation token unsubscribe.
-    assert client.post(reverse("follow_unsubscribe", args=[token])).status_code == 200
+    assert client.post(reverse("follow_unsubscribe", args=[token])).status_code == 410
     assert Subscription.objects.count() == 1
     assert client.get(reverse("follow_confirm", args=["x" * 2000])).status_code == 410
 
     settings.AITRACKER_CONFIRM_DAYS = 0
     expired = client.get(path)
     assert expired.status_code == 410 and "expired" in expired.content.decode()
+
+
+def test_a_correctly_signed_link_of_one_address_does_nothing_to_another(client, commitment):
+    """A token is signed (its salt says which kind of link it is) and names its subscriber by id and by a key
+    of its own: a genuine token of A, or one naming B with A's key, neither confirms, ends nor shows B's."""
+    other = factories.make_commitment()
+    mine = services.subscription_request(email="a@example.org", target=commitment, frequency="daily", language="en")
+    theirs = services.subscription_request(email="b@example.org", target=other, frequency="daily", language="en")
+    a, b = mine.subscriber, theirs.subscriber
+    assert a.key != b.key
+
+    def sign(payload, salt):
+        return signing.dumps(payload, salt=salt, compress=True)
+
+    confirms = [
+        sign({"s": a.pk, "k": a.key, "i": theirs.pk, "f": "daily"}, alerts.CONFIRM_SALT),  # A's, naming B's
+        sign({"s": b.pk, "k": a.key, "i": theirs.pk, "f": "daily"}, alerts.CONFIRM_SALT),  # B's id, A's key
+    ]
+    for token in confirms:
+        assert client.get(reverse("follow_confirm", args=[token])).status_code == 410
+    theirs.refresh_from_db()
+    assert theirs.confirmed_at is None
+
+    unsubscribes = [
+        sign({"s": a.pk, "k": a.key, "i": [theirs.pk]}, alerts.UNSUBSCRIBE_SALT),
+        sign({"s": b.pk, "k": a.key, "i": [theirs.pk]}, alerts.UNSUBSCRIBE_SALT),
+    ]
+    for token in unsubscribes:
+        assert "b@example.org" not in client.get(reverse("follow_unsubscribe", args=[token])).content.decode()
+        assert other.title not in client.get(reverse("follow_unsubscribe", args=[token])).content.decode()
+        client.post(reverse("follow_unsubscribe", args=[token]), {"List-Unsubscribe": "One-Click"})
+    assert Subscription.objects.filter(pk=theirs.pk).exists()
+
+    manage_a = reverse("follow_manage", args=[alerts.manage_token(a)])
+    page = client.get(manage_a).content.decode()
+    assert commitment.title in page and other.title not in page
+    client.post(manage_a, {"subscription": theirs.pk})
+    assert Subscription.objects.filter(pk=theirs.pk).exists()
+    forged_manage = reverse("follow_manage", args=[sign({"s": b.pk, "k": a.key}, alerts.MANAGE_SALT)])
+    assert client.get(forged_manage).status_code == 410
+    assert client.post(forged_manage, {"subscription": "all"}).status_code == 410
+    assert Subscription.objects.filter(pk=theirs.pk).exists() and Subscriber.objects.filter(pk=b.pk).exists()
 
 
 def test_subscription_requests_are_rate_limited_per_address_and_per_email(client, commitment, settings):
@@ -304,4 +369,5 @@ def test_the_privacy_page_says_what_is_kept_and_is_linked_from_the_footer(client
     text = page.content.decode()
     assert page.status_code == 200
     assert "7 days" in text and "privacy@aitracker.example.org" in text and "not the subscribers" in text
+    assert "suggestions are written to it without their senders" in text
     assert reverse("privacy") in client.get(reverse("methodology")).content.decode()

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from aitracker import services
 from aitracker.management.commands.backup import backup_models
-from aitracker.models import Commitment, Instrument, ProgressUpdate, Theme
+from aitracker.models import Commitment, Instrument, ProgressUpdate, Subscriber, Suggestion, Theme
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -145,6 +145,38 @@ def test_the_backup_is_one_json_file_with_a_manifest(history_rich_data, tmp_path
         if record["model"] == "aitracker.progressupdate" and record["pk"] == history_rich_data.pk
     )
     assert published == history_rich_data.published_at.isoformat()
+
+
+def test_a_backup_holds_no_subscriber_address_and_no_suggestion_senders_name_or_address(real_data, tmp_path):
+    """A backup is kept longer than the data it copies: the privacy page promises that no e-mail address is
+    written to one. Suggestions are kept, without their senders' names and addresses."""
+    commitment = Commitment.objects.order_by("pk").first()
+    services.subscription_request(email="follower@example.org", target=commitment, frequency="daily", language="en")
+    suggestion = services.suggestion_submit(
+        kind="new_development",
+        text="A sandbox for start-ups opened quietly",
+        happened_on=timezone.localdate(),
+        source_urls=["https://gov.example/sandbox"],
+        commitment=commitment,
+        name="Ada Lovelace",
+        email="ada.lovelace@example.org",
+    )
+    path = tmp_path / "backup.json"
+    call_command("backup", str(path), verbosity=0)
+    text = path.read_text()
+    for personal in ("follower@example.org", "ada.lovelace@example.org", "Ada Lovelace"):
+        assert personal not in text
+    assert Subscriber.objects.get().email == "follower@example.org"  # the live data is untouched
+    assert Suggestion.objects.get().name == "Ada Lovelace"
+
+    Subscriber.objects.all().delete()
+    empty_the_database()
+    call_command("restore", str(path), verbosity=0)
+    restored = Suggestion.objects.get()
+    assert restored.pk == suggestion.pk and restored.text == "A sandbox for start-ups opened quietly"
+    assert restored.commitment == commitment and restored.state == Suggestion.State.NEW
+    assert restored.name == "" and restored.email == ""
+    assert not Subscriber.objects.exists()
 
 
 def test_restore_refuses_a_database_that_is_not_empty(history_rich_data, tmp_path):

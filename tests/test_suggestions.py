@@ -329,6 +329,8 @@ def test_dismissing_needs_a_reason_and_tells_the_sender(client, django_capture_o
     assert suggestion.dismiss_reason == "The source does not say this."
     run_jobs()
     assert len(mail.outbox) == 1 and "The source does not say this." in mail.outbox[0].body
+    suggestion.refresh_from_db()
+    assert suggestion.name == "" and suggestion.email == ""  # told: the contact details go
 
 
 def test_a_bad_draft_choice_is_a_field_error(client):
@@ -353,6 +355,39 @@ def test_no_mail_without_an_address(db, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         services.suggestion_dismiss(suggestion=suggestion, analyst=make_analyst(), reason="Out of scope.")
     assert mail.outbox == []
+
+
+@pytest.mark.parametrize("close", ["dismiss", "draft"])
+def test_a_name_left_without_an_address_is_forgotten_when_the_suggestion_is_closed(
+    db, django_capture_on_commit_callbacks, close
+):
+    commitment = make_commitment()
+    suggestion = make_suggestion(commitment=commitment, email="", name="Ada Lovelace")
+    analyst = make_analyst()
+    with django_capture_on_commit_callbacks(execute=True):
+        if close == "dismiss":
+            services.suggestion_dismiss(suggestion=suggestion, analyst=analyst, reason="Out of scope.")
+        else:
+            services.suggestion_to_draft(
+                suggestion=suggestion, analyst=analyst, commitment=commitment, status="in_progress"
+            )
+    run_jobs()
+    suggestion.refresh_from_db()
+    assert mail.outbox == [] and suggestion.state != Suggestion.State.NEW
+    assert suggestion.name == "" and suggestion.email == ""
+    assert suggestion.text == SECRET_TEXT  # the suggestion itself is kept
+
+
+def test_with_an_address_the_contact_details_stay_until_the_sender_is_told(db, django_capture_on_commit_callbacks):
+    suggestion = make_suggestion(name="Ada Lovelace")
+    with django_capture_on_commit_callbacks(execute=False):
+        services.suggestion_dismiss(suggestion=suggestion, analyst=make_analyst(), reason="Out of scope.")
+    suggestion.refresh_from_db()
+    assert suggestion.name == "Ada Lovelace" and suggestion.email == "ada@example.org"
+    assert notify_suggestion_sender.call(suggestion_id=suggestion.pk) is True
+    assert mail.outbox[0].to == ["ada@example.org"]
+    suggestion.refresh_from_db()
+    assert suggestion.name == "" and suggestion.email == ""
 
 
 def test_a_failed_send_is_sent_again_by_the_retry(db, monkeypatch):

@@ -5,7 +5,10 @@ users and groups, the admin's log, and django-axes' records of logins. What is n
 again), content types and permissions (`migrate` creates them; they are referred to by natural key), and,
 deliberately, the e-mail subscribers (their addresses, subscriptions and the record of messages sent): an
 address deleted on request must not live on in old backups (the privacy page says so), and losing them in a
-restore costs only a new subscription. The background jobs' queue (django_tasks_db) is not data either.
+restore costs only a new subscription. For the same reason the readers' suggestions are kept without their
+senders' names and e-mail addresses, which are written blank: a backup is kept longer than the data it copies,
+and the site deletes them once a suggestion is closed. A suggestion restored while still open can therefore not
+be answered by e-mail. The background jobs' queue (django_tasks_db) is not data either.
 
 The file holds a manifest (counts per model, the migrations applied, a SHA-256 of the records) that
 `manage.py restore` checks before and after loading. Datetimes keep their microseconds, which Django's own
@@ -34,12 +37,14 @@ from django.db import connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
-from aitracker.models import AlertDelivery, DataGeneration, SearchEntry, Subscriber, Subscription
+from aitracker.models import AlertDelivery, DataGeneration, SearchEntry, Subscriber, Subscription, Suggestion
 
 FORMAT = "aitracker-backup"
 VERSION = 1
 # Bookkeeping, or personal data kept out of backups on purpose (see the module's docstring).
 NOT_BACKED_UP = {DataGeneration, SearchEntry, Subscriber, Subscription, AlertDelivery}
+# Personal data written blank (see the module's docstring): the rows are kept, not who sent them.
+BLANKED_FIELDS = {Suggestion: ("name", "email")}
 # Created by `migrate` on every database, with other primary keys there: referred to by natural key.
 NATURAL_KEY_MODELS = {"contenttypes.contenttype", "auth.permission", "auth.group"}
 
@@ -96,7 +101,12 @@ def model_records(model):
     if many_to_many:
         queryset = queryset.prefetch_related(*many_to_many)
     # Groups are matched by name: the target database already has the ones the migrations create.
-    return BackupSerializer().serialize(queryset.iterator(chunk_size=2000), use_natural_primary_keys=model is Group)
+    records = BackupSerializer().serialize(queryset.iterator(chunk_size=2000), use_natural_primary_keys=model is Group)
+    blanked = BLANKED_FIELDS.get(model, ())
+    for record in records:
+        for name in blanked:
+            record["fields"][name] = ""
+    return records
 
 
 def applied_migrations() -> list[list[str]]:
