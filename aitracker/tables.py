@@ -128,7 +128,7 @@ class CommitmentTable(tables.Table):
         fields = ["instrument", "reference", "title", "themes", "current_status", "current_progress", "last_update_on"]
         template_name = "aitracker/includes/table.html"
         # On a phone the rows stack (site.css, .stack-table): the title, then status, progress and last update.
-        attrs = {"class": "data-table stack-table", "id": "commitments-table", "role": "table"}
+        attrs = {"class": "data-table stack-table", "id": "commitments-table"}
         order_by_field = "sort"
         page_field = "page"
         per_page = 25
@@ -154,10 +154,10 @@ class CommitmentTable(tables.Table):
             record = row.record
             cells = format_html_join(
                 "",
-                '<td role="cell" {}>{}</td>',
+                '<td {}>{}</td>',
                 ((attrs, self._cell(name, record, default)) for name, attrs, default in columns),
             )
-            rows.append(format_html('<tr role="row" class="{}">{}</tr>', "odd" if number % 2 else "even", cells))
+            rows.append(format_html('<tr class="{}">{}</tr>', "odd" if number % 2 else "even", cells))
         return mark_safe("\n".join(rows))
 
     def _cell(self, name, record, default):

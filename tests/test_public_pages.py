@@ -49,7 +49,7 @@ def get_ok(client, url):
 def table_titles(html):
     """The commitment titles of the table's rows, in order."""
     table = html.split('id="commitments-table"', 1)[1].split("</table>", 1)[0]
-    return re.findall(r'<td role="cell" class="col-title stack-main"><a href="[^"]+">([^<]+)</a>', table)
+    return re.findall(r'<td class="col-title stack-main"><a href="[^"]+">([^<]+)</a>', table)
 
 
 def csv_rows(client, url):
