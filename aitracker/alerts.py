@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from .i18n import hreflang
 from .models import AlertDelivery, ProgressUpdate, Subscriber, Subscription
 
 CONFIRM_SALT = "aitracker.follow.confirm"
@@ -165,6 +166,7 @@ def build(subscriber: Subscriber, message: Message) -> EmailMultiAlternatives:
     """The message in the subscriber's language, plain text with an HTML alternative."""
     with translation.override(subscriber.language):
         context = {**message.context, "site_url": settings.AITRACKER_SITE_URL,
+                   "page_language": hreflang(translation.get_language()),
                    "manage_url": absolute(reverse("follow_manage", args=[manage_token(subscriber)]))}  # fmt: skip
         headers = {}
         if message.unsubscribe_ids is not None:

@@ -12,9 +12,10 @@ OG_LOCALES = {"en": "en_GB", "fr": "fr_FR", "zh-hans": "zh_CN"}
 
 def canonical(request):
     """A page's canonical form is its path without a query string: a filtered, sorted or paged view of a list
-    points to the list, and asks not to be indexed itself (its links are still followed)."""
+    points to the list, and asks not to be indexed itself (its links are still followed). A page whose query
+    names what it is (the follow form: `?theme=…`; without it, 404) keeps its query."""
     return {
-        "canonical_url": absolute_url(request.path),
+        "canonical_url": absolute_url(request.path + _naming_query(request)),
         "noindex": bool(request.GET),
         "site_url": absolute_url(""),
         "og_locale": OG_LOCALES.get(get_language() or "en", "en_GB"),
@@ -52,15 +53,21 @@ def languages(request):
                 "tag": hreflang(code),
                 "name": _capitalised(get_language_info(code)["name_local"]),
                 "url": f"{path}?{query}" if query else path,
-                "absolute_url": absolute_url(path),
+                "absolute_url": absolute_url(path + _naming_query(request)),
                 "current": code == current,
             }
         )
     return {
         "language_links": links,
         "page_language": hreflang(current),
-        "x_default_url": absolute_url(path_in_language(request.path, SOURCE_LANGUAGE)),
+        "x_default_url": absolute_url(path_in_language(request.path, SOURCE_LANGUAGE) + _naming_query(request)),
     }
+
+
+def _naming_query(request) -> str:
+    """The query string of a page that does not exist without it (its view sets `request.query_names_page`)."""
+    query = request.META.get("QUERY_STRING", "")
+    return f"?{query}" if query and getattr(request, "query_names_page", False) else ""
 
 
 def _capitalised(name: str) -> str:

@@ -139,7 +139,8 @@ class ProgressUpdateForm(TranslatedContentFormMixin, VersionedFormMixin, forms.M
             "kind": forms.RadioSelect,
             "reported_on": DateInput(),
             "parties": forms.SelectMultiple(attrs={"size": 8}),
-            "summary": forms.Textarea(attrs={"rows": 10}),
+            # Staff write the English record (translations are edited in the admin): the text is English.
+            "summary": forms.Textarea(attrs={"rows": 10, "lang": "en"}),
         }
         help_texts = {
             "reported_on": _("When the event happened, not when you read about it. For a check, the day you searched."),
@@ -184,7 +185,7 @@ class CorrectionForm(ProgressUpdateForm):
     correction_note = forms.CharField(
         label=_("Correction note"),
         max_length=NOTE_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=forms.Textarea(attrs={"rows": 3, "lang": "en"}),  # the English record, as the summary
         help_text=_("Shown to the public next to the update: what was corrected and why."),
     )
 

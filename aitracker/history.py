@@ -5,6 +5,7 @@ in aitracker/services.py."""
 import datetime
 from typing import NamedTuple
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.utils import formats, timezone
@@ -33,6 +34,7 @@ class FieldChange(NamedTuple):
     label: str
     old: str
     new: str
+    language: str = ""  # the language of a text's words ("en" for a record's own), "" for a value that has none
 
 
 class EditConflict(ValidationError):
@@ -95,6 +97,20 @@ def _display_value(field, value) -> str:
     return str(value)
 
 
+def _text_language(model, field) -> str:
+    """The language a field's text is written in: a translation column's own (modeltranslation's `summary_fr`),
+    English for a translated field's own column (the record staff write), none for any other field."""
+    if getattr(field, "language", None):
+        return field.language
+    from modeltranslation.translator import NotRegistered, translator
+
+    try:
+        translated = translator.get_options_for_model(model).all_fields
+    except NotRegistered:
+        return ""
+    return settings.LANGUAGE_CODE if field.name in translated else ""
+
+
 def history_changes(*, record, previous) -> list[FieldChange]:
     """What changed from one historical record of an object to a later one, field by field, for people."""
     model = record.instance_type
@@ -113,7 +129,13 @@ def history_changes(*, record, previous) -> list[FieldChange]:
     for name, old, new in raw:
         field = model._meta.get_field(name)
         changes.append(
-            FieldChange(name, capfirst(field.verbose_name), _display_value(field, old), _display_value(field, new))
+            FieldChange(
+                name,
+                capfirst(field.verbose_name),
+                _display_value(field, old),
+                _display_value(field, new),
+                _text_language(model, field),
+            )
         )
     return changes
 

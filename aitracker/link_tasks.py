@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.tasks import task
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 
 from . import linkcheck, services
@@ -47,7 +48,7 @@ def notify_suggestion_sender(*, suggestion_id: int) -> bool:
         context = {
             "suggestion": suggestion,
             "site_url": absolute_url(""),
-            "methodology_url": absolute_url("/methodology/"),
+            "methodology_url": absolute_url(reverse("methodology")),  # in the sender's language
         }
         subject = render_to_string("aitracker/email/suggestion_handled_subject.txt", context).strip()
         body = render_to_string("aitracker/email/suggestion_handled.txt", context)

@@ -154,7 +154,7 @@ class CommitmentTable(tables.Table):
             record = row.record
             cells = format_html_join(
                 "",
-                '<td {}>{}</td>',
+                "<td {}>{}</td>",
                 ((attrs, self._cell(name, record, default)) for name, attrs, default in columns),
             )
             rows.append(format_html('<tr class="{}">{}</tr>', "odd" if number % 2 else "even", cells))

@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 
 from aitracker import alerts, services
 from aitracker.management.commands.backup import backup_models
-from aitracker.models import AlertDelivery, ProgressUpdate, Subscriber, Subscription
+from aitracker.models import AlertDelivery, Commitment, ProgressUpdate, Subscriber, Subscription
 from tests import factories
 from tests.mailbox import html_part, run_jobs, text_part
 
@@ -371,3 +371,81 @@ def test_the_privacy_page_says_what_is_kept_and_is_linked_from_the_footer(client
     assert "7 days" in text and "privacy@aitracker.example.org" in text and "not the subscribers" in text
     assert "suggestions are written to it without their senders" in text
     assert reverse("privacy") in client.get(reverse("methodology")).content.decode()
+
+
+# --- Every kind of message in the subscriber's language (issue 13) ------------------------------------------
+
+MESSAGE_LANGUAGES = {"fr": ("fr", "Engagement"), "zh-hans": ("zh-Hans", "承诺")}
+
+
+def assert_message_in(message, language):
+    """The subject and both parts in the language (no English interface words), the HTML part saying it, and
+    every link to the site under the language's prefix."""
+    from tests.test_i18n_pages import english_left
+
+    tag, _word = MESSAGE_LANGUAGES[language]
+    subject, text, html = str(message["Subject"]), text_part(message), html_part(message)
+    for part in (subject, text, html):
+        assert not english_left(part, language), (part, english_left(part, language))
+    assert f'<html lang="{tag}"' in html
+    paths = links(message) + LINK.findall(html)
+    assert paths and all(path.startswith(f"/{language}/") for path in paths), paths
+    return subject, text, html
+
+
+@pytest.mark.parametrize("language", ["fr", "zh-hans"])
+def test_every_message_is_in_the_subscribers_language_with_links_in_it(
+    client, real_data, analyst, editor, mailbox, django_capture_on_commit_callbacks, language
+):
+    commitment = Commitment.objects.get(slug="paris-2025-1-ai-accessibility")
+    for email, frequency in (("now@example.org", "immediate"), ("daily@example.org", "daily")):
+        with translation.override(language):
+            confirmation = subscribe_and_confirm(client, mailbox, commitment, django_capture_on_commit_callbacks,
+                                                 email=email, frequency=frequency)  # fmt: skip
+        assert_message_in(confirmation, language)
+        with translation.override(language):
+            assert commitment.title in confirmation["Subject"]
+    assert set(Subscriber.objects.values_list("language", flat=True)) == {language}
+
+    yesterday = timezone.now() - datetime.timedelta(days=1)
+    french, chinese = "Il s\u2019est passé quelque chose.", "发生了一件事。"
+    update = submitted_update(commitment, analyst, summary="Something happened.", summary_fr=french,
+                              summary_html_fr=f"<p>{french}</p>", summary_zh_hans=chinese,
+                              summary_html_zh_hans=f"<p>{chinese}</p>")  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        services.progress_update_publish(update=update, editor=editor, now=yesterday)
+    run_jobs()
+    (alert,) = mailbox.wait_for(3) and mailbox.to("now@example.org")[1:]
+    _subject, text, _html = assert_message_in(alert, language)
+    assert "Something happened." not in text
+    unsubscribe = re.findall(r"<([^>]+)>", alert["List-Unsubscribe"])[0]
+    assert unsubscribe.startswith(f"{SITE}/{language}/follow/unsubscribe/")
+
+    call_command("send_digests", verbosity=0)
+    run_jobs()
+    mailbox.wait_for(4)
+    (digest,) = mailbox.to("daily@example.org")[1:]
+    assert_message_in(digest, language)
+    assert re.findall(r"<([^>]+)>", digest["List-Unsubscribe"])[0].startswith(f"{SITE}/{language}/follow/")
+
+
+@pytest.mark.parametrize("language", ["fr", "zh-hans"])
+def test_a_suggestions_sender_is_told_in_the_language_they_wrote_in(
+    real_data, analyst, mailbox, django_capture_on_commit_callbacks, language
+):
+    from aitracker.link_tasks import notify_suggestion_sender
+
+    suggestion = services.suggestion_submit(
+        kind="new_development", text="Une loi a été votée.", happened_on=datetime.date(2025, 6, 1),
+        source_urls=["https://gov.example/loi"], email="ada@example.org", name="Ada", language=language,
+    )  # fmt: skip
+    services.suggestion_dismiss(suggestion=suggestion, analyst=analyst, reason="Hors du champ · 范围之外")
+    assert notify_suggestion_sender.call(suggestion_id=suggestion.pk) is True
+    ((_, message),) = mailbox.wait_for(1)
+    from tests.test_i18n_pages import english_left
+
+    subject, text = str(message["Subject"]), text_part(message)
+    assert not english_left(subject, language) and not english_left(text, language), (subject, text)
+    assert "Hors du champ" in text
+    paths = LINK.findall(text)
+    assert paths and all(path.startswith(f"/{language}/") for path in paths), paths

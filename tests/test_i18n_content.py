@@ -355,3 +355,43 @@ def test_lists_of_names_use_the_separator_of_the_page_language(client, real_data
     assert '</a>、<a href="/zh-hans/themes/' in chinese
     english = html_of(client, localized("commitment_detail", "en", slug=commitment.slug))
     assert '</a>, <a href="/themes/' in english
+
+
+def test_each_status_has_one_french_name_on_the_pages_in_the_feed_and_in_the_downloads(client, real_data):
+    """A status is named the same way wherever a French reader meets it: the methodology's definitions, the Atom
+    feed's entries and the CSV downloads of commitments and updates."""
+    from html import unescape
+
+    from aitracker.feeds import FEED_ITEMS, UpdatesFeed
+    from aitracker.models import Status
+
+    page = html_of(client, localized("methodology", "fr"))
+    section = re.search(r'<h2 id="statuses">.*?</section>', page, re.S).group(0)
+    named = {code: unescape(label) for code, label in re.findall(r'<span class="badge status-(\w+)">([^<]+)</span>',
+                                                                    section)}  # fmt: skip
+    assert set(named) == set(Status.values)
+    with translation.override("fr"):
+        assert named == {status.value: str(status.label) for status in Status}
+    assert named["achieved"] != "Achieved"  # in French
+
+    def rows(name):
+        response = client.get(localized(name, "fr") + "?_export=csv")
+        return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+
+    seen = set()
+    for name in ("commitment_list", "update_list"):
+        for row in rows(name):
+            if row["status"]:
+                assert row["status_label"] == named[row["status"]], (name, row["status"], row["status_label"])
+                seen.add(row["status"])
+    assert len(seen) >= 3, seen
+
+    xml = client.get(localized("feed_updates", "fr")).content.decode()
+    titles = [unescape(title) for title in re.findall(r"<entry>.*?<title>([^<]*)</title>", xml, re.S)]
+    with translation.override("fr"):
+        updates = list(UpdatesFeed().updates()[:FEED_ITEMS])
+    assert len(titles) == len(updates) and any(update.status for update in updates)
+    for title, update in zip(titles, updates, strict=True):
+        if update.status:
+            label = named[update.status]
+            assert title.endswith(label) or f"{label} (" in title, (update.status, title)

@@ -37,8 +37,32 @@ ENGLISH_WORDS = [
     "commitments",
     "updates",
     "published",
+    # Common interface words (none of them French too).
+    "Next",
+    "Previous",
+    "Follow",
+    "Unfollow",
+    "Unsubscribe",
+    "Search results",
+    "Read more",
+    "Show",
+    "Save",
+    "Cancel",
+    "Delete",
+    "Undo",
+    "Restore",
+    "Edit",
+    "Submit",
+    "Confirm",
+    "History",
+    "Back",
+    "Log in",
+    "Log out",
+    "Password",
+    "Deleted items",
+    "Language",
 ]
-ENGLISH_ONLY_ON_CHINESE = ["Sources", "Parties", "Instruments"]
+ENGLISH_ONLY_ON_CHINESE = ["Sources", "Parties", "Instruments", "Date", "Notes", "Documents", "Suggestions"]
 
 COMMITMENT = "paris-2025-1-ai-accessibility"
 PUBLIC_PAGES = [
@@ -64,11 +88,10 @@ PUBLIC_PAGES = [
     ("follow", {}, "?theme=global-south-cyber-capacity"),
     ("follow_sent", {}, ""),
 ]
-# Not pages a visitor reads as HTML (files for machines), or reached only through a token sent by e-mail
-# (tests/test_alerts.py renders those in the subscriber's language).
-NOT_PAGES = {
-    "datapackage", "data_download", "feed_stylesheet", "follow_confirm", "follow_unsubscribe", "follow_manage",
-}  # fmt: skip
+# Not pages a visitor reads as HTML: files for machines. (The follow pages reached through a token sent by
+# e-mail are pages a visitor reads: TOKEN_PAGES below.)
+NOT_PAGES = {"datapackage", "data_download", "feed_stylesheet"}
+TOKEN_PAGES = {"follow_confirm", "follow_unsubscribe", "follow_manage"}
 FEEDS = [
     ("feed_updates", {}),
     ("feed_commitment", {"slug": COMMITMENT}),
@@ -157,6 +180,31 @@ def test_feeds_are_in_the_language_of_their_address(client, real_data, language,
     assert "progress updates" not in titles and "updates on" not in titles, titles
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_follow_pages_reached_from_an_e_mail_are_in_the_language_of_their_address(client, real_data, language):
+    """The confirmation, unsubscribe and manage pages, with the valid tokens a subscriber's messages carry."""
+    from aitracker import alerts, services
+    from aitracker.models import Commitment
+
+    commitment = Commitment.objects.get(slug=COMMITMENT)
+    subscription = services.subscription_request(email="lecteur@example.org", target=commitment,
+                                                 frequency="immediate", language=language)  # fmt: skip
+    subscriber = subscription.subscriber
+    confirm = client.get(localized("follow_confirm", {"token": alerts.confirm_token(subscription, "immediate")},
+                                   language))  # fmt: skip
+    assert_in_language(confirm, language)
+    subscription.refresh_from_db()
+    assert subscription.confirmed_at is not None
+    manage = client.get(localized("follow_manage", {"token": alerts.manage_token(subscriber)}, language))
+    assert_in_language(manage, language)
+    unsubscribe_url = localized("follow_unsubscribe", {"token": alerts.unsubscribe_token(subscriber,
+                                                                                          [subscription.pk])},
+                                language)  # fmt: skip
+    assert_in_language(client.get(unsubscribe_url), language)
+    assert_in_language(client.post(unsubscribe_url), language)  # done: the answer too
+    assert_in_language(client.post(unsubscribe_url), language)  # and the answer to a second click
+
+
 @pytest.fixture
 def editor_client(client, real_data):
     from tests.factories import make_editor
@@ -176,6 +224,10 @@ def staff_pages():
         ("update_history", {"pk": update.pk}),
         ("commitment_history", {"slug": COMMITMENT}),
         ("password_change", {}),
+        ("password_change_done", {}),
+        ("suggestion_queue", {}),
+        ("staff_jobs", {}),
+        ("link_problems", {}),
     ]
 
 
@@ -187,26 +239,131 @@ def test_staff_pages_are_in_the_language_of_their_address(editor_client, languag
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_a_suggestion_and_an_unpublished_update_are_in_the_language_of_their_address(editor_client, language):
+    import datetime
+
+    from aitracker import services
+    from aitracker.models import Commitment
+    from tests.factories import make_update
+
+    suggestion = services.suggestion_submit(
+        kind="new_development", text="A new law was passed.", happened_on=datetime.date(2025, 6, 1),
+        source_urls=["https://gov.example/law"], email="ada@example.org", name="Ada", language=language,
+    )  # fmt: skip
+    assert_in_language(editor_client.get(localized("suggestion_detail", {"pk": suggestion.pk}, language)), language)
+    draft = make_update(commitment=Commitment.objects.get(slug=COMMITMENT), state="submitted")
+    assert_in_language(editor_client.get(localized("update_edit", {"pk": draft.pk}, language)), language)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_delete_undo_and_restore_confirmations_are_in_the_language_of_their_address(editor_client, language):
+    """Each button's answer: the page it leads back to, with its message, in the language of the address."""
+    from aitracker import services
+    from aitracker.history import version_token
+    from aitracker.models import Commitment
+    from tests.factories import make_editor
+
+    def done(name, kwargs, data=None):
+        response = editor_client.post(localized(name, kwargs, language), data or {}, follow=True)
+        assert response.redirect_chain and response.redirect_chain[-1][0].startswith(f"/{language}/"), name
+        assert_in_language(response, language)
+        messages = re.findall(r'<li class="message message-(\w+)">', response.content.decode())
+        assert messages == ["success"], (name, messages)
+
+    update = ProgressUpdate.objects.public().order_by("pk").first()
+    done("update_delete", {"pk": update.pk})
+    done("update_undelete", {"pk": update.pk})
+    commitment = Commitment.objects.get(slug=COMMITMENT)
+    done("commitment_delete", {"slug": COMMITMENT})
+    done("commitment_undelete", {"slug": COMMITMENT})
+
+    update = ProgressUpdate.objects.get(pk=update.pk)
+    earlier = update.history.order_by("-history_date", "-history_id").first().history_id
+    services.progress_update_correct(update=update, editor=make_editor(), summary="Corrected summary.",
+                                     note="A correction.")  # fmt: skip
+    update = ProgressUpdate.objects.get(pk=update.pk)
+    done("update_restore", {"pk": update.pk, "history_id": earlier}, {"version": version_token(update)})
+    commitment = Commitment.objects.get(slug=COMMITMENT)
+    earlier = commitment.history.order_by("-history_date", "-history_id")[1].history_id
+    done("commitment_restore", {"slug": COMMITMENT, "history_id": earlier}, {"version": version_token(commitment)})
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_the_login_page_is_in_the_language_of_its_address(client, real_data, language):
     assert_in_language(client.get(localized("login", {}, language)), language)
 
 
+# The English of our models and admin (verbose names, column headers, list filters, help texts, actions), per
+# language: "Instruments", "Parties", "Sources", "Date", "Notes", "Place" and "Confidence" are French words too.
+ADMIN_ENGLISH = [
+    "Progress updates", "Progress update", "progress update", "Commitments", "Commitment", "Endorsements",
+    "Official texts", "Themes", "Data entry", "Translations", "Submit the selected updates for review",
+    "Publish the selected updates", "Kind", "State", "Status", "Date of the event", "Published at", "Author",
+    "Summary", "Review note", "Correction note", "Short title", "Adopted on", "Confidence in the date", "Region",
+    "UN member state", "Name", "Country", "Optional, from 0 to 100.", "What happened, in plain words.",
+    "For a check, the day the search was made.", "Required for an assessment; a check has none.",
+    "Empty for global bodies.", "Our own summary, in plain words.", "Save and continue editing", "Search",
+]  # fmt: skip
+ADMIN_ENGLISH_ONLY_ON_CHINESE = ["Instruments", "Instrument", "Parties", "Sources", "Date", "Notes", "Place",
+                                 "Confidence"]  # fmt: skip
+
+
+def admin_english_left(html, language):
+    # A textarea holds a record's text (the English summary among the translations), not the interface.
+    html = re.sub(r"(<textarea[^>]*>).*?(</textarea>)", r"\1\2", html, flags=re.S)
+    parser = VisibleText()
+    parser.feed(html)
+    text = re.sub(r"https?://\S+", " ", " ".join(parser.parts))
+    words = ADMIN_ENGLISH + (ADMIN_ENGLISH_ONLY_ON_CHINESE if language == "zh-hans" else [])
+    return sorted({word for word in words if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text)})
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_admin_pages_are_in_the_language_of_their_address(admin_client, real_data, language):
-    for path in ("/admin/", "/admin/aitracker/commitment/", "/admin/aitracker/commitment/1/change/"):
+    update = ProgressUpdate.objects.public().order_by("pk").first()
+    paths = [
+        "/admin/",
+        "/admin/aitracker/commitment/",
+        "/admin/aitracker/commitment/1/change/",
+        "/admin/aitracker/progressupdate/",
+        f"/admin/aitracker/progressupdate/{update.pk}/change/",
+        "/admin/aitracker/party/",
+        "/admin/aitracker/instrument/",
+    ]
+    for path in paths:
         response = admin_client.get(f"/{language}{path}")
         assert response.status_code == 200, path
         assert response["Content-Language"] == TAGS[language]
         # The admin's own strings come from Django's catalogues; ours are the models' names and help texts.
-        # ("Instruments", "Parties" and "Sources" are French words too.)
-        english = {"Commitments", "Progress updates"} | ({"Instruments"} if language == "zh-hans" else set())
-        assert not english & set(english_left(response.content.decode(), "zh-hans")), path
-        assert "Engagements" in response.content.decode() if language == "fr" else "承诺" in response.content.decode()
+        html = response.content.decode()
+        assert not admin_english_left(html, language), (path, admin_english_left(html, language))
+        assert ("Engagements" if language == "fr" else "承诺") in html, path
+
+
+@pytest.mark.parametrize("language", ["en", *LANGUAGES])
+@pytest.mark.parametrize(("name", "kwargs", "query"), PUBLIC_PAGES, ids=[f"{p[0]}{p[2]}" for p in PUBLIC_PAGES])
+def test_every_public_page_has_a_switch_and_hreflang_links_to_pages_that_exist(
+    client, real_data, settings, language, name, kwargs, query
+):
+    site = settings.AITRACKER_SITE_URL
+    response = client.get(localized(name, kwargs, language) + query)
+    assert response.status_code == 200
+    html = response.content.decode()
+    alternates = dict(re.findall(r'<link rel="alternate" hreflang="([^"]+)" href="([^"]+)"', html))
+    assert set(alternates) == {"en", "fr", "zh-Hans", "x-default"}, alternates
+    switch = re.search(r'<nav class="language-switch".*?</nav>', html, re.S)
+    assert switch, "no language switch"
+    links = dict(re.findall(r'<a href="([^"]+)" lang="([^"]+)"', switch.group(0)))
+    assert set(links.values()) == {"en", "fr", "zh-Hans"}, links
+    for href in [*alternates.values(), *links]:
+        assert href.startswith((site, "/")), href
+        answer = client.get(href.removeprefix(site).replace("&amp;", "&"))
+        assert answer.status_code == 200, (href, answer.status_code)
 
 
 def test_every_public_url_pattern_is_checked():
     """A page added later is added here too: every named pattern under the language prefixes is listed."""
-    checked = {name for name, _kwargs, _query in PUBLIC_PAGES} | {name for name, _kwargs in FEEDS}
+    checked = {name for name, _kwargs, _query in PUBLIC_PAGES} | {name for name, _kwargs in FEEDS} | TOKEN_PAGES
     staff = {
         "login",
         "logout",
