@@ -2,13 +2,14 @@
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.core.paginator import EmptyPage, Paginator
 from django.db import connection
 from django.db.models import Count, Window
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
@@ -72,6 +73,7 @@ from .models import (
     Theme,
     stale_cutoff,
 )
+from .paging import page_or_404
 from .search import MAX_QUERY_LENGTH, RESULTS_PER_KIND, search
 from .tables import CommitmentTable, PartyTable, with_endorsed_count
 
@@ -105,17 +107,6 @@ def commitments_summary(commitments, summary_name):
         "commitment_total": sum(status_counts.values()),
         "commitments": Commitment.objects.with_related().in_key_order(keys),
     }
-
-
-def page_or_404(paginator, number):
-    """The page asked for: the first if the number is not one, a 404 past the end (not the last page again
-    under another address)."""
-    try:
-        return paginator.page(number or 1)
-    except PageNotAnInteger:
-        return paginator.page(1)
-    except EmptyPage:
-        raise Http404(_("This list has no such page.")) from None
 
 
 def breakdown_rows(objects, breakdown):
@@ -445,11 +436,18 @@ class PartyListView(SingleTableMixin, FilterView):
         # By the names the page shows, in its language (aitracker.i18n.translated_order); a ?sort= reorders.
         return with_endorsed_count(Party.objects.public()).order_by(translated_order(Party, "name"), "pk")
 
+    def get_table_pagination(self, table):
+        # As on the commitments table: a page past the end (or before the first) is a 404, not the last page.
+        return super().get_table_pagination(table) | {"silent": False}
+
     def get(self, request, *args, **kwargs):
         export = request.GET.get("_export")
-        if export is None:
+        if export is not None:
+            return self.export(export)
+        try:
             return super().get(request, *args, **kwargs)
-        return self.export(export)
+        except EmptyPage:
+            raise Http404(_("This table has no such page.")) from None
 
     def export(self, export):
         filterset = self.get_filterset(self.get_filterset_class())
@@ -717,7 +715,12 @@ class UpdateListView(AsOfMixin, FilterView):
     def paginate_queryset(self, queryset, page_size):
         """Next and previous pages by the update they continue from ("?older=…", "?newer=…", in whichever order
         the list runs), never by number: counting every published update, or skipping to page 1,000,000, would
-        cost more than the page. An old "?page=" link, or a key that is not one, shows the first page."""
+        cost more than the page. A key that is not one shows the first page; a page with nothing on it (a key
+        past the end, or a "?page=" number other than 1: this list has no numbered pages) is a 404, so that no
+        crawler finds the same rows, or none, under endless addresses."""
+        number = self.request.GET.get("page", "1")
+        if re.fullmatch(r"\s*[-+]?\d{1,30}\s*", number) and int(number) != 1:
+            raise Http404(_("This list has no such page."))
         order = self.list_order()
         older = parse_update_key(self.request.GET.get("older"))
         newer = parse_update_key(self.request.GET.get("newer")) if older is None else None
@@ -731,6 +734,8 @@ class UpdateListView(AsOfMixin, FilterView):
         if older is not None:
             rows = list(queryset.after(older, order)[: page_size + 1])
             shown = rows[:page_size]
+            if not shown:
+                raise Http404(_("This list has no such page."))
             newer_key = update_key(shown[0]) if shown else None
             page = KeysetPage(
                 shown, newer_key, update_key(shown[-1]) if len(rows) > page_size else None, is_first=False

@@ -137,6 +137,36 @@ def test_a_page_number_that_is_not_one_shows_the_first_page(client, world):
     assert client.get(f"{reverse('commitment_list')}?page=abc").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("name", "kwargs", "extra"),
+    [
+        ("party_list", {}, {}),
+        ("party_detail", {"slug": "france"}, {}),
+        ("update_list", {}, {}),
+        ("compare", {}, {"parties": "france,germany"}),
+    ],
+)
+def test_every_paged_public_list_answers_404_past_its_end(client, world, name, kwargs, extra):
+    factories.make_party(slug="germany", name="Germany")
+    factories.make_update(commitment=world["commitment"], state="published")
+    url = reverse(name, kwargs=kwargs)
+    assert client.get(url, extra).status_code == 200
+    assert client.get(url, extra | {"page": "1"}).status_code == 200
+    assert client.get(url, extra | {"page": "abc"}).status_code == 200
+    for page in ("99", "2", "0", "-1"):
+        assert client.get(url, extra | {"page": page}).status_code == 404, page
+
+
+def test_the_updates_list_answers_404_for_a_page_after_its_last_update(client, world):
+    from aitracker.views import update_key
+
+    update = factories.make_update(commitment=world["commitment"], state="published")
+    url = reverse("update_list")
+    assert client.get(url, {"older": update_key(update)}).status_code == 404
+    # A key that is not one shows the first page.
+    assert client.get(url, {"older": "nonsense"}).status_code == 200
+
+
 def test_favicon_ico_leads_to_the_site_icon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301
