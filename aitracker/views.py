@@ -427,14 +427,18 @@ class InstrumentDetailView(AsOfMixin, DetailView):
         )
 
 
-class PartyListView(SingleTableMixin, FilterView):
+class PartyListView(AsOfMixin, SingleTableMixin, FilterView):
     table_class = PartyTable
     filterset_class = PartyFilter
     template_name = "aitracker/party_list.html"
 
     def get_queryset(self):
         # By the names the page shows, in its language (aitracker.i18n.translated_order); a ?sort= reorders.
-        return with_endorsed_count(Party.objects.public()).order_by(translated_order(Party, "name"), "pk")
+        parties = with_endorsed_count(Party.objects.public(), as_of=self.as_of)
+        return parties.order_by(translated_order(Party, "name"), "pk")
+
+    def get_table_kwargs(self):
+        return {"as_of": self.as_of}
 
     def get_table_pagination(self, table):
         # As on the commitments table: a page past the end (or before the first) is a 404, not the last page.
@@ -453,8 +457,10 @@ class PartyListView(SingleTableMixin, FilterView):
         filterset = self.get_filterset(self.get_filterset_class())
         if problem := bad_export(export, filterset):
             return problem
-        table = RequestConfig(self.request, paginate=False).configure(self.table_class(data=filterset.qs))
-        rows = party_export_rows(table.data.data, site_root=absolute_url(""))
+        table = RequestConfig(self.request, paginate=False).configure(
+            self.table_class(data=filterset.qs, as_of=self.as_of)
+        )
+        rows = party_export_rows(table.data.data, site_root=absolute_url(""), as_of=self.as_of)
         return download(rows, export=export, name="parties", fields=PARTY_EXPORT_FIELDS)
 
 
@@ -929,14 +935,26 @@ class DataView(TemplateView):
 def _list_view_export(view_class, request, export):
     view = view_class()
     view.setup(request)
+    # The list's own reading of ?as_of= (AsOfMixin), as its page and its download links do.
+    try:
+        view.as_of = asof.parse_as_of(request)
+    except asof.AsOfError as error:
+        return as_of_error(request, error)
     return view.export(export)
 
 
 def _endorsements_export(request, export):
-    queryset = (
-        Endorsement.objects.public()
-        .select_related(None)
-        .order_by("instrument__adopted_on", "instrument__slug", "party__name", "pk")
+    """Every relation, or those the filters choose; as of a day, those dated after it left out (as on the
+    instrument and party pages)."""
+    try:
+        day = asof.parse_as_of(request)
+    except asof.AsOfError as error:
+        return as_of_error(request, error)
+    endorsements = Endorsement.objects.public()
+    if day:
+        endorsements = asof.endorsements_as_of(endorsements, day)
+    queryset = endorsements.select_related(None).order_by(
+        "instrument__adopted_on", "instrument__slug", "party__name", "pk"
     )
     filterset = EndorsementFilter(request.GET, queryset=queryset, request=request)
     return bad_export(export, filterset) or download(
@@ -948,9 +966,15 @@ def _endorsements_export(request, export):
 
 
 def _instruments_export(request, export):
-    rows = instrument_export_rows(
-        Instrument.objects.public().order_by("adopted_on", "slug"), site_root=absolute_url("")
-    )
+    try:
+        day = asof.parse_as_of(request)
+    except asof.AsOfError as error:
+        return as_of_error(request, error)
+    instruments = Instrument.objects.public()
+    if day:
+        # As the commitments table leaves out those of instruments adopted after the day.
+        instruments = instruments.filter(adopted_on__lte=day)
+    rows = instrument_export_rows(instruments.order_by("adopted_on", "slug"), site_root=absolute_url(""))
     return bad_export(export, None) or download(
         rows, export=export, name="instruments", fields=INSTRUMENT_EXPORT_FIELDS
     )

@@ -317,3 +317,65 @@ def test_the_schema_documents_as_of(client, db):
     for path in ("/api/v1/commitments/", "/api/v1/commitments/{lookup}/", "/api/v1/updates/", "/api/v1/endorsements/"):
         parameters = {parameter["name"]: parameter for parameter in schema["paths"][path]["get"]["parameters"]}
         assert parameters["as_of"]["schema"] == {"type": "string", "format": "date"}, path
+
+
+# --- The downloads page's downloads and the parties table ---------------------------------------------------
+
+
+def download_json(client, name, params=None):
+    response = client.get(reverse("data_download", kwargs={"name": name, "export": "json"}), params or {})
+    assert response.status_code == 200, (name, params, response.status_code)
+    return json.loads(b"".join(response.streaming_content))
+
+
+def test_the_endorsements_download_leaves_out_those_dated_after_the_day(client, story):
+    later = factories.make_party(name="Latecomer", slug="latecomer")
+    factories.make_endorsement(
+        instrument=story["instrument"], party=later, relation="joined_later", date=date(2025, 9, 1)
+    )
+    assert sorted(row["party"] for row in download_json(client, "endorsements")) == ["freedonia", "latecomer"]
+    assert [row["party"] for row in download_json(client, "endorsements", {"as_of": "2025-04-01"})] == ["freedonia"]
+    csv = client.get(
+        reverse("data_download", kwargs={"name": "endorsements", "export": "csv"}), {"as_of": "2025-04-01"}
+    )
+    assert "latecomer" not in b"".join(csv.streaming_content).decode()
+
+
+def test_the_parties_table_and_download_count_as_of_the_day(client, story):
+    later = factories.make_party(name="Latecomer", slug="latecomer")
+    factories.make_endorsement(
+        instrument=story["instrument"], party=later, relation="joined_later", date=date(2025, 9, 1)
+    )
+    today = {row["slug"]: row for row in download_json(client, "parties")}
+    assert (today["freedonia"]["stalled"], today["freedonia"]["not_assessed"]) == (1, 0)
+    assert today["latecomer"]["instruments_endorsed"] == 1
+    then = {row["slug"]: row for row in download_json(client, "parties", {"as_of": "2025-04-01"})}
+    assert (then["freedonia"]["stalled"], then["freedonia"]["not_assessed"]) == (0, 1)
+    assert then["freedonia"]["commitments_binding"] == 1
+    assert then["latecomer"]["instruments_endorsed"] == 0
+    # The table's own download link, and the table itself, say the same.
+    listed = json.loads(
+        b"".join(client.get(reverse("party_list"), {"as_of": "2025-04-01", "_export": "json"}).streaming_content)
+    )
+    assert {row["slug"]: row["stalled"] for row in listed} == {"freedonia": 0, "latecomer": 0}
+    page = client.get(reverse("party_list"), {"as_of": "2025-04-01"})
+    assert "You are looking at the record as it stood on" in page.content.decode()
+    rows = {row.record.slug: row.record for row in page.context["table"].paginated_rows}
+    assert rows["freedonia"].status_counts["stalled"] == 0 and rows["freedonia"].status_counts["not_assessed"] == 1
+    assert rows["latecomer"].endorsed_count == 0
+    assert client.get(reverse("party_list")).context["table"].paginated_rows[0].record.status_counts["stalled"] == 1
+
+
+def test_the_commitments_and_instruments_downloads_follow_as_of(client, story):
+    factories.make_instrument(slug="seoul", short_title="Seoul", adopted_on=date(2025, 5, 21))
+    assert [row["status"] for row in download_json(client, "commitments", {"as_of": "2025-04-01"})] == ["in_progress"]
+    assert [row["status"] for row in download_json(client, "commitments")] == ["achieved"]
+    assert [row["slug"] for row in download_json(client, "instruments", {"as_of": "2025-04-01"})] == ["paris"]
+    assert len(download_json(client, "instruments")) == 2
+
+
+@pytest.mark.parametrize("name", ["endorsements", "parties", "commitments", "updates", "instruments"])
+def test_a_bad_date_on_a_download_is_a_400_with_a_message(client, story, name):
+    response = client.get(reverse("data_download", kwargs={"name": name, "export": "csv"}), {"as_of": "2025-02-30"})
+    assert response.status_code == 400
+    assert "No record for this date" in response.content.decode()
