@@ -249,9 +249,6 @@ class CommitmentListView(AsOfMixin, SingleTableMixin, FilterView):
         generation = current_generation()
         return {"generation": generation, "count": self.kept_count()}
 
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(json_ld=structured_data.commitments_dataset(), **kwargs)
-
     def get_table_pagination(self, table):
         # A page past the end (or before the first) is not a page of this table: 404, not the nearest page, so
         # that a crawler never indexes the same rows under endless addresses.
@@ -922,11 +919,13 @@ class DataView(TemplateView):
             }
             for dataset in DATASETS
         ]
+        updated = cached_summary("data-last-published", last_published)
         return super().get_context_data(
             datasets=datasets,
             licence=LICENCE,
             licence_scope=LICENCE_SCOPE,
-            updated=cached_summary("data-last-published", last_published),
+            updated=updated,
+            json_ld=structured_data.downloads_dataset(DATASETS, modified=updated),
             today=timezone.localdate(),
             **kwargs,
         )
