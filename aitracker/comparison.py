@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from .models import Commitment, Endorsement, Instrument, Party, PartyStatus, Status
+from .paging import page_or_404
 
 MIN_PARTIES = 2
 MAX_PARTIES = 4
@@ -152,7 +153,7 @@ def commitment_rows(parties: list[Party], commitments) -> list[Row]:
 
 def comparison(parties: list[Party], page_number) -> dict:
     """The page's context: the instruments table, and one page of the commitments table."""
-    page = Paginator(compared_commitments(parties), COMMITMENTS_PER_PAGE).get_page(page_number)
+    page = page_or_404(Paginator(compared_commitments(parties), COMMITMENTS_PER_PAGE), page_number)
     return {
         "instrument_rows": instrument_rows(parties),
         "commitment_rows": commitment_rows(parties, list(page.object_list)),

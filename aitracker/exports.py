@@ -278,14 +278,15 @@ PARTY_EXPORT_FIELDS = [
 ]
 
 
-def party_export_rows(parties, *, site_root):
-    """One dict per party, in the queryset's order, with its counts per status: two queries in all. Parties
-    number in the hundreds (every state and a few organisations), so they are read at once."""
-    yield from _party_rows(list(parties), site_root)
+def party_export_rows(parties, *, site_root, as_of=None):
+    """One dict per party, in the queryset's order, with its counts per status (as of a day, those of that
+    day): two queries in all. Parties number in the hundreds (every state and a few organisations), so they
+    are read at once."""
+    yield from _party_rows(list(parties), site_root, as_of)
 
 
-def _party_rows(parties, site_root):
-    attach_status_counts(parties)
+def _party_rows(parties, site_root, as_of=None):
+    attach_status_counts(parties, as_of=as_of)
     language = hreflang(current_language())
     for party in parties:
         yield {

@@ -1,7 +1,8 @@
 """schema.org descriptions of the site and its data, for search engines' rich results (JSON-LD in the page head).
 
 Only what the page itself shows and can stand behind: the site and who publishes it on the dashboard, the
-commitments table as a `Dataset` with its downloads. Every address is built from the configured site address.
+downloads page as a `Dataset` with every download, its data package and its licence. Every address is built
+from the configured site address.
 """
 
 from django.urls import reverse
@@ -32,15 +33,41 @@ def website():
     }
 
 
-def commitments_dataset(*, modified=None):
-    page = absolute_url(reverse("commitment_list"))
+def downloads_dataset(datasets, *, modified=None):
+    """The downloads page (/data/) as a schema.org `Dataset`: every public table as a CSV and a JSON download,
+    the data package that describes them, and our licence. `datasets` are aitracker.datapackage's DATASETS."""
+    page = absolute_url(reverse("data"))
+    distribution = []
+    for dataset in datasets:
+        for export, media_type in (("csv", "text/csv"), ("json", "application/json")):
+            distribution.append(
+                {
+                    "@type": "DataDownload",
+                    "name": f"{dataset.title} ({export.upper()})",
+                    "description": dataset.description,
+                    "encodingFormat": media_type,
+                    "contentUrl": absolute_url(
+                        reverse("data_download", kwargs={"name": dataset.name, "export": export})
+                    ),
+                    "license": LICENCE_URL,
+                }
+            )
+    distribution.append(
+        {
+            "@type": "DataDownload",
+            "name": "datapackage.json",
+            "encodingFormat": "application/json",
+            "contentUrl": absolute_url(reverse("datapackage")),
+            "license": LICENCE_URL,
+        }
+    )
     dataset = {
         "@context": "https://schema.org",
         "@type": "Dataset",
-        "name": _("AI commitments of governments and their status"),
+        "name": _("Government AI commitments and their progress"),
         "description": _(
-            "Every AI commitment aitracker tracks, with its instrument, themes, the parties it binds, its current "
-            "status and progress, and the date of its latest published, sourced progress update."
+            "Every dataset aitracker publishes, as CSV and JSON, with its columns, a Frictionless Data Package "
+            "and an API, under CC BY 4.0."
         ),
         "url": page,
         "license": LICENCE_URL,
@@ -49,10 +76,7 @@ def commitments_dataset(*, modified=None):
         "creator": _publisher(),
         "publisher": _publisher(),
         "keywords": [_("artificial intelligence"), _("AI governance"), _("government commitments")],
-        "distribution": [
-            {"@type": "DataDownload", "encodingFormat": "text/csv", "contentUrl": f"{page}?_export=csv"},
-            {"@type": "DataDownload", "encodingFormat": "application/json", "contentUrl": f"{page}?_export=json"},
-        ],
+        "distribution": distribution,
     }
     if modified:
         dataset["dateModified"] = modified.isoformat()

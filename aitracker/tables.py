@@ -231,15 +231,19 @@ class PartyPageData(TableQuerysetData):
         if not isinstance(key, slice):
             return rows
         rows = list(rows)
-        attach_status_counts(rows)
+        attach_status_counts(rows, as_of=getattr(self.table, "as_of", None))
         return rows
 
 
-def attach_status_counts(parties):
+def attach_status_counts(parties, as_of=None):
     """Give each party `status_counts` ({status: n}, every status) and `bound_count`, from the kept counts of
     every party (one grouped query per data generation, not one per page: a party can be bound by thousands of
-    commitments, and the table shows 25 parties a page)."""
-    counts = cached_summary("party-status-counts:all", _every_partys_status_counts)
+    commitments, and the table shows 25 parties a page). As of a day: the commitments of the instruments
+    adopted by then, each party's status on them that day (aitracker/asof.py), kept the same way."""
+    if as_of:
+        counts = cached_summary(f"party-status-counts:{as_of}", lambda: _every_partys_status_counts_as_of(as_of))
+    else:
+        counts = cached_summary("party-status-counts:all", _every_partys_status_counts)
     for party in parties:
         party.status_counts = counts.get(party.pk, dict.fromkeys(STATUS_VALUES, 0))
         party.bound_count = sum(party.status_counts.values())
@@ -251,6 +255,16 @@ def _every_partys_status_counts():
         PartyStatus.objects.public().order_by().values_list("party", "status").annotate(n=Count("pk"))
     ):
         counts.setdefault(party_id, dict.fromkeys(STATUS_VALUES, 0))[status] = n
+    return counts
+
+
+def _every_partys_status_counts_as_of(day):
+    binding = PartyStatus.objects.public().filter(commitment__instrument__adopted_on__lte=day).order_by()
+    records = asof.records_as_of(binding.values("commitment"), day)
+    counts = {}
+    for party_id, commitment_id in binding.values_list("party", "commitment").iterator(chunk_size=2000):
+        status = records.get(commitment_id, {}).get(party_id, asof.NOT_ASSESSED).status
+        counts.setdefault(party_id, dict.fromkeys(STATUS_VALUES, 0))[status] += 1
     return counts
 
 
@@ -308,9 +322,11 @@ class PartyTable(tables.Table):
         per_page = 50
         empty_text = _("No party matches these filters.")
 
-    def __init__(self, data=None, *args, **kwargs):
+    def __init__(self, data=None, *args, as_of=None, **kwargs):
         if isinstance(data, QuerySet):
             data = PartyPageData(data)
+        # As of a day (?as_of=): the counts of that day.
+        self.as_of = as_of
         super().__init__(data, *args, **kwargs)
         self.caption = _("Parties; select a column heading to sort by it")
 
@@ -347,12 +363,15 @@ class PartyTable(tables.Table):
         return _by_count(queryset, "endorsed_count", is_descending)
 
 
-def with_endorsed_count(parties):
-    """Annotate `endorsed_count`, the instruments each party signed, joined, sponsored or voted for: a
-    subquery, evaluated for the rows shown, rather than a join that groups every party's endorsements."""
+def with_endorsed_count(parties, as_of=None):
+    """Annotate `endorsed_count`, the instruments each party signed, joined, sponsored or voted for (as of a
+    day: by then, aitracker/asof.py): a subquery, evaluated for the rows shown, rather than a join that groups
+    every party's endorsements."""
+    endorsements = Endorsement.objects.public()
+    if as_of:
+        endorsements = asof.endorsements_as_of(endorsements, as_of)
     endorsed = (
-        Endorsement.objects.public()
-        .filter(party=OuterRef("pk"), relation__in=Endorsement.Relation.endorsing())
+        endorsements.filter(party=OuterRef("pk"), relation__in=Endorsement.Relation.endorsing())
         .order_by()
         .values("party")
         .annotate(n=Count("pk"))

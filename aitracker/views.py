@@ -2,13 +2,14 @@
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.core.paginator import EmptyPage, Paginator
 from django.db import connection
 from django.db.models import Count, Window
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
@@ -72,6 +73,7 @@ from .models import (
     Theme,
     stale_cutoff,
 )
+from .paging import page_or_404
 from .search import MAX_QUERY_LENGTH, RESULTS_PER_KIND, search
 from .tables import CommitmentTable, PartyTable, with_endorsed_count
 
@@ -105,17 +107,6 @@ def commitments_summary(commitments, summary_name):
         "commitment_total": sum(status_counts.values()),
         "commitments": Commitment.objects.with_related().in_key_order(keys),
     }
-
-
-def page_or_404(paginator, number):
-    """The page asked for: the first if the number is not one, a 404 past the end (not the last page again
-    under another address)."""
-    try:
-        return paginator.page(number or 1)
-    except PageNotAnInteger:
-        return paginator.page(1)
-    except EmptyPage:
-        raise Http404(_("This list has no such page.")) from None
 
 
 def breakdown_rows(objects, breakdown):
@@ -257,9 +248,6 @@ class CommitmentListView(AsOfMixin, SingleTableMixin, FilterView):
         # The generation first: the kept counts are those of that generation, or of a later one.
         generation = current_generation()
         return {"generation": generation, "count": self.kept_count()}
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(json_ld=structured_data.commitments_dataset(), **kwargs)
 
     def get_table_pagination(self, table):
         # A page past the end (or before the first) is not a page of this table: 404, not the nearest page, so
@@ -437,27 +425,40 @@ class InstrumentDetailView(AsOfMixin, DetailView):
         )
 
 
-class PartyListView(SingleTableMixin, FilterView):
+class PartyListView(AsOfMixin, SingleTableMixin, FilterView):
     table_class = PartyTable
     filterset_class = PartyFilter
     template_name = "aitracker/party_list.html"
 
     def get_queryset(self):
         # By the names the page shows, in its language (aitracker.i18n.translated_order); a ?sort= reorders.
-        return with_endorsed_count(Party.objects.public()).order_by(translated_order(Party, "name"), "pk")
+        parties = with_endorsed_count(Party.objects.public(), as_of=self.as_of)
+        return parties.order_by(translated_order(Party, "name"), "pk")
+
+    def get_table_kwargs(self):
+        return {"as_of": self.as_of}
+
+    def get_table_pagination(self, table):
+        # As on the commitments table: a page past the end (or before the first) is a 404, not the last page.
+        return super().get_table_pagination(table) | {"silent": False}
 
     def get(self, request, *args, **kwargs):
         export = request.GET.get("_export")
-        if export is None:
+        if export is not None:
+            return self.export(export)
+        try:
             return super().get(request, *args, **kwargs)
-        return self.export(export)
+        except EmptyPage:
+            raise Http404(_("This table has no such page.")) from None
 
     def export(self, export):
         filterset = self.get_filterset(self.get_filterset_class())
         if problem := bad_export(export, filterset):
             return problem
-        table = RequestConfig(self.request, paginate=False).configure(self.table_class(data=filterset.qs))
-        rows = party_export_rows(table.data.data, site_root=absolute_url(""))
+        table = RequestConfig(self.request, paginate=False).configure(
+            self.table_class(data=filterset.qs, as_of=self.as_of)
+        )
+        rows = party_export_rows(table.data.data, site_root=absolute_url(""), as_of=self.as_of)
         return download(rows, export=export, name="parties", fields=PARTY_EXPORT_FIELDS)
 
 
@@ -718,7 +719,12 @@ class UpdateListView(AsOfMixin, FilterView):
     def paginate_queryset(self, queryset, page_size):
         """Next and previous pages by the update they continue from ("?older=…", "?newer=…", in whichever order
         the list runs), never by number: counting every published update, or skipping to page 1,000,000, would
-        cost more than the page. An old "?page=" link, or a key that is not one, shows the first page."""
+        cost more than the page. A key that is not one shows the first page; a page with nothing on it (a key
+        past the end, or a "?page=" number other than 1: this list has no numbered pages) is a 404, so that no
+        crawler finds the same rows, or none, under endless addresses."""
+        number = self.request.GET.get("page", "1")
+        if re.fullmatch(r"\s*[-+]?\d{1,30}\s*", number) and int(number) != 1:
+            raise Http404(_("This list has no such page."))
         order = self.list_order()
         older = parse_update_key(self.request.GET.get("older"))
         newer = parse_update_key(self.request.GET.get("newer")) if older is None else None
@@ -732,6 +738,8 @@ class UpdateListView(AsOfMixin, FilterView):
         if older is not None:
             rows = list(queryset.after(older, order)[: page_size + 1])
             shown = rows[:page_size]
+            if not shown:
+                raise Http404(_("This list has no such page."))
             newer_key = update_key(shown[0]) if shown else None
             page = KeysetPage(
                 shown, newer_key, update_key(shown[-1]) if len(rows) > page_size else None, is_first=False
@@ -912,11 +920,13 @@ class DataView(TemplateView):
             }
             for dataset in DATASETS
         ]
+        updated = cached_summary("data-last-published", last_published)
         return super().get_context_data(
             datasets=datasets,
             licence=LICENCE,
             licence_scope=LICENCE_SCOPE,
-            updated=cached_summary("data-last-published", last_published),
+            updated=updated,
+            json_ld=structured_data.downloads_dataset(DATASETS, modified=updated),
             today=timezone.localdate(),
             **kwargs,
         )
@@ -925,14 +935,26 @@ class DataView(TemplateView):
 def _list_view_export(view_class, request, export):
     view = view_class()
     view.setup(request)
+    # The list's own reading of ?as_of= (AsOfMixin), as its page and its download links do.
+    try:
+        view.as_of = asof.parse_as_of(request)
+    except asof.AsOfError as error:
+        return as_of_error(request, error)
     return view.export(export)
 
 
 def _endorsements_export(request, export):
-    queryset = (
-        Endorsement.objects.public()
-        .select_related(None)
-        .order_by("instrument__adopted_on", "instrument__slug", "party__name", "pk")
+    """Every relation, or those the filters choose; as of a day, those dated after it left out (as on the
+    instrument and party pages)."""
+    try:
+        day = asof.parse_as_of(request)
+    except asof.AsOfError as error:
+        return as_of_error(request, error)
+    endorsements = Endorsement.objects.public()
+    if day:
+        endorsements = asof.endorsements_as_of(endorsements, day)
+    queryset = endorsements.select_related(None).order_by(
+        "instrument__adopted_on", "instrument__slug", "party__name", "pk"
     )
     filterset = EndorsementFilter(request.GET, queryset=queryset, request=request)
     return bad_export(export, filterset) or download(
@@ -944,9 +966,15 @@ def _endorsements_export(request, export):
 
 
 def _instruments_export(request, export):
-    rows = instrument_export_rows(
-        Instrument.objects.public().order_by("adopted_on", "slug"), site_root=absolute_url("")
-    )
+    try:
+        day = asof.parse_as_of(request)
+    except asof.AsOfError as error:
+        return as_of_error(request, error)
+    instruments = Instrument.objects.public()
+    if day:
+        # As the commitments table leaves out those of instruments adopted after the day.
+        instruments = instruments.filter(adopted_on__lte=day)
+    rows = instrument_export_rows(instruments.order_by("adopted_on", "slug"), site_root=absolute_url(""))
     return bad_export(export, None) or download(
         rows, export=export, name="instruments", fields=INSTRUMENT_EXPORT_FIELDS
     )

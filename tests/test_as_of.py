@@ -225,3 +225,157 @@ def test_a_bad_date_is_a_400_with_a_message_never_a_500(client, story, value, pa
     html = response.content.decode()
     assert "No record for this date" in html
     assert "See this page as it stands today" in html
+
+
+# --- In the API --------------------------------------------------------------------------------------------
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def api_cache(settings):
+    # The API's rate limit and answers are kept in the cache, which outlives a test's database.
+    import uuid
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(uuid.uuid4())}
+    }
+
+
+def api_get(client, url, params=None, status=200):
+    response = client.get(url, params or {})
+    assert response.status_code == status, (url, params, response.content[:500])
+    assert response["Content-Type"].startswith(("application/json", "application/vnd.oai.openapi+json"))
+    return response.json()
+
+
+def test_the_api_shows_a_commitments_status_and_each_partys_as_of_the_day(client, story, api_cache):
+    detail = f"{API}/commitments/inclusive-ai/"
+    today = api_get(client, detail)
+    assert (today["status"], today["progress"]) == ("achieved", 100)
+    assert [(row["party"], row["status"]) for row in today["party_statuses"]] == [("freedonia", "stalled")]
+    then = api_get(client, detail, {"as_of": "2025-04-01"})
+    assert (then["status"], then["status_label"], then["progress"], then["last_update_on"]) == (
+        "in_progress",
+        "In progress",
+        30,
+        "2025-03-01",
+    )
+    assert [(row["party"], row["status"]) for row in then["party_statuses"]] == [("freedonia", "not_assessed")]
+    listed = api_get(client, f"{API}/commitments/", {"as_of": "2025-04-01"})["results"]
+    assert [(row["slug"], row["status"], row["progress"]) for row in listed] == [("inclusive-ai", "in_progress", 30)]
+    # The filters and the order go by the status of the day, as on the table.
+    assert api_get(client, f"{API}/commitments/", {"as_of": "2025-04-01", "status": "achieved"})["results"] == []
+    assert len(api_get(client, f"{API}/commitments/", {"as_of": "2025-04-01", "status": "in_progress"})["results"])
+    assert api_get(client, f"{API}/commitments/", {"status": "achieved"})["results"][0]["slug"] == "inclusive-ai"
+    assert api_get(client, f"{API}/commitments/", {"as_of": "2025-04-01", "ordering": "-status"})["results"]
+    # Before the first assessment was published: not yet assessed.
+    before = api_get(client, detail, {"as_of": "2025-03-05"})
+    assert (before["status"], before["progress"]) == ("not_assessed", None)
+
+
+def test_the_api_shows_the_updates_as_they_stood(client, story, api_cache):
+    rows = api_get(client, f"{API}/updates/", {"as_of": "2025-04-01"})["results"]
+    assert [(row["summary"], row["progress"], row["corrected_at"]) for row in rows] == [
+        ("Work began on the observatory.", 30, None)
+    ]
+    first = api_get(client, f"{API}/updates/{story['first'].pk}/", {"as_of": "2025-04-01"})
+    assert (first["summary"], first["progress"], first["correction_note"]) == ("Work began on the observatory.", 30, "")
+    assert api_get(client, f"{API}/updates/{story['first'].pk}/")["progress"] == 20
+    # Not yet published on that day.
+    api_get(client, f"{API}/updates/{story['second'].pk}/", {"as_of": "2025-04-01"}, status=404)
+    assert len(api_get(client, f"{API}/updates/")["results"]) == 3
+
+
+def test_the_api_leaves_out_endorsements_and_instruments_after_the_day(client, story, api_cache):
+    later = factories.make_party(name="Latecomer", slug="latecomer")
+    factories.make_endorsement(
+        instrument=story["instrument"], party=later, relation="joined_later", date=date(2025, 9, 1)
+    )
+    factories.make_instrument(slug="seoul", short_title="Seoul", adopted_on=date(2025, 5, 21))
+    parties = [row["party"] for row in api_get(client, f"{API}/endorsements/")["results"]]
+    assert sorted(parties) == ["freedonia", "latecomer"]
+    then = api_get(client, f"{API}/endorsements/", {"as_of": "2025-04-01"})["results"]
+    assert [row["party"] for row in then] == ["freedonia"]
+    assert {row["slug"] for row in api_get(client, f"{API}/instruments/")["results"]} == {"paris", "seoul"}
+    assert [row["slug"] for row in api_get(client, f"{API}/instruments/", {"as_of": "2025-04-01"})["results"]] == [
+        "paris"
+    ]
+
+
+@pytest.mark.parametrize("value", ["not-a-date", "2025-02-30", "2001-01-01", "2999-12-31", "x" * 10_000, ""])
+@pytest.mark.parametrize(
+    "path", ["commitments/", "commitments/inclusive-ai/", "updates/", "endorsements/", "instruments/"]
+)
+def test_a_bad_date_in_the_api_is_a_json_400_naming_as_of(client, story, api_cache, value, path):
+    body = api_get(client, f"{API}/{path}", {"as_of": value}, status=400)
+    assert list(body["errors"]) == ["as_of"] and body["errors"]["as_of"][0]
+
+
+def test_the_schema_documents_as_of(client, db):
+    schema = api_get(client, f"{API}/schema/")
+    for path in ("/api/v1/commitments/", "/api/v1/commitments/{lookup}/", "/api/v1/updates/", "/api/v1/endorsements/"):
+        parameters = {parameter["name"]: parameter for parameter in schema["paths"][path]["get"]["parameters"]}
+        assert parameters["as_of"]["schema"] == {"type": "string", "format": "date"}, path
+
+
+# --- The downloads page's downloads and the parties table ---------------------------------------------------
+
+
+def download_json(client, name, params=None):
+    response = client.get(reverse("data_download", kwargs={"name": name, "export": "json"}), params or {})
+    assert response.status_code == 200, (name, params, response.status_code)
+    return json.loads(b"".join(response.streaming_content))
+
+
+def test_the_endorsements_download_leaves_out_those_dated_after_the_day(client, story):
+    later = factories.make_party(name="Latecomer", slug="latecomer")
+    factories.make_endorsement(
+        instrument=story["instrument"], party=later, relation="joined_later", date=date(2025, 9, 1)
+    )
+    assert sorted(row["party"] for row in download_json(client, "endorsements")) == ["freedonia", "latecomer"]
+    assert [row["party"] for row in download_json(client, "endorsements", {"as_of": "2025-04-01"})] == ["freedonia"]
+    csv = client.get(
+        reverse("data_download", kwargs={"name": "endorsements", "export": "csv"}), {"as_of": "2025-04-01"}
+    )
+    assert "latecomer" not in b"".join(csv.streaming_content).decode()
+
+
+def test_the_parties_table_and_download_count_as_of_the_day(client, story):
+    later = factories.make_party(name="Latecomer", slug="latecomer")
+    factories.make_endorsement(
+        instrument=story["instrument"], party=later, relation="joined_later", date=date(2025, 9, 1)
+    )
+    today = {row["slug"]: row for row in download_json(client, "parties")}
+    assert (today["freedonia"]["stalled"], today["freedonia"]["not_assessed"]) == (1, 0)
+    assert today["latecomer"]["instruments_endorsed"] == 1
+    then = {row["slug"]: row for row in download_json(client, "parties", {"as_of": "2025-04-01"})}
+    assert (then["freedonia"]["stalled"], then["freedonia"]["not_assessed"]) == (0, 1)
+    assert then["freedonia"]["commitments_binding"] == 1
+    assert then["latecomer"]["instruments_endorsed"] == 0
+    # The table's own download link, and the table itself, say the same.
+    listed = json.loads(
+        b"".join(client.get(reverse("party_list"), {"as_of": "2025-04-01", "_export": "json"}).streaming_content)
+    )
+    assert {row["slug"]: row["stalled"] for row in listed} == {"freedonia": 0, "latecomer": 0}
+    page = client.get(reverse("party_list"), {"as_of": "2025-04-01"})
+    assert "You are looking at the record as it stood on" in page.content.decode()
+    rows = {row.record.slug: row.record for row in page.context["table"].paginated_rows}
+    assert rows["freedonia"].status_counts["stalled"] == 0 and rows["freedonia"].status_counts["not_assessed"] == 1
+    assert rows["latecomer"].endorsed_count == 0
+    assert client.get(reverse("party_list")).context["table"].paginated_rows[0].record.status_counts["stalled"] == 1
+
+
+def test_the_commitments_and_instruments_downloads_follow_as_of(client, story):
+    factories.make_instrument(slug="seoul", short_title="Seoul", adopted_on=date(2025, 5, 21))
+    assert [row["status"] for row in download_json(client, "commitments", {"as_of": "2025-04-01"})] == ["in_progress"]
+    assert [row["status"] for row in download_json(client, "commitments")] == ["achieved"]
+    assert [row["slug"] for row in download_json(client, "instruments", {"as_of": "2025-04-01"})] == ["paris"]
+    assert len(download_json(client, "instruments")) == 2
+
+
+@pytest.mark.parametrize("name", ["endorsements", "parties", "commitments", "updates", "instruments"])
+def test_a_bad_date_on_a_download_is_a_400_with_a_message(client, story, name):
+    response = client.get(reverse("data_download", kwargs={"name": name, "export": "csv"}), {"as_of": "2025-02-30"})
+    assert response.status_code == 400
+    assert "No record for this date" in response.content.decode()

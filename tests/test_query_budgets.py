@@ -19,7 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from aitracker.models import Commitment, Instrument, Party, PartyStatus, Theme
+from aitracker.models import Commitment, Instrument, Party, PartyStatus, ProgressUpdate, Theme
+from aitracker.views import update_key
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +68,10 @@ def public_pages():
         "themes": reverse("theme_list"),
         "theme": reverse("theme_detail", kwargs={"slug": theme.slug}),
         "updates": reverse("update_list"),
-        "updates, page 2": reverse("update_list") + "?page=2",
+        # The next page, continued from the newest update (a "?page=" number other than 1 is a 404).
+        "updates, page 2": reverse("update_list")
+        + "?older="
+        + update_key(ProgressUpdate.objects.public().latest_first().first()),
         "methodology": reverse("methodology"),
         "suggestion form": reverse("suggest") + f"?commitment={commitment.slug}",
         "suggestion form, party": reverse("suggest") + f"?party={party.slug}",

@@ -25,8 +25,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from aitracker.models import Commitment, Endorsement, Instrument, Source
+from aitracker.models import Commitment, Endorsement, Instrument, ProgressUpdate, Source
 from aitracker.templatetags.aitracker_tags import render_markdown
+from aitracker.views import update_key
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -612,7 +613,8 @@ def test_hostile_text_never_reaches_a_public_page_unsanitised(client, hostile_si
         "/commitments/?per_page=100",
         "/commitments/?" + "&".join(f"q={text[:100]}" for text in HOSTILE[:3]),
         "/updates/",
-        "/updates/?page=2",
+        # The next page of updates, continued from the newest.
+        "/updates/?older=" + update_key(ProgressUpdate.objects.public().latest_first().first()),
         hostile_site["instrument"].get_absolute_url(),
         hostile_site["party"].get_absolute_url(),
         hostile_site["theme"].get_absolute_url(),

@@ -2,7 +2,9 @@
 page, canonical links, absolute addresses from the configured site address (never the request's Host),
 Atom feeds with an author and a stable date, and 404 for pages past the end of a list."""
 
+import json
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 
 import pytest
 from django.contrib.sitemaps import Sitemap
@@ -137,6 +139,36 @@ def test_a_page_number_that_is_not_one_shows_the_first_page(client, world):
     assert client.get(f"{reverse('commitment_list')}?page=abc").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("name", "kwargs", "extra"),
+    [
+        ("party_list", {}, {}),
+        ("party_detail", {"slug": "france"}, {}),
+        ("update_list", {}, {}),
+        ("compare", {}, {"parties": "france,germany"}),
+    ],
+)
+def test_every_paged_public_list_answers_404_past_its_end(client, world, name, kwargs, extra):
+    factories.make_party(slug="germany", name="Germany")
+    factories.make_update(commitment=world["commitment"], state="published")
+    url = reverse(name, kwargs=kwargs)
+    assert client.get(url, extra).status_code == 200
+    assert client.get(url, extra | {"page": "1"}).status_code == 200
+    assert client.get(url, extra | {"page": "abc"}).status_code == 200
+    for page in ("99", "2", "0", "-1"):
+        assert client.get(url, extra | {"page": page}).status_code == 404, page
+
+
+def test_the_updates_list_answers_404_for_a_page_after_its_last_update(client, world):
+    from aitracker.views import update_key
+
+    update = factories.make_update(commitment=world["commitment"], state="published")
+    url = reverse("update_list")
+    assert client.get(url, {"older": update_key(update)}).status_code == 404
+    # A key that is not one shows the first page.
+    assert client.get(url, {"older": "nonsense"}).status_code == 200
+
+
 def test_favicon_ico_leads_to_the_site_icon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301
@@ -144,3 +176,80 @@ def test_favicon_ico_leads_to_the_site_icon(client):
     from django.contrib.staticfiles import finders
 
     assert finders.find("img/favicon.svg")
+
+
+class HeadReader(HTMLParser):
+    """The JSON-LD blocks and the Open Graph and Twitter meta tags of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.json_ld, self.meta, self.canonical, self._in_ld = [], {}, None, False
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "script" and attributes.get("type") == "application/ld+json":
+            self._in_ld = True
+            self.json_ld.append("")
+        elif tag == "meta" and (key := attributes.get("property") or attributes.get("name", "")):
+            if key.startswith(("og:", "twitter:")):
+                self.meta[key] = attributes.get("content")
+        elif tag == "link" and attributes.get("rel") == "canonical":
+            self.canonical = attributes.get("href")
+
+    def handle_endtag(self, tag):
+        self._in_ld = False
+
+    def handle_data(self, data):
+        if self._in_ld:
+            self.json_ld[-1] += data
+
+
+def read_head(client, url):
+    response = client.get(url)
+    assert response.status_code == 200, url
+    reader = HeadReader()
+    reader.feed(response.content.decode())
+    return reader, [json.loads(block) for block in reader.json_ld]
+
+
+@pytest.mark.parametrize("name", ["dashboard", "commitment_detail", "data"])
+def test_link_previews_carry_open_graph_and_twitter_tags(client, world, name):
+    url = reverse(name, kwargs={"slug": "access"} if name == "commitment_detail" else {})
+    reader, _blocks = read_head(client, url)
+    meta = reader.meta
+    assert reader.canonical == f"{SITE}{url}"
+    assert meta["og:url"] == reader.canonical
+    assert meta["og:title"] and meta["og:description"] and meta["og:type"] == "website"
+    assert meta["og:image"].startswith(f"{SITE}/") and meta["og:image:alt"]
+    assert meta["twitter:card"] == "summary_large_image"
+    if name == "commitment_detail":
+        assert world["commitment"].title in meta["og:title"]
+
+
+def test_the_dashboard_describes_the_site_as_a_website(client, world):
+    _reader, blocks = read_head(client, reverse("dashboard"))
+    assert [block["@type"] for block in blocks] == ["WebSite"]
+    assert blocks[0]["url"] == f"{SITE}/"
+
+
+def test_the_downloads_page_describes_every_download_as_a_dataset(client, world):
+    from aitracker.datapackage import DATASETS
+
+    _reader, blocks = read_head(client, reverse("data"))
+    (dataset,) = [block for block in blocks if block["@type"] == "Dataset"]
+    assert dataset["@context"] == "https://schema.org"
+    assert dataset["url"] == f"{SITE}/data/"
+    assert dataset["license"] == "https://creativecommons.org/licenses/by/4.0/"
+    assert dataset["name"] and dataset["description"] and dataset["isAccessibleForFree"] is True
+    urls = {item["contentUrl"]: item["encodingFormat"] for item in dataset["distribution"]}
+    for each in DATASETS:
+        assert urls[f"{SITE}/data/{each.name}.csv"] == "text/csv"
+        assert urls[f"{SITE}/data/{each.name}.json"] == "application/json"
+    assert urls[f"{SITE}/data/datapackage.json"] == "application/json"
+    assert all(item["license"] == dataset["license"] for item in dataset["distribution"])
+    # Each download answers where the description says it is.
+    for url in urls:
+        assert client.get(url.removeprefix(SITE)).status_code == 200, url
+    # The commitments table no longer claims to be the dataset.
+    _reader, blocks = read_head(client, reverse("commitment_list"))
+    assert "Dataset" not in [block["@type"] for block in blocks]

@@ -26,6 +26,7 @@ from rest_framework.filters import BaseFilterBackend
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from .. import asof
 from ..cache import cached_api_data, current_generation
 from ..filters import CommitmentFilter, EndorsementFilter, PartyFilter, UpdateFilter
 from ..links import absolute_url
@@ -72,6 +73,17 @@ ERROR_RESPONSES = {
     400: OpenApiResponse(ErrorSerializer, description="A parameter is not valid; `errors` names it."),
     429: OpenApiResponse(ErrorSerializer, description="Too many requests from this address: see Retry-After."),
 }
+AS_OF = OpenApiParameter(
+    asof.PARAMETER,
+    OpenApiTypes.DATE,
+    OpenApiParameter.QUERY,
+    description=(
+        "The record as it stood at the end of this day (YYYY-MM-DD), as `?as_of=` on the site's pages and "
+        "downloads: updates reported and published by then, each as it then stood (before later corrections), "
+        "the statuses they gave, and the endorsements dated by then. From the adoption of the first instrument "
+        "to today; a date outside that, or not a date, is a 400 naming `as_of`."
+    ),
+)
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No published record has this identifier.")}
 
 
@@ -115,12 +127,19 @@ class ApiViewSet(viewsets.ReadOnlyModelViewSet):
     orderings: dict = {}
     default_ordering = ""
     detail_serializer_class = None
+    # Whether `?as_of=` changes this resource's answers (the day is then `self.as_of`; None for today).
+    follows_as_of = False
+    as_of = None
+    # {field of `orderings`: the annotation holding its value as of the day}, for the rows `as_of` changes.
+    as_of_fields: dict = {}
 
     def api_ordering(self, request):
         """The fields of the order asked for, ending with the primary key."""
         if not hasattr(request, "_api_ordering"):
             name = request.query_params.get(NamedOrderingFilter.param) or self.default_ordering
             fields = self.orderings.get(name.lstrip("-"))
+            if fields is not None and self.as_of:
+                fields = tuple(self.as_of_fields.get(field, field) for field in fields)
             if fields is None:
                 choices = ", ".join(sorted(self.orderings))
                 raise exceptions.ValidationError(
@@ -136,6 +155,8 @@ class ApiViewSet(viewsets.ReadOnlyModelViewSet):
         super().initial(request, *args, **kwargs)
         # A form sends its empty fields, meaning "any"; an API client that names a parameter gives it a value.
         known = {NamedOrderingFilter.param, "cursor", "page_size"}
+        if self.follows_as_of:
+            known.add(asof.PARAMETER)
         filterset_class = getattr(self, "filterset_class", None)
         if filterset_class is not None:
             known |= set(filterset_class.base_filters)
@@ -143,6 +164,12 @@ class ApiViewSet(viewsets.ReadOnlyModelViewSet):
         if empty:
             message = _("Give this parameter a value, or leave it out.")
             raise exceptions.ValidationError({name: [message] for name in empty})
+        if self.follows_as_of:
+            # The pages' own reading of the day (aitracker/asof.py), its message naming the field.
+            try:
+                self.as_of = asof.parse_as_of(request)
+            except asof.AsOfError as error:
+                raise exceptions.ValidationError({asof.PARAMETER: error.messages}) from None
 
     def get_serializer_class(self):
         if self.action == "retrieve" and self.detail_serializer_class is not None:
@@ -187,13 +214,15 @@ def _if_none_match(request):
     return {part.strip().removeprefix("W/") for part in header.split(",") if part.strip()}
 
 
-def documented(tag, serializer, list_description, retrieve_description, lookup_description, detail=None):
+def documented(tag, serializer, list_description, retrieve_description, lookup_description, detail=None, as_of=False):
+    extra = [AS_OF] if as_of else []
     return extend_schema_view(
         list=extend_schema(
             tags=[tag],
             operation_id=f"{tag}_list",
             description=list_description,
             responses={200: serializer(many=True), **ERROR_RESPONSES},
+            parameters=extra,
         ),
         retrieve=extend_schema(
             tags=[tag],
@@ -201,7 +230,8 @@ def documented(tag, serializer, list_description, retrieve_description, lookup_d
             description=retrieve_description,
             responses={200: detail or serializer, **ERROR_RESPONSES, **NOT_FOUND},
             parameters=[
-                OpenApiParameter("lookup", OpenApiTypes.STR, OpenApiParameter.PATH, description=lookup_description)
+                OpenApiParameter("lookup", OpenApiTypes.STR, OpenApiParameter.PATH, description=lookup_description),
+                *extra,
             ],
         ),
     )
@@ -213,15 +243,19 @@ def documented(tag, serializer, list_description, retrieve_description, lookup_d
     "The instruments (declarations, statements, resolutions) that contain commitments.",
     "One instrument.",
     "The instrument's slug.",
+    as_of=True,
 )
 class InstrumentViewSet(ApiViewSet):
     serializer_class = api.InstrumentSerializer
     filter_backends = [NamedOrderingFilter]
     orderings = {"adopted_on": ("adopted_on", "slug"), "slug": ("slug",), "short_title": ("short_title",)}
     default_ordering = "-adopted_on"
+    follows_as_of = True
 
     def get_queryset(self):
-        return Instrument.objects.public()
+        instruments = Instrument.objects.public()
+        # As of a day: the instruments adopted by then, as the tables and downloads leave the later ones out.
+        return instruments.filter(adopted_on__lte=self.as_of) if self.as_of else instruments
 
 
 @documented(
@@ -247,6 +281,7 @@ class PartyViewSet(ApiViewSet):
     "Each party's relation to each instrument (signed, joined later, did not sign, voted…), with its source.",
     "One relation of a party to an instrument.",
     "The relation's id.",
+    as_of=True,
 )
 class EndorsementViewSet(ApiViewSet):
     serializer_class = api.EndorsementSerializer
@@ -258,17 +293,17 @@ class EndorsementViewSet(ApiViewSet):
         "date": ("sort_date",),
     }
     default_ordering = "instrument"
+    follows_as_of = True
 
     def get_queryset(self):
-        return (
-            Endorsement.objects.public()
-            .select_related("instrument", "party")
-            .annotate(
-                instrument_date=F("instrument__adopted_on"),
-                instrument_slug=F("instrument__slug"),
-                party_name=F("party__name"),
-                sort_date=Coalesce("date", Value(EARLIEST)),
-            )
+        endorsements = Endorsement.objects.public()
+        if self.as_of:
+            endorsements = asof.endorsements_as_of(endorsements, self.as_of)
+        return endorsements.select_related("instrument", "party").annotate(
+            instrument_date=F("instrument__adopted_on"),
+            instrument_slug=F("instrument__slug"),
+            party_name=F("party__name"),
+            sort_date=Coalesce("date", Value(EARLIEST)),
         )
 
 
@@ -293,6 +328,7 @@ class ThemeViewSet(ApiViewSet):
     "One commitment, with each bound party's own status.",
     "The commitment's slug.",
     detail=api.CommitmentDetailSerializer,
+    as_of=True,
 )
 class CommitmentViewSet(ApiViewSet):
     serializer_class = api.CommitmentSerializer
@@ -303,29 +339,54 @@ class CommitmentViewSet(ApiViewSet):
         "slug": ("slug",),
         "title": ("title",),
         "reference": ("reference",),
-        "status": ("current_status",),
+        "status": ("sort_status",),
         "progress": ("sort_progress",),
         "last_update_on": ("sort_last_update",),
     }
     default_ordering = "instrument"
+    follows_as_of = True
 
     def get_queryset(self):
+        commitments = Commitment.objects.public()
+        # As of a day: the record of the day in SQL (to filter and sort by), as on the commitments table.
+        status, progress, last_update = "current_status", "current_progress", "last_update_on"
+        if self.as_of:
+            commitments = asof.commitments_as_of(commitments, self.as_of)
+            status, progress, last_update = "as_of_status", "as_of_progress", "as_of_update_on"
         queryset = (
-            Commitment.objects.public()
-            .select_related("instrument")
+            commitments.select_related("instrument")
             .prefetch_related("themes", "parties")
             .annotate(
                 instrument_date=F("instrument__adopted_on"),
                 instrument_slug=F("instrument__slug"),
+                sort_status=F(status),
                 # A plain integer: compared with -1, a positive field's lookups are dropped as always true.
-                sort_progress=Coalesce("current_progress", Value(-1), output_field=IntegerField()),
-                sort_last_update=Coalesce("last_update_on", Value(EARLIEST)),
+                sort_progress=Coalesce(progress, Value(-1), output_field=IntegerField()),
+                sort_last_update=Coalesce(last_update, Value(EARLIEST)),
             )
         )
         if self.action == "retrieve":
             statuses = PartyStatus.objects.select_related("party").order_by("party__name")
             queryset = queryset.prefetch_related(Prefetch("party_statuses", queryset=statuses))
         return queryset
+
+    def as_they_stood(self, commitments):
+        """The shown commitments with their overall record (and, shown one at a time, each party's) as of the
+        day, by the services' rule (aitracker/asof.py), in two queries."""
+        if not self.as_of or not commitments:
+            return commitments
+        records = asof.records_as_of([commitment.pk for commitment in commitments], self.as_of)
+        for commitment in commitments:
+            asof.commitment_as_it_stood(commitment, asof.overall_as_of(records, commitment.pk))
+            if self.action == "retrieve":
+                asof.party_statuses_as_of(commitment.party_statuses.all(), self.as_of, records)
+        return commitments
+
+    def paginate_queryset(self, queryset):
+        return self.as_they_stood(super().paginate_queryset(queryset))
+
+    def get_object(self):
+        return self.as_they_stood([super().get_object()])[0]
 
 
 class ApiUpdateFilter(UpdateFilter):
@@ -342,6 +403,7 @@ class ApiUpdateFilter(UpdateFilter):
     "status, publication date).",
     "One published progress update.",
     "The update's id.",
+    as_of=True,
 )
 class UpdateViewSet(ApiViewSet):
     serializer_class = api.UpdateSerializer
@@ -349,13 +411,25 @@ class UpdateViewSet(ApiViewSet):
     lookup_field = "pk"
     orderings = {"reported_on": ("reported_on", "published_at"), "published_at": ("published_at",)}
     default_ordering = "-reported_on"
+    follows_as_of = True
+    as_of_fields = {"reported_on": "as_of_reported_on"}
 
     def get_queryset(self):
-        return (
+        updates = (
             ProgressUpdate.objects.public()
             .select_related("commitment__instrument")
             .prefetch_related("sources", "parties")
         )
+        # As of a day: those public then, each with its fields as they then stood (before later corrections).
+        return asof.updates_as_of(updates, self.as_of) if self.as_of else updates
+
+    def paginate_queryset(self, queryset):
+        rows = super().paginate_queryset(queryset)
+        return asof.as_they_stood(rows) if self.as_of else rows
+
+    def get_object(self):
+        update = super().get_object()
+        return asof.as_they_stood([update])[0] if self.as_of else update
 
 
 def not_found(request, *args, **kwargs):
