@@ -156,6 +156,19 @@ def test_dates_follow_each_language(client, real_data):
             assert display_date(day) == text
         html = html_of(client, localized("instrument_detail", language, slug="paris-2025"))
         assert f'<time datetime="2025-02-11">{text}</time>' in html
+    first = {"en": "1 Dec 2026", "fr": "1er décembre 2026", "zh-hans": "2026年12月1日"}
+    for language, text in first.items():
+        with translation.override(language):
+            assert display_date(date(2026, 12, 1)) == text
+
+
+def test_labels_are_followed_by_the_colon_of_the_page_language(client, real_data):
+    """French puts a (narrow) no-break space before a colon; Chinese uses the full-width colon."""
+    marks = {"en": r"\w: <strong>", "fr": "\u202f: <strong>", "zh-hans": "\uff1a<strong>"}
+    for language, mark in marks.items():
+        html = html_of(client, localized("instrument_detail", language, slug="paris-2025"))
+        legend = re.search(r'<ul class="map-legend".*?</ul>', html, re.S).group(0)
+        assert re.search(mark, legend), (language, legend[:300])
 
 
 def test_a_chinese_substring_finds_chinese_text(client, real_data):

@@ -87,7 +87,10 @@ def display_date(value):
     "2025年2月11日" (DATE_FORMAT of aitracker/formats/<lang>/formats.py, else Django's own for the language)."""
     if not value:
         return ""
-    return formats.date_format(value, "DATE_FORMAT")
+    text = formats.date_format(value, "DATE_FORMAT")
+    if value.day == 1 and text.startswith("1 ") and get_language() == "fr":
+        return "1er" + text[1:]  # French writes the first of the month as an ordinal: "1er décembre 2026"
+    return text
 
 
 @register.filter
