@@ -73,6 +73,13 @@ class ReferenceChoicesMixin:
         self.theme_pks = self._slug_choices("theme", Theme.objects.public(), "name")
         self.party_pks = self._party_choices("party")
 
+    def set_choices(self, name, choices):
+        """Give filter `name` these choices for this request, on the form's own field too: a filter's form field,
+        once built, is copied into every FilterSet as it was built (drf-spectacular builds the class's fields
+        to list their choices in the API schema), and would keep the first request's choices and labels."""
+        self.filters[name].extra["choices"] = lambda: choices
+        self.form.fields[name].choices = choices
+
     def _party_choices(self, name):
         """The parties by the names the page shows (a country's from django-countries, in the page's language),
         in that order; returns {slug: primary key}."""
@@ -82,14 +89,14 @@ class ReferenceChoicesMixin:
             .only("pk", "slug", "country", *(localized_name("name", code) for code, _name in settings.LANGUAGES))
         )
         choices = [(party.slug, party_display_name(party)) for party in parties]
-        self.filters[name].extra["choices"] = lambda: choices
+        self.set_choices(name, choices)
         return {party.slug: party.pk for party in parties}
 
     def _slug_choices(self, name, queryset, label_field):
         """Give filter `name` the choices (slug, label) of `queryset`; returns {slug: primary key}."""
         rows = list(queryset.values_list("pk", "slug", label_field))
         choices = [(slug, label) for _pk, slug, label in rows]
-        self.filters[name].extra["choices"] = lambda: choices
+        self.set_choices(name, choices)
         return {slug: pk for pk, slug, _label in rows}
 
 
@@ -126,8 +133,7 @@ class CommitmentFilter(ReferenceChoicesMixin, django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         self.set_reference_choices()
         # Built per request: the labels carry the setting's number and the visitor's language.
-        stale_choices = [("yes", stale_label()), ("no", fresh_label())]
-        self.filters["stale"].extra["choices"] = lambda: stale_choices
+        self.set_choices("stale", [("yes", stale_label()), ("no", fresh_label())])
 
     def filter_text(self, queryset, name, value):
         """The site's search (aitracker/search.py) on the commitments: every word, in any order, stemmed and
@@ -292,7 +298,7 @@ ENDORSING = "endorsing"
 RELATION_CHOICES = [(ENDORSING, _("Bound (signed, joined, sponsored, voted yes)")), *Endorsement.Relation.choices]
 
 
-class PartyFilter(django_filters.FilterSet):
+class PartyFilter(ReferenceChoicesMixin, django_filters.FilterSet):
     """The parties list: by instrument and relation to it, kind, region, and name."""
 
     q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
@@ -328,8 +334,7 @@ class PartyFilter(django_filters.FilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         rows = list(Instrument.objects.public().values_list("pk", "slug", "short_title", "adoption"))
-        choices = [(slug, label) for _pk, slug, label, _adoption in rows]
-        self.filters["instrument"].extra["choices"] = lambda: choices
+        self.set_choices("instrument", [(slug, label) for _pk, slug, label, _adoption in rows])
         self.instruments = {slug: (pk, adoption) for pk, slug, _label, adoption in rows}
 
     def filter_text(self, queryset, name, value):

@@ -841,3 +841,16 @@ def test_a_theme_or_party_called_null_filters_like_any_other(client):
     html = get_ok(client, f"{reverse('commitment_list')}?theme=null")
     assert table_titles(html) == ["Themed null"]
     assert "1 commitment" in html
+
+
+def test_the_filters_choices_are_the_requests_own_after_the_api_schema_is_built(client, settings):
+    """drf-spectacular builds the filter classes' form fields to list their choices; every FilterSet copies those
+    fields: the table's choices and labels must still be this request's (a new party, the staleness setting)."""
+    assert client.get("/api/v1/schema/").status_code == 200
+    settings.AITRACKER_STALE_AFTER_DAYS = 30
+    party = factories.make_party(name="Freshly Added Party", slug="freshly-added")
+    table = get_ok(client, reverse("commitment_list"))
+    assert "Stale only (not reviewed in the last 30 days)" in table
+    assert '<option value="freshly-added">Freshly Added Party</option>' in table
+    assert party.slug in get_ok(client, reverse("update_list"))
+    assert get_ok(client, reverse("commitment_list") + f"?party={party.slug}")
