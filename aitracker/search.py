@@ -38,6 +38,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from .i18n import list_of
 from .models import Commitment, Instrument, Party, PartyStatus, ProgressUpdate, SearchEntry, Theme
 from .rendering import render_markdown
 
@@ -440,7 +441,9 @@ def _entries_of_commitments(pks, language):
             object_id=commitment.pk,
             title=f"{commitment.reference} {_text(commitment, 'title', language)}",
             heading=_text(commitment, "title", language),
-            body=" ".join([_text(commitment, "text", language), *themes]),
+            # The themes after the text as a list ("… · Inclusive AI, Sustainability and energy"), so that a snippet
+            # reads as words, not one run of names.
+            body=_text(commitment, "text", language) + (f" · {list_of(themes)}" if themes else ""),
             context=f"{instrument} {commitment.reference}",
             url=commitment.get_absolute_url(),
         )
