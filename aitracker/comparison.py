@@ -123,7 +123,8 @@ def compared_commitments(parties: list[Party]):
         Commitment.objects.public()
         .filter(pk__in=PartyStatus.objects.filter(party__in=[party.pk for party in parties]).values("commitment"))
         .select_related("instrument")
-        .order_by("instrument__adopted_on", "instrument__slug", "reference", "pk")
+        # By the English reference, the identity: the same order in every language, the page's as the download's.
+        .order_by("instrument__adopted_on", "instrument__slug", "reference_en", "pk")
     )
 
 
@@ -173,18 +174,21 @@ def export_rows(parties: list[Party], *, chunk_size=1000):
         .filter(party__in=list(index))
         .select_related("commitment__instrument")
         .order_by(
-            "commitment__instrument__adopted_on", "commitment__instrument__slug", "commitment__reference", "commitment"
+            "commitment__instrument__adopted_on",
+            "commitment__instrument__slug",
+            "commitment__reference_en",
+            "commitment",
         )
     )
     current, cells = None, []
     for status in statuses.iterator(chunk_size=chunk_size):
         if current is None or status.commitment_id != current.pk:
             if current is not None:
-                yield _flat("commitment", current.instrument, current.reference, current.title, cells)
+                yield _flat("commitment", current.instrument, current.reference_en, current.title, cells)
             current, cells = status.commitment, [Cell() for _party in parties]
         cells[index[status.party_id]] = Cell(status.status, "", status.last_update_on)
     if current is not None:
-        yield _flat("commitment", current.instrument, current.reference, current.title, cells)
+        yield _flat("commitment", current.instrument, current.reference_en, current.title, cells)
 
 
 def _flat(kind, instrument, reference, title, cells):

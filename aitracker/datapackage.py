@@ -175,7 +175,9 @@ DATASETS = [
         [
             Column("instrument", "string", _("The instrument's slug."), required=True),
             Column("instrument_title", "string", _("The instrument's short title.")),
-            Column("reference", "string", _("The point or paragraph (e.g. §4)."), required=True),
+            Column(
+                "reference", "string", _("The point or paragraph (e.g. §4), in English: an identifier."), required=True
+            ),
             Column("slug", "string", _("Stable identifier."), required=True),
             Column("title", "string", _("Title."), required=True),
             Column("text", "string", _("What was pledged, in our words.")),
@@ -193,6 +195,7 @@ DATASETS = [
                 _("The language of the texts and labels of this download (en, fr, zh-Hans)."),
                 required=True,
             ),
+            Column("reference_label", "string", _("The point or paragraph, in the language of this download.")),
         ],
         ["slug"],
         [{"fields": "instrument", "reference": {"resource": "instruments", "fields": "slug"}}],

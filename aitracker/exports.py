@@ -46,13 +46,15 @@ EXPORT_FIELDS = [
     "confidence",
     "confidence_label",
     "language",
+    # Added with the translated references: `reference` stays the English identifier, this is the page's label.
+    "reference_label",
 ]
 
 
 _EXPORT_COLUMNS = [
     "instrument__slug",
     "export_instrument_title",
-    "reference",
+    "reference_en",
     "slug",
     "export_title",
     "export_text",
@@ -96,12 +98,13 @@ def commitment_export_rows(commitments, *, site_root, chunk_size=1000, as_of=Non
             export_instrument_title=translated_value(Instrument, "short_title", "instrument__"),
             export_title=translated_value(Commitment, "title"),
             export_text=translated_value(Commitment, "text"),
+            export_reference=translated_value(Commitment, "reference"),
         )
-        .values_list(*(_AS_OF_COLUMNS if as_of else _EXPORT_COLUMNS), "export_themes", "confidence")
+        .values_list(*(_AS_OF_COLUMNS if as_of else _EXPORT_COLUMNS), "export_themes", "confidence", "export_reference")
         .iterator(chunk_size=chunk_size)
     )
     for (instrument, instrument_title, reference, slug, title, text, status, progress, last_update, themes,
-         confidence) in rows:  # fmt: skip
+         confidence, reference_label) in rows:  # fmt: skip
         yield {
             "instrument": instrument,
             "instrument_title": instrument_title,
@@ -118,6 +121,7 @@ def commitment_export_rows(commitments, *, site_root, chunk_size=1000, as_of=Non
             "confidence": confidence,
             "confidence_label": confidences.get(confidence, ""),
             "language": language,
+            "reference_label": reference_label,
         }
 
 

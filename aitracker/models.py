@@ -339,7 +339,7 @@ class Commitment(ReviewedMixin, models.Model):
     instrument = models.ForeignKey(
         Instrument, verbose_name=_("instrument"), on_delete=models.PROTECT, related_name="commitments"
     )
-    reference = models.CharField(_("reference"), max_length=40, help_text=_('The point or paragraph, e.g. "§4".'))
+    reference = models.CharField(_("reference"), max_length=60, help_text=_('The point or paragraph, e.g. "§4".'))
     slug = models.SlugField(_("slug"), max_length=120, unique=True)
     title = models.CharField(_("title"), max_length=200)
     text = models.TextField(
@@ -375,7 +375,9 @@ class Commitment(ReviewedMixin, models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(m2m_fields=[themes, parties], excluded_fields=translation_columns("title", "text"))
+    history = HistoricalRecords(
+        m2m_fields=[themes, parties], excluded_fields=translation_columns("reference", "title", "text")
+    )
     objects = CommitmentQuerySet.as_manager()
 
     class Meta:

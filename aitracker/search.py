@@ -439,12 +439,12 @@ def _entries_of_commitments(pks, language):
         yield SearchEntry(
             kind=Kind.COMMITMENT,
             object_id=commitment.pk,
-            title=f"{commitment.reference} {_text(commitment, 'title', language)}",
+            title=f"{_text(commitment, 'reference', language)} {_text(commitment, 'title', language)}",
             heading=_text(commitment, "title", language),
             # The themes after the text as a list ("… · Inclusive AI, Sustainability and energy"), so that a snippet
             # reads as words, not one run of names.
             body=_text(commitment, "text", language) + (f" · {list_of(themes)}" if themes else ""),
-            context=f"{instrument} {commitment.reference}",
+            context=f"{instrument} {_text(commitment, 'reference', language)}",
             url=commitment.get_absolute_url(),
         )
 
@@ -466,7 +466,9 @@ def _entries_of_updates(pks, language):
             title=" · ".join(_text(source, "title", language) for source in sources)[:500],
             heading=_text(commitment, "title", language),
             body=" ".join([_plain_summary(update, language), *publishers]),
-            context=f"{_text(commitment.instrument, 'short_title', language)} {commitment.reference}",
+            context=(
+                f"{_text(commitment.instrument, 'short_title', language)} {_text(commitment, 'reference', language)}"
+            ),
             date=update.reported_on,
             url=update.get_absolute_url(),
         )

@@ -162,7 +162,7 @@ class CommitmentTable(tables.Table):
 
     def _cell(self, name, record, default):
         if name == "reference":
-            return record.reference
+            return self.render_reference(record)
         if name == "last_update_on":
             return self.render_last_update_on(getattr(record, "as_of_update_on", record.last_update_on)) or default
         return getattr(self, f"render_{name}")(record)
@@ -173,6 +173,9 @@ class CommitmentTable(tables.Table):
             slug_url("instrument_detail", record.instrument.slug),
             translated_html(record.instrument, "short_title"),
         )
+
+    def render_reference(self, record):
+        return translated_html(record, "reference")
 
     def render_title(self, record):
         return format_html(

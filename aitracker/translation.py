@@ -2,8 +2,13 @@
 columns, English being the default and the fallback. The shared contract with the translators lists exactly these
 fields (README, "Translating aitracker"); fixtures/translations/<lang>.json fills them (aitracker.translations).
 
-Not translated: sources' titles and publishers (the sources' own words), slugs, references, addresses. Country
-names come from django-countries' own translations; only organisations' names are translated here.
+A commitment's reference ("§3, priority 6", "OP, SG report") is our label and is translated too; its English
+text stays the identity (the unique (instrument, reference) constraint is on the original column, kept equal to
+the English by the services); the API and the downloads keep it as `reference`, the downloads adding a
+`reference_label` in their language.
+
+Not translated: sources' titles and publishers (the sources' own words), slugs, addresses. Country names come
+from django-countries' own translations; only organisations' names are translated here.
 """
 
 from modeltranslation.translator import TranslationOptions, register
@@ -18,7 +23,7 @@ class InstrumentTranslation(TranslationOptions):
 
 @register(Commitment)
 class CommitmentTranslation(TranslationOptions):
-    fields = ("title", "text")
+    fields = ("reference", "title", "text")
 
 
 @register(Theme)

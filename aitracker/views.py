@@ -11,7 +11,7 @@ from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.db import connection
-from django.db.models import Count, Window
+from django.db.models import Count, F, Window
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
@@ -54,7 +54,7 @@ from .filters import (
     published_since,
 )
 from .forms import SuggestionForm, suggest_started_token
-from .i18n import by_party_name, translated_order, translated_value
+from .i18n import by_party_name, current_language, localized_name, translated_order, translated_text, translated_value
 from .links import absolute_url, slug_url
 from .maps import commitment_status_map, instrument_relation_map
 from .middleware import client_ip
@@ -184,6 +184,8 @@ def recently_published():
                 period_total=Window(Count("pk")),
                 # In the page's language (its English where not yet translated).
                 commitment_title=translated_value(Commitment, "title", "commitment__"),
+                commitment_reference=translated_value(Commitment, "reference", "commitment__"),
+                commitment_reference_translated=F(f"commitment__{localized_name('reference', current_language())}"),
                 instrument_short_title=translated_value(Instrument, "short_title", "commitment__instrument__"),
             )
             .order_by("-published_at", "-pk")
@@ -194,7 +196,8 @@ def recently_published():
                 "published_at",
                 "period_total",
                 "commitment__slug",
-                "commitment__reference",
+                "commitment_reference",
+                "commitment_reference_translated",
                 "commitment_title",
                 "instrument_short_title",
             )[:LATEST_UPDATES]
@@ -357,7 +360,10 @@ class CommitmentDetailView(AsOfMixin, DetailView):
             status_definition=STATUS_DEFINITIONS[commitment.current_status],
             status_map=commitment_status_map(commitment=commitment, table_id="parties", rows=status_map_rows),
             citation=citations.citation(
-                title=f"{commitment.instrument.short_title} {commitment.reference}: {commitment.title}",
+                title=(
+                    f"{translated_text(commitment.instrument, 'short_title')} "
+                    f"{translated_text(commitment, 'reference')}: {translated_text(commitment, 'title')}"
+                ),
                 path=commitment.get_absolute_url(),
                 key=commitment.slug,
                 as_of=self.as_of,

@@ -408,3 +408,79 @@ def test_each_status_has_one_french_name_on_the_pages_in_the_feed_and_in_the_dow
         if update.status:
             label = named[update.status]
             assert title.endswith(label) or f"{label} (" in title, (update.status, title)
+
+
+# A commitment's reference is our label, translated like its title; its English stays the identifier.
+REFERENCES = {"en": "§3, priority 1", "fr": "§3, priorité 1", "zh-hans": "第3段，优先事项1"}  # noqa: RUF001
+
+
+@pytest.mark.parametrize("language", ["fr", "zh-hans"])
+def test_a_commitments_reference_is_shown_in_the_page_language(client, real_data, language):
+    commitment = Commitment.objects.get(slug=COMMITMENT)
+    make_update(commitment=commitment, state="published")  # listed by the dashboard's "what changed"
+    english, translated = REFERENCES["en"], REFERENCES[language]
+    pages = {
+        "commitment": localized("commitment_detail", language, slug=COMMITMENT),
+        "table": localized("commitment_list", language) + "?instrument=paris-2025",
+        "dashboard": localized("dashboard", language),
+    }
+    for name, url in pages.items():
+        html = html_of(client, url)
+        assert translated in html, name
+        assert english not in html, name
+    detail = html_of(client, pages["commitment"])
+    assert f'<span aria-current="page">{translated}</span>' in detail  # the breadcrumb
+    assert re.search(rf"<title>[^<]*{re.escape(translated)}", detail)
+    assert re.search(rf'col-reference"[^>]*>{re.escape(translated)}</td>', html_of(client, pages["table"]))
+
+
+def test_the_english_pages_keep_the_english_reference(client, real_data):
+    commitment = Commitment.objects.get(slug=COMMITMENT)
+    make_update(commitment=commitment, state="published")
+    for url in (
+        localized("commitment_detail", "en", slug=COMMITMENT),
+        localized("commitment_list", "en") + "?instrument=paris-2025",
+        localized("dashboard", "en"),
+    ):
+        html = html_of(client, url)
+        assert REFERENCES["en"] in html and REFERENCES["fr"] not in html, url
+    assert '<span aria-current="page">§3, priority 1</span>' in html_of(
+        client, localized("commitment_detail", "en", slug=COMMITMENT)
+    )
+
+
+def test_a_reference_without_its_french_shows_the_english_marked(client, real_data):
+    commitment = Commitment.objects.get(slug=COMMITMENT)
+    make_update(commitment=commitment, state="published")
+    translate("fr", "aitracker.commitment", commitment.pk, reference="")
+    marked = '<span lang="en">§3, priority 1</span>'
+    for url in (
+        localized("commitment_detail", "fr", slug=COMMITMENT),
+        localized("commitment_list", "fr") + "?instrument=paris-2025",
+        localized("dashboard", "fr"),
+    ):
+        assert marked in html_of(client, url), url
+    # The Chinese still has its own.
+    assert REFERENCES["zh-hans"] in html_of(client, localized("commitment_detail", "zh-hans", slug=COMMITMENT))
+
+
+def test_downloads_keep_the_english_reference_beside_the_translated_label(client, real_data):
+    response = client.get(localized("commitment_list", "fr") + "?_export=csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    row = next(row for row in rows if row["slug"] == COMMITMENT)
+    assert (row["reference"], row["reference_label"]) == (REFERENCES["en"], REFERENCES["fr"])
+    # The API is in English (its address has no language): the reference is the English identifier.
+    assert client.get(f"/api/v1/commitments/{COMMITMENT}/").json()["reference"] == REFERENCES["en"]
+    # Lookups by the English reference work whatever the language.
+    with translation.override("fr"):
+        assert Commitment.objects.filter(reference_en=REFERENCES["en"]).get().slug == COMMITMENT
+        assert Commitment.objects.get(slug=COMMITMENT).reference == REFERENCES["fr"]
+
+
+def test_every_shipped_reference_is_translated(real_data):
+    for language in ("fr", "zh-hans"):
+        column = f"reference_{language.replace('-', '_')}"
+        assert not Commitment.objects.filter(**{f"{column}__isnull": True}).exists(), language
+    assert Commitment.objects.get(instrument__slug="unga-78-311", reference="OP, SG report").reference_zh_hans == (
+        "执行段落，秘书长报告"  # noqa: RUF001
+    )

@@ -164,6 +164,9 @@ class CommitmentSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="The responsible parties; empty when the commitment binds every signatory of the instrument.",
     )
+    reference = serializers.CharField(
+        source="reference_en", read_only=True, help_text='The point or paragraph, in English: an identifier ("§4").'
+    )
     confidence_label = LabelField("confidence")
     status = serializers.ChoiceField(
         source="current_status", choices=Commitment._meta.get_field("current_status").choices, read_only=True

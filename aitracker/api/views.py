@@ -338,7 +338,7 @@ class CommitmentViewSet(ApiViewSet):
         "instrument": ("instrument_date", "instrument_slug", "slug"),
         "slug": ("slug",),
         "title": ("title",),
-        "reference": ("reference",),
+        "reference": ("reference_en",),
         "status": ("sort_status",),
         "progress": ("sort_progress",),
         "last_update_on": ("sort_last_update",),
