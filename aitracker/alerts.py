@@ -21,9 +21,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .i18n import hreflang
 from .models import AlertDelivery, ProgressUpdate, Subscriber, Subscription
+from .templatetags.aitracker_tags import display_date
 
 CONFIRM_SALT = "aitracker.follow.confirm"
 UNSUBSCRIBE_SALT = "aitracker.follow.unsubscribe"
@@ -255,7 +257,10 @@ def digest_message(subscriber: Subscriber, day: datetime.date) -> Message | None
         return None
     with translation.override(subscriber.language):
         return Message(
-            subject=_("aitracker: %(count)s update(s) on %(day)s") % {"count": len(updates), "day": day.isoformat()},
+            subject=ngettext(
+                "aitracker: %(count)s update on %(day)s", "aitracker: %(count)s updates on %(day)s", len(updates)
+            )
+            % {"count": len(updates), "day": display_date(day)},
             template="digest",
             context={
                 "day": day,
