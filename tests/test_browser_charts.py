@@ -60,6 +60,11 @@ def test_chart_pages_fit_render_without_errors_and_are_accessible(live_server, r
             assert chart.count() == 1
             box = chart.bounding_box()
             assert 0 < box["width"] <= width
+            # Its numbers and years stay legible however far the chart is scaled down (9 px and more on screen).
+            heights = page.evaluate(
+                "Array.from(document.querySelectorAll('.chart-label'), label => label.getBoundingClientRect().height)"
+            )
+            assert heights and min(heights) >= 9, heights
             page.locator("section.status-chart figure").screenshot(path=str(SCREENS / f"{name}-chart-{width}.png"))
             page.locator(".chart-data summary").click()
             assert page.locator(".chart-data tbody tr").count() >= 1
