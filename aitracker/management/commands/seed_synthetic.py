@@ -271,7 +271,12 @@ class Command(BaseCommand):
             if model in models:
                 continue
             models.add(model)
-            pending += [relation.related_model for relation in model._meta.related_objects]
+            # Hidden relations too (related_name="+": a subscription to a commitment, a party, a theme).
+            pending += [
+                field.related_model
+                for field in model._meta.get_fields(include_hidden=True)
+                if field.auto_created and not field.concrete and field.related_model is not None
+            ]
             pending += [field.remote_field.through for field in model._meta.local_many_to_many]
             if isinstance(history := getattr(model, "history", None), HistoryManager):
                 pending.append(history.model)
