@@ -359,3 +359,23 @@ def test_every_page_has_the_search_box_in_its_header(real_data, client):
         html = client.get(url).content.decode()
         assert f'<form class="header-search" method="get" action="{reverse("search")}" role="search">' in html
         assert '<label class="visually-hidden" for="header-search-q">' in html
+
+
+SEARCH_QUERIES = {
+    # One query for the matches of every kind, one for the page's entries; a party found also counts the
+    # commitments that bind it. Nothing to search for: no query at all. The same in every language and database.
+    "/search/?q=energy": 2,
+    "/search/?q=India": 3,
+    "/search/?q=energy&kind=commitment": 2,
+    "/fr/search/?q=%C3%A9nergie": 2,
+    "/zh-hans/search/?q=%E4%BA%BA%E5%B7%A5%E6%99%BA%E8%83%BD": 2,
+    "/search/?q=x": 0,
+    "/search/?q=%22*%22": 0,
+    "/search/": 0,
+}
+
+
+def test_each_search_page_runs_a_pinned_number_of_queries(client, real_data, django_assert_num_queries):
+    for url, expected in SEARCH_QUERIES.items():
+        with django_assert_num_queries(expected):
+            assert client.get(url).status_code == 200, url
