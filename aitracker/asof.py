@@ -236,5 +236,6 @@ def status_counts_of(statuses) -> dict:
 
 
 def endorsements_as_of(queryset, day: datetime.date):
-    """Endorsements as of `day`: those dated after it left out; undated ones kept (as now)."""
-    return queryset.filter(Q(date__isnull=True) | Q(date__lte=day))
+    """Endorsements as of `day`: those dated after it left out; undated ones kept (as now), unless their instrument
+    was adopted after the day (it is not in the record of that day either)."""
+    return queryset.filter(Q(date__isnull=True) | Q(date__lte=day)).exclude(instrument__adopted_on__gt=day)

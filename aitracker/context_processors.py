@@ -1,6 +1,7 @@
 """What every page's head needs: its canonical address, and whether search engines should index it."""
 
 from django.conf import settings
+from django.utils.http import urlencode
 from django.utils.translation import get_language, get_language_info
 
 from .i18n import SOURCE_LANGUAGE, current_language, hreflang, path_in_language
@@ -65,9 +66,11 @@ def languages(request):
 
 
 def _naming_query(request) -> str:
-    """The query string of a page that does not exist without it (its view sets `request.query_names_page`)."""
-    query = request.META.get("QUERY_STRING", "")
-    return f"?{query}" if query and getattr(request, "query_names_page", False) else ""
+    """The part of the query string without which a page does not exist: the parameters its view names in
+    `request.query_names_page` (a tracking parameter or any other is left out of its canonical addresses)."""
+    names = getattr(request, "query_names_page", ())
+    kept = [(name, request.GET[name]) for name in names if request.GET.get(name)]
+    return f"?{urlencode(kept)}" if kept else ""
 
 
 def _capitalised(name: str) -> str:

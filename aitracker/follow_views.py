@@ -71,7 +71,7 @@ def message_page(request, *, title: str, message: str, status: int = 200, manage
 @never_cache
 def follow(request):
     kind, target = follow_target(request)
-    request.query_names_page = True  # ?theme=…: its canonical and hreflang addresses keep it
+    request.query_names_page = (kind,)  # ?theme=…: its canonical and hreflang addresses keep it, and only it
     form = FollowForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = services.normalise_email(form.cleaned_data["email"]).lower()

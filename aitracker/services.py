@@ -13,12 +13,13 @@ decides their status.
 """
 
 import datetime
+import re
 import secrets
 from collections import defaultdict
 from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, override
@@ -1303,7 +1304,7 @@ def content_translations_load(*, language: str, data: dict, rerender: bool = Tru
         if not isinstance(records, dict):
             raise TranslationFileError(f"{label}: expected an object of records by primary key")
         for pk, fields in records.items():
-            if not str(pk).isdigit():
+            if not re.fullmatch(r"[1-9][0-9]*", str(pk)):
                 raise TranslationFileError(f"{label} {pk}: a primary key is a whole number")
             if not isinstance(fields, dict):
                 raise TranslationFileError(f"{label} {pk}: expected an object of fields")
@@ -1316,6 +1317,9 @@ def content_translations_load(*, language: str, data: dict, rerender: bool = Tru
             for field, text in fields.items():
                 if not isinstance(text, str):
                     raise TranslationFileError(f"{label} {pk} {field}: the translation must be a string")
+                limit = model._meta.get_field(localized_name(field, language)).max_length
+                if limit and len(text.strip()) > limit:
+                    raise TranslationFileError(f"{label} {pk} {field}: longer than {limit} characters")
         wanted = {str(pk) for pk in records}
         found = {str(pk) for pk in model._base_manager.filter(pk__in=list(records)).values_list("pk", flat=True)}
         missing = sorted(wanted - found)
@@ -1339,7 +1343,12 @@ def content_translations_load(*, language: str, data: dict, rerender: bool = Tru
                 if present:
                     by_columns[tuple(sorted(present))].append(obj)
             for present, group in by_columns.items():
-                model._base_manager.bulk_update(group, list(present), batch_size=500)
+                try:
+                    with transaction.atomic():
+                        model._base_manager.bulk_update(group, list(present), batch_size=500)
+                except (IntegrityError, DataError) as error:
+                    # Two records given one translated reference, or a text longer than its field: nothing is kept.
+                    raise TranslationFileError(f"{model._meta.label_lower}: {error}") from None
         if rerender:
             if ProgressUpdate in {model for model, _records in plans}:
                 progress_updates_rerender()

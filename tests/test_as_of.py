@@ -292,9 +292,11 @@ def test_the_api_leaves_out_endorsements_and_instruments_after_the_day(client, s
     factories.make_endorsement(
         instrument=story["instrument"], party=later, relation="joined_later", date=date(2025, 9, 1)
     )
-    factories.make_instrument(slug="seoul", short_title="Seoul", adopted_on=date(2025, 5, 21))
+    seoul = factories.make_instrument(slug="seoul", short_title="Seoul", adopted_on=date(2025, 5, 21))
+    # An undated signature of an instrument adopted after the day is not in that day's record either.
+    factories.make_endorsement(instrument=seoul, party=factories.make_party(name="Undated", slug="undated"))
     parties = [row["party"] for row in api_get(client, f"{API}/endorsements/")["results"]]
-    assert sorted(parties) == ["freedonia", "latecomer"]
+    assert sorted(parties) == ["freedonia", "latecomer", "undated"]
     then = api_get(client, f"{API}/endorsements/", {"as_of": "2025-04-01"})["results"]
     assert [row["party"] for row in then] == ["freedonia"]
     assert {row["slug"] for row in api_get(client, f"{API}/instruments/")["results"]} == {"paris", "seoul"}

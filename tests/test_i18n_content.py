@@ -484,3 +484,24 @@ def test_every_shipped_reference_is_translated(real_data):
     assert Commitment.objects.get(instrument__slug="unga-78-311", reference="OP, SG report").reference_zh_hans == (
         "执行段落，秘书长报告"  # noqa: RUF001
     )
+
+
+def test_a_translation_file_that_breaks_a_rule_is_refused_whole(real_data):
+    from aitracker.services import TranslationFileError
+
+    first, second = Commitment.objects.filter(instrument__slug="paris-2025").order_by("pk")[:2]
+    before = Commitment.objects.get(pk=first.pk).title_fr
+    same = {"aitracker.commitment": {str(first.pk): {"reference": "§ même"}, str(second.pk): {"reference": "§ même"}}}
+    too_long = {"aitracker.commitment": {str(first.pk): {"title": "Titre", "reference": "x" * 300}}}
+    odd_keys = [{"aitracker.commitment": {"²": {"title": "x"}}}, {"aitracker.commitment": {"007": {}}}]
+    for data in (same, too_long, *odd_keys):
+        with pytest.raises(TranslationFileError):
+            services.content_translations_load(language="fr", data=data)
+    assert Commitment.objects.get(pk=first.pk).title_fr == before
+
+
+def test_the_follow_pages_canonical_address_keeps_only_what_names_it(client, real_data):
+    html = html_of(client, reverse("follow") + "?theme=inclusive-ai&utm_source=newsletter")
+    canonical = re.search(r'<link rel="canonical" href="([^"]+)"', html).group(1)
+    assert canonical.endswith("/follow/?theme=inclusive-ai"), canonical
+    assert "utm_source" not in "".join(re.findall(r'hreflang="[^"]+" href="([^"]+)"', html))
