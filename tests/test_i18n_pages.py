@@ -337,7 +337,8 @@ def test_admin_pages_are_in_the_language_of_their_address(admin_client, real_dat
         # The admin's own strings come from Django's catalogues; ours are the models' names and help texts.
         html = response.content.decode()
         assert not admin_english_left(html, language), (path, admin_english_left(html, language))
-        assert ("Engagements" if language == "fr" else "承诺") in html, path
+        if path in ("/admin/", "/admin/aitracker/commitment/"):  # the pages that name the commitments
+            assert ("Engagements" if language == "fr" else "承诺") in html, path
 
 
 @pytest.mark.parametrize("language", ["en", *LANGUAGES])

@@ -214,7 +214,10 @@ def test_one_host_is_never_asked_twice_within_the_delay(site):
     gaps = [later - earlier for earlier, later in pairwise(times)]
     # Times of arrival at the server: the checker spaces its sends by 0.25 s, a loaded machine delivers them a few
     # hundredths early or late; eight workers without the delay would arrive within a few milliseconds.
-    assert min(gaps) >= 0.2
+    # One late arrival lengthens the gap before it and shortens the one after: two gaps together still span the
+    # two delays.
+    assert min(gaps) >= 0.1
+    assert all(first + second >= 0.45 for first, second in pairwise(gaps)), gaps
     assert sum(gaps) >= 0.24 * len(gaps)
 
 
