@@ -51,11 +51,9 @@ class PlainSelect(forms.Select):
 
 
 class SlugChoiceFilter(django_filters.ChoiceFilter):
-    """A choice filter whose choices are given as a callable (Django's documented form for lazy choices).
-
-    Django deep-copies every field of a form for each request, choices included: given as a list, a few hundred
-    parties and instruments would be copied element by element, only to be read. A callable is copied as a
-    reference, and called when the choices are read."""
+    """A choice filter whose per-request choices (parties, instruments, labels with a setting in them) are set on
+    the form's own field once the form is built (ReferenceChoicesMixin.set_choices), so that Django's deep copy
+    of a form's fields never copies a few hundred of them only to be replaced."""
 
     def __init__(self, *args, **kwargs):
         # django-filter reads the value "null" as "is empty" by default: a theme or party could be called that.
@@ -74,10 +72,9 @@ class ReferenceChoicesMixin:
         self.party_pks = self._party_choices("party")
 
     def set_choices(self, name, choices):
-        """Give filter `name` these choices for this request, on the form's own field too: a filter's form field,
-        once built, is copied into every FilterSet as it was built (drf-spectacular builds the class's fields
-        to list their choices in the API schema), and would keep the first request's choices and labels."""
-        self.filters[name].extra["choices"] = lambda: choices
+        """Give filter `name` these choices for this request, on the form's own field. Not on the filter: a
+        filter's form field, once built, is copied into every FilterSet as it was built (drf-spectacular builds
+        the class's fields to list their choices in the API schema), with the first request's choices and labels."""
         self.form.fields[name].choices = choices
 
     def _party_choices(self, name):
