@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DataError, IntegrityError, transaction
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, override
 
@@ -689,8 +689,7 @@ def progress_update_restore(*, update: ProgressUpdate, history_id: int, editor, 
     _check_commitment_live(current.commitment_id)
     current.full_clean()
     _render_summary(current)
-    when = formats.date_format(timezone.localtime(record.history_date), "DATETIME_FORMAT")
-    reason = _("Restored the version of %(when)s") % {"when": when}
+    reason = restored_reason(record)
     if current.state == State.PUBLISHED:
         current.corrected_at = timezone.now()
         with source_language():
@@ -720,8 +719,7 @@ def commitment_restore(*, commitment: Commitment, history_id: int, editor, expec
             attname = current._meta.get_field(field).attname
             setattr(current, attname, getattr(record, attname))
     current.full_clean()
-    when = formats.date_format(timezone.localtime(record.history_date), "DATETIME_FORMAT")
-    _save_with_history(current, user=editor, reason=_("Restored the version of %(when)s") % {"when": when})
+    _save_with_history(current, user=editor, reason=restored_reason(record))
     current.themes.set([row.theme_id for row in record.themes.all()])
     current.parties.set([row.party_id for row in record.parties.all()])
     party_statuses_sync(commitment=current)
