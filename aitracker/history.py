@@ -8,10 +8,11 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.utils import formats, timezone
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 from simple_history.models import DeletedObject
+
+from .templatetags.aitracker_tags import display_datetime
 
 # Bookkeeping that would only add noise to a field-by-field history (the current status is derived data).
 HISTORY_IGNORED_FIELDS = {
@@ -49,7 +50,7 @@ class EditConflict(ValidationError):
         params = {
             "what": obj._meta.verbose_name,
             "who": changed_by or _("someone else"),
-            "when": formats.date_format(timezone.localtime(changed_at), "DATETIME_FORMAT") if changed_at else "?",
+            "when": display_datetime(changed_at) if changed_at else "?",
         }
         message = (
             _(
@@ -91,7 +92,7 @@ def _display_value(field, value) -> str:
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, datetime.datetime):
-        return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+        return display_datetime(value)
     if isinstance(value, datetime.date):
         return value.isoformat()
     return str(value)
@@ -167,7 +168,7 @@ def check_version(*, obj, expected_version) -> None:
 
 
 def restored_reason(record) -> str:
-    when = formats.date_format(timezone.localtime(record.history_date), "DATETIME_FORMAT")
+    when = display_datetime(record.history_date)
     return _("Restored the version of %(when)s") % {"when": when}
 
 

@@ -7,7 +7,7 @@ import io
 import json
 import re
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime
 from io import StringIO
 
 import pytest
@@ -21,7 +21,7 @@ from aitracker import services
 from aitracker.data_checks import check_data, translation_counts
 from aitracker.links import slug_url
 from aitracker.models import Commitment, Instrument, OfficialText, Party, ProgressUpdate
-from aitracker.templatetags.aitracker_tags import display_date
+from aitracker.templatetags.aitracker_tags import display_date, display_datetime
 
 from .factories import make_commitment, make_editor, make_update
 
@@ -160,6 +160,8 @@ def test_dates_follow_each_language(client, real_data):
     for language, text in first.items():
         with translation.override(language):
             assert display_date(date(2026, 12, 1)) == text
+            # Staff pages, the history and e-mails date and time the same way.
+            assert display_datetime(datetime(2026, 12, 1, 6, 52, tzinfo=UTC)).startswith(text.replace(" 2026", ""))
 
 
 def test_labels_are_followed_by_the_colon_of_the_page_language(client, real_data):

@@ -6,7 +6,7 @@ import json
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
 from django.template.loader import get_template
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.dateformat import format as format_date
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -87,7 +87,20 @@ def display_date(value):
     "2025年2月11日" (DATE_FORMAT of aitracker/formats/<lang>/formats.py, else Django's own for the language)."""
     if not value:
         return ""
-    text = formats.date_format(value, "DATE_FORMAT")
+    return _first_as_ordinal(formats.date_format(value, "DATE_FORMAT"), value)
+
+
+@register.filter
+def display_datetime(value):
+    """The one date-and-time format of the site (staff pages, history, e-mails), in the page's language and the
+    site's time zone: "1 Dec 2026, 06:52", "1er décembre 2026 06:52" (DATETIME_FORMAT, as display_date)."""
+    if not value:
+        return ""
+    value = timezone.localtime(value) if timezone.is_aware(value) else value
+    return _first_as_ordinal(formats.date_format(value, "DATETIME_FORMAT"), value)
+
+
+def _first_as_ordinal(text, value):
     if value.day == 1 and text.startswith("1 ") and get_language() == "fr":
         return "1er" + text[1:]  # French writes the first of the month as an ordinal: "1er décembre 2026"
     return text
