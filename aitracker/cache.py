@@ -267,7 +267,12 @@ def cache_public_page(view):
     def cached_view(request, *args, **kwargs):
         token = _current_request.set(request)
         try:
-            return serve(request, *args, **kwargs)
+            response = serve(request, *args, **kwargs)
+            # Rendered here, while the request is current: the template's fragments (aitracker/fragments.py) are
+            # read under the generation the request read first, as the view's kept counts are.
+            if callable(getattr(response, "render", None)) and not response.is_rendered:
+                response.render()
+            return response
         finally:
             _current_request.reset(token)
 

@@ -2,10 +2,12 @@
 
 import datetime
 import re
+from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib.syndication.views import Feed
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.feedgenerator import Atom1Feed, Stylesheet
@@ -13,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.utils.xmlutils import SimplerXMLGenerator
 
+from .fragments import cached_pieces
 from .i18n import current_language, hreflang, list_of, translated_text
 from .links import absolute_url
 from .models import Commitment, Party, ProgressUpdate
@@ -60,11 +63,24 @@ class XmlSafeAtom1Feed(Atom1Feed):
             handler.processingInstruction("xml-stylesheet", str(stylesheet))
 
 
+@dataclass(frozen=True)
+class FeedEntry:
+    """What a feed shows of one update, kept under the data generation (aitracker/fragments.py): the same in the
+    site's feed, its commitment's and its parties', so a feed reads only the keys of its 50 latest updates and
+    builds only the entries not kept."""
+
+    title: str
+    link: str
+    description: str
+    pubdate: datetime.datetime
+    updateddate: datetime.datetime
+
+
 class UpdatesFeed(Feed):
     feed_type = XmlSafeAtom1Feed
     title = gettext_lazy("aitracker: latest progress updates")
     subtitle = gettext_lazy("Published, sourced assessments of what governments promised about AI.")
-    description_template = "aitracker/includes/feed_update.html"
+    entry_template = "aitracker/includes/feed_update.html"
     # RFC 4287 requires an author for the feed or for every entry: the updates are the editors' work.
     author_name = gettext_lazy("aitracker editors")
 
@@ -99,9 +115,45 @@ class UpdatesFeed(Feed):
         )
 
     def items(self, obj=None):
-        return self.updates()[:FEED_ITEMS]
+        return self.entries(self.updates())
+
+    def entries(self, updates):
+        """The feed's entries for the first FEED_ITEMS of `updates` (latest first)."""
+        keys = list(updates.prefetch_related(None).values_list("pk", flat=True)[:FEED_ITEMS])
+
+        def build(missing):
+            rows = {update.pk: update for update in self.updates().filter(pk__in=missing)}
+            return {pk: self.entry(rows[pk]) for pk in missing if pk in rows}
+
+        kept = cached_pieces("feed-entry", keys, build)
+        return [kept[pk] for pk in keys if pk in kept]
+
+    def entry(self, update):
+        return FeedEntry(
+            title=self.update_title(update),
+            link=absolute_url(update.get_absolute_url()),
+            description=get_template(self.entry_template).render({"obj": update}),
+            pubdate=update.published_at,
+            updateddate=update.corrected_at or update.published_at,
+        )
+
+    # The Feed's hooks read the entries (Django would render a description_template for every item).
+    def item_description(self, item):
+        return item.description
 
     def item_title(self, item):
+        return item.title
+
+    def item_link(self, item):
+        return item.link
+
+    def item_pubdate(self, item):
+        return item.pubdate
+
+    def item_updateddate(self, item):
+        return item.updateddate
+
+    def update_title(self, item):
         what = _("Checked, nothing new") if item.is_check else item.get_status_display()
         names = list_of(translated_text(party, "name") for party in item.parties.all())
         if names:
@@ -111,15 +163,6 @@ class UpdatesFeed(Feed):
                 "parties": names,
             }
         return _("%(commitment)s: %(status)s") % {"commitment": item.commitment, "status": what}
-
-    def item_link(self, item):
-        return absolute_url(item.get_absolute_url())
-
-    def item_pubdate(self, item):
-        return item.published_at
-
-    def item_updateddate(self, item):
-        return item.corrected_at or item.published_at
 
 
 class CommitmentUpdatesFeed(UpdatesFeed):
@@ -139,7 +182,7 @@ class CommitmentUpdatesFeed(UpdatesFeed):
         return absolute_url(obj.get_absolute_url())
 
     def items(self, obj):
-        return self.updates().filter(commitment=obj)[:FEED_ITEMS]
+        return self.entries(self.updates().filter(commitment=obj))
 
 
 class PartyUpdatesFeed(UpdatesFeed):
@@ -161,7 +204,7 @@ class PartyUpdatesFeed(UpdatesFeed):
         return absolute_url(obj.get_absolute_url())
 
     def items(self, obj):
-        return self.updates().for_party(obj)[:FEED_ITEMS]
+        return self.entries(self.updates().for_party(obj))
 
 
 def readable_in_browsers(view):

@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from . import asof, search
+from .cache import cached_summary
+from .fragments import cached_fragment
 from .i18n import localized_name, party_display_name, text_search_q, translated_order
 from .models import Commitment, Confidence, Endorsement, Instrument, Party, ProgressUpdate, Status, Theme
 from .querysets import stale_after_days
@@ -40,14 +42,29 @@ class PlainSelect(forms.Select):
     hold every party and instrument: rendered the usual way, the filter form cost more than the table. The
     standard library's escape() is the one Django's wraps, without the lazy-string checks on every call."""
 
+    # Set by ReferenceChoicesMixin.set_choices on a form's own widget: the options are the same for every request
+    # of a data generation and language, so they are kept as a fragment under this name (aitracker/fragments.py)
+    # and only the selected option is marked per request.
+    fragment_name = None
+
     def render(self, name, value, attrs=None, renderer=None):
-        selected = set(self.format_value(value))
-        options = "".join(
+        selected = [str(key) for key in self.format_value(value)]
+        if self.fragment_name and len(selected) <= 1:
+            options = cached_fragment(self.fragment_name, None, lambda: self._options(()))
+            if selected:
+                # The option as _options() writes it, marked: the same markup as a select built with it selected.
+                option = f'<option value="{escape(selected[0])}">'
+                options = options.replace(option, f"{option[:-1]} selected>", 1)
+        else:
+            options = self._options(set(selected))
+        attributes = flatatt(self.build_attrs(self.attrs, attrs))
+        return mark_safe(f'<select name="{escape(name)}"{attributes}>{options}</select>')
+
+    def _options(self, selected):
+        return "".join(
             f'<option value="{escape(key)}"{" selected" if str(key) in selected else ""}>{escape(label)}</option>'
             for key, label in self.choices
         )
-        attributes = flatatt(self.build_attrs(self.attrs, attrs))
-        return mark_safe(f'<select name="{escape(name)}"{attributes}>{options}</select>')
 
 
 class SlugChoiceFilter(django_filters.ChoiceFilter):
@@ -61,37 +78,57 @@ class SlugChoiceFilter(django_filters.ChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
+def _instruments_newest_first():
+    return Instrument.objects.public().order_by("-adopted_on", "short_title")
+
+
+def _themes():
+    return Theme.objects.public()
+
+
 class ReferenceChoicesMixin:
     """The instrument, theme and party filters of a FilterSet, whose choices are the public rows (by slug)."""
 
     def set_reference_choices(self):
         # Choices are read once per request here, so validating and rendering the form costs one query each.
-        instruments = Instrument.objects.public().order_by("-adopted_on", "short_title")
-        self.instrument_pks = self._slug_choices("instrument", instruments, "short_title")
-        self.theme_pks = self._slug_choices("theme", Theme.objects.public(), "name")
+        self.instrument_pks = self._slug_choices("instrument", _instruments_newest_first, "short_title")
+        self.theme_pks = self._slug_choices("theme", _themes, "name")
         self.party_pks = self._party_choices("party")
 
     def set_choices(self, name, choices):
         """Give filter `name` these choices for this request, on the form's own field. Not on the filter: a
         filter's form field, once built, is copied into every FilterSet as it was built (drf-spectacular builds
         the class's fields to list their choices in the API schema), with the first request's choices and labels."""
-        self.form.fields[name].choices = choices
+        field = self.form.fields[name]
+        field.choices = choices
+        field.widget.fragment_name = f"filter-options:{type(self).__name__}:{name}"
 
     def _party_choices(self, name):
         """The parties by the names the page shows (a country's from django-countries, in the page's language),
         in that order; returns {slug: primary key}."""
-        parties = list(
-            Party.objects.public()
-            .order_by(translated_order(Party, "name"), "pk")
-            .only("pk", "slug", "country", *(localized_name("name", code) for code, _name in settings.LANGUAGES))
-        )
-        choices = [(party.slug, party_display_name(party)) for party in parties]
-        self.set_choices(name, choices)
-        return {party.slug: party.pk for party in parties}
 
-    def _slug_choices(self, name, queryset, label_field):
-        """Give filter `name` the choices (slug, label) of `queryset`; returns {slug: primary key}."""
-        rows = list(queryset.values_list("pk", "slug", label_field))
+        def compute():
+            parties = (
+                Party.objects.public()
+                .order_by(translated_order(Party, "name"), "pk")
+                .only("pk", "slug", "country", *(localized_name("name", code) for code, _name in settings.LANGUAGES))
+            )
+            return [(party.pk, party.slug, party_display_name(party)) for party in parties]
+
+        # Kept under the data generation and language (cache.cached_summary): the same for every request until a
+        # write the public can see.
+        rows = cached_summary("filter-choices:parties", compute)
+        self.set_choices(name, [(slug, label) for _pk, slug, label in rows])
+        return {slug: pk for pk, slug, _label in rows}
+
+    def _slug_choices(self, name, rows_of, label_field):
+        """Give filter `name` the choices (slug, label) of the queryset `rows_of()`; returns {slug: primary key}.
+        The rows are kept under the data generation and language, like the parties' (the queryset is not even
+        built when they are kept: building it costs more than reading them)."""
+        rows = cached_summary(
+            f"filter-choices:{rows_of.__name__}:{label_field}",
+            lambda: list(rows_of().values_list("pk", "slug", label_field)),
+        )
         choices = [(slug, label) for _pk, slug, label in rows]
         self.set_choices(name, choices)
         return {slug: pk for pk, slug, _label in rows}
@@ -403,8 +440,7 @@ class EndorsementFilter(ReferenceChoicesMixin, django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        instruments = Instrument.objects.public().order_by("-adopted_on", "short_title")
-        self._slug_choices("instrument", instruments, "short_title")
+        self._slug_choices("instrument", _instruments_newest_first, "short_title")
         self._party_choices("party")
 
     def filter_relation(self, queryset, name, value):

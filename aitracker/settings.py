@@ -344,6 +344,9 @@ AITRACKER_SHARED_CACHE_SECONDS = int(os.environ.get("AITRACKER_SHARED_CACHE_SECO
 AITRACKER_CACHE_RETRY_SECONDS = float(os.environ.get("AITRACKER_CACHE_RETRY_SECONDS", "30"))
 # The site-wide counts under the same data generation (aitracker/cache.py: cached_summary); 0 turns them off.
 AITRACKER_SUMMARY_CACHE_SECONDS = int(os.environ.get("AITRACKER_SUMMARY_CACHE_SECONDS", "600"))
+# HTML fragments shared across pages and addresses under the same data generation (aitracker/fragments.py: a
+# commitment's row, its timeline, a party's tables...), for the pages the page cache has not seen; 0 turns them off.
+AITRACKER_FRAGMENT_CACHE_SECONDS = int(os.environ.get("AITRACKER_FRAGMENT_CACHE_SECONDS", "600"))
 
 # --- Background jobs (aitracker/tasks.py) ------------------------------------------------------------------
 # django.tasks with django-tasks-db: the queue is a table of the database every app server already shares, and

@@ -14,6 +14,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.db.models.query import QuerySet
+from collections.abc import Sequence
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,7 @@ from django_tables2.data import TableQuerysetData
 
 from . import asof
 from .cache import cached_summary, generation_expression, read_generation
+from .fragments import cached_fragments
 from .i18n import translated_html, translated_order
 from .links import slug_url
 from .models import STATUS_VALUES, Commitment, Endorsement, Party, PartyStatus, Status
@@ -101,7 +103,30 @@ class PageByKeysData(TableQuerysetData):
             else:
                 stop = key.stop
             page_keys = list(keys[start:stop])
-        return self.data.in_key_order(page_keys)
+        return KeyedRows(self.data, page_keys)
+
+
+class KeyedRows(Sequence):
+    """A page's rows by key, read from the database only when a row is: the table's body takes the rows it
+    finds among the kept fragments (aitracker/fragments.py) by key, and reads only the others."""
+
+    def __init__(self, queryset, keys):
+        self.queryset, self.keys = queryset, keys
+        self._rows = None
+
+    def rows(self):
+        if self._rows is None:
+            self._rows = self.queryset.in_key_order(self.keys)
+        return self._rows
+
+    def __len__(self):
+        return len(self.rows()) if self._rows is not None else len(self.keys)
+
+    def __getitem__(self, index):
+        return self.rows()[index]
+
+    def __iter__(self):
+        return iter(self.rows())
 
 
 class CommitmentTable(tables.Table):
@@ -134,9 +159,11 @@ class CommitmentTable(tables.Table):
         per_page = 25
         empty_text = _("No commitment matches these filters.")
 
-    def __init__(self, data=None, *args, count=None, generation=None, **kwargs):
+    def __init__(self, data=None, *args, count=None, generation=None, as_of=None, **kwargs):
         if isinstance(data, QuerySet):
             data = PageByKeysData(data, count=count, generation=generation)
+        # The day the rows are as of (?as_of=), or None for today's record: the rows' fragments are kept by it.
+        self.as_of = as_of
         super().__init__(data, *args, **kwargs)
 
     def paginate(self, *args, per_page=None, **kwargs):
@@ -147,18 +174,32 @@ class CommitmentTable(tables.Table):
     def body_html(self):
         """The rows of the current page, built in one pass. django-tables2's own rows go through its generic
         cell machinery (it inspects a render method's signature for every cell), which cost more than all
-        the rest of the page; the cells are the same."""
+        the rest of the page; the cells are the same.
+
+        A row's cells are the same on every page that shows the commitment (any filter, sort or page), so they
+        are kept as a fragment per commitment (and as-of day): a page reads its rows' cells in one get_many
+        and loads from the database only the commitments whose cells are not kept."""
         columns = [(column.name, column.attrs["td"].as_html(), column.default) for column in self.columns]
-        rows = []
-        for number, row in enumerate(self.paginated_rows):
-            record = row.record
-            cells = format_html_join(
-                "",
-                "<td {}>{}</td>",
-                ((attrs, self._cell(name, record, default)) for name, attrs, default in columns),
-            )
-            rows.append(format_html('<tr class="{}">{}</tr>', "odd" if number % 2 else "even", cells))
+        data = self.paginated_rows.data
+        if isinstance(data, KeyedRows):
+
+            def render(keys):
+                return {record.pk: self._cells(record, columns) for record in data.queryset.in_key_order(keys)}
+
+            kept = cached_fragments(f"commitment-row:{self.as_of or ''}", data.keys, render)
+            cells = [kept[pk] for pk in data.keys if pk in kept]
+        else:
+            cells = [self._cells(row.record, columns) for row in self.paginated_rows]
+        rows = [
+            format_html('<tr class="{}">{}</tr>', "odd" if number % 2 else "even", row_cells)
+            for number, row_cells in enumerate(cells)
+        ]
         return mark_safe("\n".join(rows))
+
+    def _cells(self, record, columns):
+        return format_html_join(
+            "", "<td {}>{}</td>", ((attrs, self._cell(name, record, default)) for name, attrs, default in columns)
+        )
 
     def _cell(self, name, record, default):
         if name == "reference":

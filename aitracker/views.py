@@ -1,5 +1,6 @@
 """Public pages. Every queryset starts from `.public()`; the heavy lifting is in the QuerySet methods."""
 
+import functools
 import json
 import logging
 import re
@@ -18,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
@@ -101,11 +103,16 @@ def commitments_summary(commitments, summary_name):
     """The context a page needs to show a set of commitments: how many in each status (kept as the summary
     `summary_name` until the next write), and the first few."""
     status_counts = cached_summary(f"status-counts:{summary_name}", commitments.status_counts)
-    keys = list(commitments.values_list("pk", flat=True)[:COMMITMENTS_SHOWN])
+
+    def first_few():
+        keys = list(commitments.values_list("pk", flat=True)[:COMMITMENTS_SHOWN])
+        return Commitment.objects.with_related().in_key_order(keys)
+
     return {
         "status_counts": status_counts,
         "commitment_total": sum(status_counts.values()),
-        "commitments": Commitment.objects.with_related().in_key_order(keys),
+        # Read when shown: a page's fragment (aitracker/fragments.py) may hold them already.
+        "commitments": SimpleLazyObject(first_few),
     }
 
 
@@ -221,14 +228,18 @@ class DashboardView(TemplateView):
             total=sum(counts.values()),
             stale_count=stale_count(),
             # The latest instruments only: the list of them all, with the same bars, is the instruments page.
-            by_instrument=breakdown_rows(
-                Instrument.objects.public()[:DASHBOARD_INSTRUMENTS], status_counts_by_instrument()
+            # Read only when the dashboard's fragment is not kept (aitracker/fragments.py).
+            by_instrument=SimpleLazyObject(
+                lambda: breakdown_rows(
+                    Instrument.objects.public()[:DASHBOARD_INSTRUMENTS], status_counts_by_instrument()
+                )
             ),
             instrument_count=cached_summary("instruments", Instrument.objects.public().count),
-            by_theme=breakdown_rows(Theme.objects.public(), status_counts_by_theme()),
-            latest_updates=public_updates()[:LATEST_UPDATES],
+            by_theme=SimpleLazyObject(lambda: breakdown_rows(Theme.objects.public(), status_counts_by_theme())),
+            # Built only when the dashboard's fragment is not kept: the queryset alone costs a few milliseconds.
+            latest_updates=SimpleLazyObject(lambda: public_updates()[:LATEST_UPDATES]),
             json_ld=structured_data.website(),
-            status_chart=charts.status_chart(),
+            status_chart=SimpleLazyObject(charts.status_chart),
             **recently_published(),
             **kwargs,
         )
@@ -250,7 +261,7 @@ class CommitmentListView(AsOfMixin, SingleTableMixin, FilterView):
     def get_table_kwargs(self):
         # The generation first: the kept counts are those of that generation, or of a later one.
         generation = current_generation()
-        return {"generation": generation, "count": self.kept_count()}
+        return {"generation": generation, "count": self.kept_count(), "as_of": self.as_of}
 
     def get_table_pagination(self, table):
         # A page past the end (or before the first) is not a page of this table: 404, not the nearest page, so
@@ -313,6 +324,26 @@ def party_status_counts_of_party(party):
     )
 
 
+def commitment_timeline(commitment):
+    """Every published update of a commitment, latest first, each with its `previous_status`: the overall status
+    (from the assessments naming no party) just before it. The timeline holds every update the status comes from,
+    so the previous status is read off the list itself, from the neighbouring older updates, rather than by a
+    subquery per update (ProgressUpdateQuerySet.with_previous_status, for lists that hold only some)."""
+    updates = list(
+        ProgressUpdate.objects.public()
+        .filter(commitment=commitment)
+        .latest_first()
+        .select_related("commitment__instrument")
+        .prefetch_related("parties", "sources")
+    )
+    previous = None
+    for update in reversed(updates):
+        update.previous_status = previous
+        if update.kind == ProgressUpdate.Kind.ASSESSMENT and not update.parties.all():
+            previous = update.status
+    return updates
+
+
 class CommitmentDetailView(AsOfMixin, DetailView):
     template_name = "aitracker/commitment_detail.html"
 
@@ -327,7 +358,9 @@ class CommitmentDetailView(AsOfMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         commitment = self.object
-        updates = public_updates().filter(commitment=commitment).prefetch_related("sources")
+        # Built only when the timeline's fragment is not kept (aitracker/fragments.py): building the queryset
+        # alone, with its previous-status subquery, costs several milliseconds.
+        updates = SimpleLazyObject(functools.partial(commitment_timeline, commitment))
         party_status, valid = self.chosen_party_status()
         rows = PartyStatus.objects.filter(commitment=commitment).select_related("party")
         status_map_rows = None
@@ -335,7 +368,11 @@ class CommitmentDetailView(AsOfMixin, DetailView):
             # The record of that day, from its updates as they then stood (aitracker/asof.py).
             records = asof.records_as_of([commitment.pk], self.as_of)
             asof.commitment_as_it_stood(commitment, asof.overall_as_of(records, commitment.pk))
-            updates = asof.as_they_stood(asof.updates_as_of(updates, self.as_of))
+            updates = asof.as_they_stood(
+                asof.updates_as_of(
+                    public_updates().filter(commitment=commitment).prefetch_related("sources"), self.as_of
+                )
+            )
             every_row = asof.party_statuses_as_of(rows, self.as_of, records)
             counts = asof.status_counts_of(row.status for row in every_row)
             rows = [row for row in every_row if row.status == party_status] if party_status and valid else every_row
@@ -344,7 +381,9 @@ class CommitmentDetailView(AsOfMixin, DetailView):
             if party_status and valid:
                 rows = rows.filter(status=party_status)
             counts = party_status_counts_of_commitment(commitment)
-        rows = by_party_name(rows)
+        # Read only if the page's fragments are not kept (aitracker/fragments.py): the template's parts that
+        # show them are kept per commitment, as-of day and party filter.
+        rows = SimpleLazyObject(functools.partial(by_party_name, rows))
         bound = sum(counts.values())
         return super().get_context_data(
             updates=updates,
@@ -358,7 +397,9 @@ class CommitmentDetailView(AsOfMixin, DetailView):
             assessed_total=bound - counts[Status.NOT_ASSESSED],
             status=Status(commitment.current_status),
             status_definition=STATUS_DEFINITIONS[commitment.current_status],
-            status_map=commitment_status_map(commitment=commitment, table_id="parties", rows=status_map_rows),
+            status_map=SimpleLazyObject(
+                lambda: commitment_status_map(commitment=commitment, table_id="parties", rows=status_map_rows)
+            ),
             citation=citations.citation(
                 title=(
                     f"{translated_text(commitment.instrument, 'short_title')} "
@@ -410,22 +451,26 @@ class InstrumentDetailView(AsOfMixin, DetailView):
         else:
             summary = commitments_summary(commitments, f"instrument:{self.object.pk}")
         shown = endorsements
-        endorsements = by_party_name(endorsements.select_related("party"))
-        groups = [
-            (relation, [e for e in endorsements if e.relation == relation])
-            for relation in RELATION_ORDER
-            if any(e.relation == relation for e in endorsements)
-        ]
+
+        def groups():
+            every = by_party_name(shown.select_related("party"))
+            return [
+                (relation, [e for e in every if e.relation == relation])
+                for relation in RELATION_ORDER
+                if any(e.relation == relation for e in every)
+            ]
+
         un_member_count = None
         if self.object.adoption == Instrument.Adoption.WITHOUT_VOTE:
             un_member_count = cached_summary("un-members", Party.objects.public().filter(un_member=True).count)
+        # What the page's fragment shows (aitracker/fragments.py) is read only when the fragment is not kept.
         return super().get_context_data(
-            endorsement_groups=groups,
-            relation_map=instrument_relation_map(instrument=self.object, endorsements=shown),
+            endorsement_groups=SimpleLazyObject(groups),
+            relation_map=SimpleLazyObject(lambda: instrument_relation_map(instrument=self.object, endorsements=shown)),
             un_member_count=un_member_count,
             # The text in the page's language first, when the instrument has one.
             official_texts=OfficialText.objects.public().filter(instrument=self.object).page_language_first(),
-            status_chart=charts.status_chart(instrument=self.object),
+            status_chart=SimpleLazyObject(lambda: charts.status_chart(instrument=self.object)),
             **summary,
             **kwargs,
         )
@@ -489,7 +534,8 @@ class PartyDetailView(AsOfMixin, DetailView):
         # Instruments binding it as a UN member state though no relation to them is recorded.
         member_of = []
         if party.un_member:
-            member_of = list(
+            # Read when shown: the page's fragment (aitracker/fragments.py) may hold it already.
+            member_of = (
                 Instrument.objects.public()
                 .filter(adoption=Instrument.Adoption.WITHOUT_VOTE)
                 .exclude(endorsements__party=party)
@@ -497,7 +543,7 @@ class PartyDetailView(AsOfMixin, DetailView):
             )
         counts = party_status_counts_of_party(party)
         # Its own record on each commitment binding it, the latest instruments first.
-        records = list(
+        records = (
             PartyStatus.objects.public()
             .filter(party=party)
             .select_related("commitment__instrument")
@@ -507,7 +553,7 @@ class PartyDetailView(AsOfMixin, DetailView):
         )
         updates = public_updates().for_party(party)
         if self.as_of:
-            records, counts = self.records_as_of(party, records)
+            records, counts = self.records_as_of(party, list(records))
             updates = asof.as_they_stood(asof.updates_as_of(updates, self.as_of)[:LATEST_UPDATES])
         else:
             updates = updates[:LATEST_UPDATES]

@@ -25,6 +25,7 @@ def _page_cache_off(settings):
     where it tests it."""
     settings.AITRACKER_PAGE_CACHE_SECONDS = 0
     settings.AITRACKER_SUMMARY_CACHE_SECONDS = 0
+    settings.AITRACKER_FRAGMENT_CACHE_SECONDS = 0
     page_cache.reset_cache_breaker()
 
 
@@ -182,6 +183,7 @@ def cache_on(settings):
     site-wide counts kept under the same generation."""
     settings.AITRACKER_PAGE_CACHE_SECONDS = 600
     settings.AITRACKER_SUMMARY_CACHE_SECONDS = 600
+    settings.AITRACKER_FRAGMENT_CACHE_SECONDS = 600
     locmem = "django.core.cache.backends.locmem.LocMemCache"
     settings.CACHES = {"default": {"BACKEND": locmem, "LOCATION": f"worker-a-{uuid.uuid4()}"}}
     caches["default"].clear()

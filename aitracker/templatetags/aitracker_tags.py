@@ -8,11 +8,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.template.loader import get_template
 from django.utils import formats, timezone
 from django.utils.dateformat import format as format_date
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 from aitracker import querysets
+from aitracker.fragments import cached_fragment
 from aitracker.i18n import translated_html, translated_text
 from aitracker.models import Status
 from aitracker.rendering import render_markdown
@@ -220,6 +221,74 @@ def capture(parser, token):
     nodelist = parser.parse(("endcapture",))
     parser.delete_first_token()
     return CaptureNode(nodelist, bits[2])
+
+
+# The progress chart's bars and its table of figures (includes/status_chart.html) are built here, in Python: a
+# chart of ten years has a hundred and twenty bars of up to seven segments, and the template's nested loops cost
+# more than the rest of the dashboard. The markup is the same as the loops wrote.
+@register.simple_tag
+def chart_bars(chart, chart_id):
+    """The chart's bars (one <g> of coloured segments each), then each segment's pattern, if its status has one.
+    The coordinates are SVG numbers, written as Python writes them (never localized)."""
+    patterns = {status: pattern for status, _label, pattern in chart["legend"]}
+    bars = "".join(
+        "<g>"
+        + "".join(
+            f'<rect class="fill-{status}" x="{bar.x}" y="{y}" width="{bar.width}" height="{height}"></rect>'
+            for status, y, height in bar.segments
+        )
+        + "</g>"
+        for bar in chart["bars"]
+    )
+    chart_id = conditional_escape(chart_id)
+    overlays = "".join(
+        f'<rect fill="url(#{chart_id}-{patterns[status]})" x="{bar.x}" y="{y}" width="{bar.width}" height="{height}"></rect>'
+        for bar in chart["bars"]
+        for status, y, height in bar.segments
+        if patterns.get(status)
+    )
+    return mark_safe(f"{bars}\n      {overlays}")
+
+
+@register.simple_tag
+def chart_rows(chart):
+    """The rows of the chart's table: a month, its count in each status, its total."""
+    return mark_safe(
+        "".join(
+            f'<tr><th scope="row">{conditional_escape(formats.date_format(row["month"], "YEAR_MONTH_FORMAT"))}</th>'
+            + "".join(f'<td class="num">{formats.localize(count)}</td>' for count in row["counts"])
+            + f'<td class="num">{formats.localize(row["total"])}</td></tr>'
+            for row in chart["rows"]
+        )
+    )
+
+
+class FragmentNode(template.Node):
+    def __init__(self, nodelist, name, parts):
+        self.nodelist, self.name, self.parts = nodelist, name, parts
+
+    def render(self, context):
+        # A part the context lacks (no as-of day on today's record) counts as empty.
+        parts = tuple(part.resolve(context, ignore_failures=True) for part in self.parts)
+        # What a signed-in member of staff sees may hold links to edit, for them alone: kept per viewer.
+        user = context.get("user")
+        viewer = f"user-{user.pk}" if user is not None and getattr(user, "is_authenticated", False) else ""
+        return cached_fragment(self.name, (viewer, *parts), lambda: self.nodelist.render(context))
+
+
+@register.tag
+def fragment(parser, token):
+    """`{% fragment "name" part… %}…{% endfragment %}`: what is between, kept under the data generation, the
+    language, the day and the parts (aitracker/fragments.py), for every page that shows the same piece. The parts
+    must name everything the piece shows besides the data: an object's key, an as-of day, a filter's value."""
+    bits = token.split_contents()
+    if len(bits) < 2:
+        raise template.TemplateSyntaxError('usage: {% fragment "name" part… %}…{% endfragment %}')
+    name = bits[1].strip("\"'")
+    parts = [parser.compile_filter(bit) for bit in bits[2:]]
+    nodelist = parser.parse(("endfragment",))
+    parser.delete_first_token()
+    return FragmentNode(nodelist, name, parts)
 
 
 _JSON_LD_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}

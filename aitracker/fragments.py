@@ -1,0 +1,78 @@
+"""HTML fragments shared across pages and addresses, kept under the data generation (aitracker/cache.py).
+
+A page the page cache has not seen (a new mix of filters, sort and page, which is all a crawler asks for, and
+every page a staff member sees) is built from pieces that many addresses share: a commitment's row of the
+table, its timeline, a party's tables, the dashboard's panels. Each piece is kept in Django's cache under a key
+that holds the data generation, the language and the day; so, like a cached page, it can never outlive the
+write that changes it (every write the public can see moves the generation, in its own transaction), and the
+calendar moves it too (staleness and "as of today" are counted by the day).
+
+The key also holds what the piece depends on besides the data (`parts`: a commitment's key, an as-of day, a
+filter value): two addresses that would render the same piece share it. A piece is kept only when no write
+committed while it was rendered, as for the kept counts (cache.cached_summary).
+
+`cached_fragments()` reads many pieces in one call (`get_many`: one round trip to Redis), renders those
+missing and keeps them in one `set_many`. `{% fragment %}` (templatetags/aitracker_tags.py) keeps a block of a
+template the same way. Off when AITRACKER_FRAGMENT_CACHE_SECONDS is 0 (as in most tests, and the benchmark's
+"cold" mode): then every piece is rendered, and the page is the same, byte for byte.
+"""
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
+
+from .cache import _cache_call, cache_is_down, current_generation, read_generation
+
+FRAGMENT_KEY_PREFIX = "aitracker:fragment"
+
+
+def fragment_seconds() -> int:
+    return settings.AITRACKER_FRAGMENT_CACHE_SECONDS
+
+
+def _part_text(part) -> str:
+    if isinstance(part, tuple | list):
+        return ",".join(_part_text(item) for item in part)
+    return "" if part is None else str(part)
+
+
+def fragment_prefix(generation: int, name: str) -> str:
+    """What the keys of a piece share: the generation, the language, the day and the piece's name."""
+    return f"{FRAGMENT_KEY_PREFIX}:{generation}:{get_language()}:{timezone.localdate().isoformat()}:{name}:"
+
+
+def cached_pieces(name: str, parts, compute) -> dict:
+    """{part: value} for every part of `parts`: those kept under this generation read in one get_many, the
+    others from compute(missing_parts) (which returns {part: value}; a part it leaves out is not shown) and
+    kept in one set_many. The values must be plain data (strings, numbers, tuples): they are pickled."""
+    parts = list(parts)
+    if not parts:
+        return {}
+    seconds = fragment_seconds()
+    if seconds <= 0:
+        return compute(parts)
+    generation = current_generation()
+    prefix = fragment_prefix(generation, name)
+    keys = {part: prefix + _part_text(part) for part in parts}
+    found = _cache_call("get_many", list(keys.values()), default={}) or {}
+    result = {part: found[key] for part, key in keys.items() if key in found}
+    missing = [part for part in parts if part not in result]
+    if missing:
+        computed = compute(missing)
+        result.update(computed)
+        # Kept only if no write committed since the generation was read: then it is that generation's data.
+        if computed and not cache_is_down() and read_generation() == generation:
+            _cache_call("set_many", {keys[part]: value for part, value in computed.items()}, seconds)
+    return result
+
+
+def cached_fragments(name: str, parts, render) -> dict:
+    """{part: html} for every part, as cached_pieces(); render(missing_parts) returns {part: safe html}."""
+    kept = cached_pieces(name, parts, lambda missing: {part: str(html) for part, html in render(missing).items()})
+    return {part: mark_safe(html) for part, html in kept.items()}
+
+
+def cached_fragment(name: str, part, render) -> str:
+    """One piece of HTML: render() when it is not kept under this generation."""
+    return cached_fragments(name, [part], lambda missing: {missing[0]: render()})[part]
