@@ -12,7 +12,9 @@ Everything runs in subprocesses with the production settings (DJANGO_DEBUG=0), s
 Django itself.
 """
 
+import http.client
 import json
+import math
 import os
 import re
 import secrets
@@ -525,6 +527,9 @@ end
 
 function init(args)
   local path, nthreads = args[1], tonumber(args[2])
+  per_thread = tonumber(args[3])
+  parked = 0
+  finished = false
   paths = {}
   local i = 0
   for line in io.lines(path) do
@@ -553,13 +558,22 @@ end
 -- wrk's main thread sleeps for the whole -d duration whatever its threads do: each thread says it is done,
 -- and crawl() interrupts that sleep (SIGINT) once all of them have.
 function finish()
-  io.write("THREAD DONE\n")
-  io.flush()
-  wrk.thread:stop()
+  if not finished then
+    finished = true
+    io.write("THREAD DONE\n")
+    io.flush()
+    wrk.thread:stop()
+  end
 end
 
 function delay()
   if sent >= #paths then
+    -- Nothing left to send: this connection waits. Once all of the thread's have, nothing is in flight
+    -- either: done, even if a socket error lost an answer (which would otherwise keep answered short).
+    parked = parked + 1
+    if parked >= per_thread then
+      finish()
+    end
     return 3600000
   end
   return 0
@@ -627,20 +641,96 @@ class CrawlResult:
         return self.answered / self.seconds if self.seconds else 0.0
 
 
-def crawl(
+def crawl(base_url: str, paths: list[str], *, connections: int = 32, timeout: float = 30, engine: str = "python"):
+    """Request each path once (base_url + path), `connections` at a time.
+
+    engine "python" (the default): threads with http.client, a new connection per request, as gunicorn's sync
+    workers close each one anyway; its CPU is small beside the pages' (a crawl is a few hundred requests a
+    second at most). engine "wrk": wrk and _CRAWL_LUA, which cannot do it cleanly against sync workers: a
+    connection with nothing left to send has already reconnected, and that idle socket holds a worker until
+    gunicorn's timeout (30 s), so the end of each crawl stalls and wrk counts the idle sockets as timeouts."""
+    if engine == "wrk":
+        return crawl_wrk(base_url, paths, connections=connections, timeout=timeout)
+    parts = urlsplit(base_url)
+    queue = list(reversed(paths))
+    lock = threading.Lock()
+    latencies, bad, errors = [], [], {"connect": 0, "read": 0, "write": 0, "timeout": 0}
+
+    def work():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                path = queue.pop()
+            started = time.perf_counter()
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            try:
+                connection.request("GET", path, headers={"Accept-Encoding": "gzip"})
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except TimeoutError:
+                status = "timeout"
+            except ConnectionRefusedError:
+                status = "connect"
+            except OSError:
+                status = "read"
+            finally:
+                connection.close()
+            elapsed = time.perf_counter() - started
+            with lock:
+                if isinstance(status, str):
+                    errors[status] += 1
+                else:
+                    latencies.append(elapsed)
+                    if not 200 <= status < 300:
+                        bad.append(f"{status} {path}")
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(connections, len(paths))))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - started
+    ordered = sorted(latencies)
+
+    def percentile(fraction: float) -> float:
+        if not ordered:
+            return 0.0
+        return 1000 * ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+
+    return CrawlResult(
+        urls=len(paths),
+        requests=len(latencies) + sum(errors.values()),
+        answered=len(latencies),
+        seconds=seconds,
+        p50_ms=percentile(0.50),
+        p90_ms=percentile(0.90),
+        p99_ms=percentile(0.99),
+        max_ms=1000 * ordered[-1] if ordered else 0.0,
+        bad_status=len(bad),
+        socket_errors=errors,
+        bad_statuses=[int(entry.split()[0]) for entry in bad[:10]],
+        output="\n".join(bad[:20]),
+    )
+
+
+def crawl_wrk(
     base_url: str, paths: list[str], *, connections: int = 32, threads: int = 2, timeout: float = 30, limit: float = 900
 ) -> CrawlResult:
     """Request each path once (base_url + path), `connections` at a time, with wrk and _CRAWL_LUA; wrk stops
-    when every path has been answered (or after `limit` seconds)."""
+    when every path has been answered (or after `limit` seconds). See crawl() for why it is not the default."""
     threads = max(1, min(threads, connections, len(paths)))
     with tempfile.TemporaryDirectory(prefix="bench-crawl-") as tmp:
         script, listing = Path(tmp) / "crawl.lua", Path(tmp) / "paths.txt"
         script.write_text(_CRAWL_LUA)
         listing.write_text("\n".join(paths) + "\n")
+        connections = max(connections, threads) // threads * threads  # wrk gives each thread c / t
         command = [
             WRK,
             f"-t{threads}",
-            f"-c{max(connections, threads)}",
+            f"-c{connections}",
             f"-d{round(limit)}s",
             f"--timeout={timeout:g}s",
             "-s",
@@ -649,6 +739,7 @@ def crawl(
             "--",
             str(listing),
             str(threads),
+            str(connections // threads),
         ]
         process = subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         lines, finished = [], 0

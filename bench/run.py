@@ -432,6 +432,7 @@ def crawl(runs: dict, args) -> None:
             f"   {size:<5} crawl of {len(paths):,} URLs: {result.rps:.0f} req/s  p50 {result.p50_ms:.1f} ms  "
             f"p99 {result.p99_ms:.1f} ms  errors {result.errors}"
             + (f" (statuses {', '.join(map(str, result.bad_statuses))})" if result.bad_statuses else "")
+            + "".join(f", {kind} {count}" for kind, count in result.socket_errors.items() if count)
             + f"  worker peak RSS {', '.join(f'{mib:.0f}' for mib in run['crawl']['peak'])} MiB",
             flush=True,
         )
@@ -504,7 +505,12 @@ def crawl_table(runs: dict, args) -> str:
         if "crawl" not in run:
             continue
         r, peak = run["crawl"]["result"], run["crawl"]["peak"]
-        errors = f"{r.errors}" + (f" ({', '.join(map(str, r.bad_statuses))}…)" if r.bad_statuses else "")
+        # What the errors were: the first statuses other than 2xx, the socket errors, the URLs not answered.
+        kinds = [f"status {', '.join(map(str, r.bad_statuses))}"] if r.bad_statuses else []
+        kinds += [f"{kind} {count}" for kind, count in r.socket_errors.items() if count]
+        if r.urls > r.answered:
+            kinds.append(f"unanswered {r.urls - r.answered}")
+        errors = f"{r.errors}" + (f" ({'; '.join(kinds)})" if kinds else "")
         lines.append(
             f"| {size} | {r.urls:,} | {r.answered:,} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p90_ms:.1f} | {r.p99_ms:.1f} "
             f"| {r.max_ms:.1f} | {errors} | {', '.join(f'{mib:.0f}' for mib in peak)} |"
