@@ -424,6 +424,7 @@ def crawl(runs: dict, args) -> None:
         env = dict(run["env"], **mode_env("hit", args))
         with harness.start_server(run["db_url"], workers=args.workers, env=env) as server:
             pids = server.worker_pids()
+            run["workers"] = max(run.get("workers", 0), len(pids))
             with harness.MemorySampler(pids) as memory:
                 result = harness.crawl(server.url, paths, connections=args.connections)
             server.wait_idle(quiet=IDLE_QUIET)
@@ -588,8 +589,8 @@ def check_targets(runs: dict, args) -> list[str]:
         )
 
     # Growth from the first size to the second.
-    if len(sizes) < 2:
-        lines.append("- Growth: not measured (one size only)")
+    if len(sizes) < 2 or not runs[sizes[0]]["results"]:
+        lines.append("- Growth: not measured (one size only, or no page measured)")
     else:
         first, second = sizes[0], sizes[1]
         drops, unequal = [], []
