@@ -12,7 +12,9 @@ Everything runs in subprocesses with the production settings (DJANGO_DEBUG=0), s
 Django itself.
 """
 
+import http.client
 import json
+import math
 import os
 import re
 import secrets
@@ -21,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -90,10 +93,21 @@ def ensure_database(db_url: str) -> None:
     subprocess.run([PYTHON, "-c", code], check=True)
 
 
+def seed_seconds_path(db_url: str) -> Path:
+    """Where seed() records how long the seed that made db_url took: bench/db/<name>.seed-seconds beside a
+    SQLite file (<file>.seed-seconds), or under bench/db/ for a PostgreSQL database."""
+    parts = urlsplit(db_url)
+    if parts.scheme.startswith("postgres"):
+        return ROOT / "bench" / "db" / f"{parts.path.lstrip('/')}.seed-seconds"
+    return Path(parts.path).with_suffix(".seed-seconds")
+
+
 def seed(db_url: str, *, commitments: int, updates_per_commitment: int, seed: int = 1, force: bool = False) -> dict:
     """Migrate and fill db_url with seed_synthetic, unless it already holds exactly that much data.
 
-    Returns {"seeded": bool, "seconds": float, "commitments": int, "updates": int}."""
+    Returns {"seeded": bool, "seconds": float, "commitments": int, "updates": int, "recorded_seconds": float or
+    None}: `seconds` is this call's seed (0 when it reused the data); `recorded_seconds` the time of the seed
+    that made the data, this one or an earlier one, as recorded in seed_seconds_path(db_url)."""
     ensure_database(db_url)
     manage(db_url, "migrate", "--noinput", "-v0")
     counts = json.loads(
@@ -104,8 +118,17 @@ def seed(db_url: str, *, commitments: int, updates_per_commitment: int, seed: in
         )
     )
     wanted = {"commitments": commitments, "updates": commitments * updates_per_commitment}
+    record = seed_seconds_path(db_url)
     if counts == wanted and not force:
-        return {"seeded": False, "seconds": 0.0, **counts}
+        recorded = None
+        try:
+            data = json.loads(record.read_text())
+            if data.get("commitments") == commitments and data.get("updates") == wanted["updates"]:
+                recorded = float(data["seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return {"seeded": False, "seconds": 0.0, "recorded_seconds": recorded, **counts}
+    record.unlink(missing_ok=True)
     started = time.perf_counter()
     manage(
         db_url,
@@ -115,7 +138,13 @@ def seed(db_url: str, *, commitments: int, updates_per_commitment: int, seed: in
         f"--seed={seed}",
         "--flush",
     )
-    return {"seeded": True, "seconds": time.perf_counter() - started, **wanted}
+    seconds = time.perf_counter() - started
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(
+        json.dumps({"seconds": round(seconds, 2), **wanted, "seed": seed, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        + "\n"
+    )
+    return {"seeded": True, "seconds": seconds, "recorded_seconds": seconds, **wanted}
 
 
 def collectstatic(db_url: str) -> None:
@@ -403,6 +432,8 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 paths, cookie = json.loads(sys.argv[1]), sys.argv[2]
+# The server modes of bench/run.py: (page cache, kept counts, shared fragments) seconds.
+MODES = {"cold": (0, 0, 0), "miss": (0, 600, 600), "hit": (600, 600, 600)}
 result = {}
 for path in paths:
     client = Client(raise_request_exception=True)
@@ -410,28 +441,31 @@ for path in paths:
         name, _, value = cookie.partition("=")
         client.cookies[name] = value
     counts = {}
-    for label, seconds in [("render", 0), ("miss", 600), ("hit", 600)]:
-        if label == "miss":
-            cache.clear()
-        # "render": nothing cached at all, the kept counts included; what a page costs from nothing.
-        summary_seconds = 0 if label == "render" else 600
-        with (
-            override_settings(AITRACKER_PAGE_CACHE_SECONDS=seconds, AITRACKER_SUMMARY_CACHE_SECONDS=summary_seconds),
-            CaptureQueriesContext(connection) as queries,
+    cache.clear()
+    for label, (page, summary, fragment) in MODES.items():
+        with override_settings(
+            AITRACKER_PAGE_CACHE_SECONDS=page,
+            AITRACKER_SUMMARY_CACHE_SECONDS=summary,
+            AITRACKER_FRAGMENT_CACHE_SECONDS=fragment,
         ):
-            response = client.get(path)
-            if response.streaming:
-                for _chunk in response.streaming_content:
-                    pass
-        assert response.status_code == 200, (path, response.status_code)
+            # cold: from nothing. miss and hit: the second request, once the first has filled what they keep.
+            for attempt in range(1 if label == "cold" else 2):
+                with CaptureQueriesContext(connection) as queries:
+                    response = client.get(path)
+                    if response.streaming:
+                        for _chunk in response.streaming_content:
+                            pass
+                assert response.status_code == 200, (path, response.status_code)
         counts[label] = len(queries)
+    counts["render"] = counts["cold"]  # the former name
     result[path] = counts
 print(json.dumps(result))
 """
 
 
 def count_queries(db_url: str, paths: list[str], *, admin_cookie: str = "", env: dict | None = None) -> dict:
-    """{path: {"render": n, "miss": n, "hit": n}}: SQL queries per request, through the test client."""
+    """{path: {"cold": n, "miss": n, "hit": n, "render": n}}: SQL queries per request, through the test client,
+    in each server mode of bench/run.py ("render", the former name of "cold")."""
     env = dict(env or production_env(db_url))
     env["DJANGO_SETTINGS_MODULE"] = "aitracker.settings"
     code = "import django\ndjango.setup()\n" + _COUNT_QUERIES
@@ -475,3 +509,265 @@ def load_average() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "unknown"
+
+
+# Each URL once: every wrk thread takes its own slice of the list (line i goes to thread i mod threads), sends
+# each of its URLs once over its connections, and stops itself when the last answer has come back. A
+# connection with nothing left to send waits (delay()) instead of sending anything else, so that no request
+# outside the list is made or counted. done() prints the figures as one JSON line.
+_CRAWL_LUA = r"""
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local path, nthreads = args[1], tonumber(args[2])
+  per_thread = tonumber(args[3])
+  parked = 0
+  finished = false
+  paths = {}
+  local i = 0
+  for line in io.lines(path) do
+    if line ~= "" then
+      if i % nthreads == id then
+        table.insert(paths, line)
+      end
+      i = i + 1
+    end
+  end
+  sent = 0
+  if id == 0 then
+    -- wrk (4.1) checks the script by calling thread 0's request() once, right after init, and sends
+    -- nothing of it: that call must not use up a URL.
+    sent = -1
+  end
+  answered = 0
+  bad = 0
+  bad_statuses = ""
+  listed = #paths
+  if #paths == 0 then
+    finish()
+  end
+end
+
+-- wrk's main thread sleeps for the whole -d duration whatever its threads do: each thread says it is done,
+-- and crawl() interrupts that sleep (SIGINT) once all of them have.
+function finish()
+  if not finished then
+    finished = true
+    io.write("THREAD DONE\n")
+    io.flush()
+    wrk.thread:stop()
+  end
+end
+
+function delay()
+  if sent >= #paths then
+    -- Nothing left to send: this connection waits. Once all of the thread's have, nothing is in flight
+    -- either: done, even if a socket error lost an answer (which would otherwise keep answered short).
+    parked = parked + 1
+    if parked >= per_thread then
+      finish()
+    end
+    return 3600000
+  end
+  return 0
+end
+
+function request()
+  sent = sent + 1
+  return wrk.format("GET", paths[math.max(1, math.min(sent, #paths))])
+end
+
+function response(status, headers, body)
+  answered = answered + 1
+  if status < 200 or status >= 300 then
+    bad = bad + 1
+    if bad <= 10 then
+      bad_statuses = bad_statuses .. " " .. status
+    end
+  end
+  if answered >= #paths then
+    finish()
+  end
+end
+
+function done(summary, latency, requests)
+  local listed, answered_total, bad_total, bad_text = 0, 0, 0, ""
+  for _, thread in ipairs(threads) do
+    listed = listed + thread:get("listed")
+    answered_total = answered_total + thread:get("answered")
+    bad_total = bad_total + thread:get("bad")
+    bad_text = bad_text .. thread:get("bad_statuses")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'CRAWL {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, ' ..
+    '"listed": %d, "answered": %d, "bad_status": %d, "connect": %d, "read": %d, "write": %d, ' ..
+    '"status_4xx_5xx": %d, "timeout": %d, "bad_statuses": "%s"}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, listed, answered_total, bad_total, e.connect, e.read, e.write, e.status, e.timeout, bad_text))
+end
+"""
+
+
+@dataclass
+class CrawlResult:
+    urls: int
+    requests: int
+    answered: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    bad_status: int  # answers other than 2xx (a crawl of valid URLs expects 200 on each)
+    socket_errors: dict
+    bad_statuses: list[int]  # the first few
+    output: str = ""
+
+    @property
+    def errors(self) -> int:
+        # Every listed URL must have been answered: one that was not is an error too.
+        return self.bad_status + sum(self.socket_errors.values()) + max(0, self.urls - self.answered)
+
+    @property
+    def rps(self) -> float:
+        return self.answered / self.seconds if self.seconds else 0.0
+
+
+def crawl(base_url: str, paths: list[str], *, connections: int = 32, timeout: float = 30, engine: str = "python"):
+    """Request each path once (base_url + path), `connections` at a time.
+
+    engine "python" (the default): threads with http.client, a new connection per request, as gunicorn's sync
+    workers close each one anyway; its CPU is small beside the pages' (a crawl is a few hundred requests a
+    second at most). engine "wrk": wrk and _CRAWL_LUA, which cannot do it cleanly against sync workers: a
+    connection with nothing left to send has already reconnected, and that idle socket holds a worker until
+    gunicorn's timeout (30 s), so the end of each crawl stalls and wrk counts the idle sockets as timeouts."""
+    if engine == "wrk":
+        return crawl_wrk(base_url, paths, connections=connections, timeout=timeout)
+    parts = urlsplit(base_url)
+    queue = list(reversed(paths))
+    lock = threading.Lock()
+    latencies, bad, errors = [], [], {"connect": 0, "read": 0, "write": 0, "timeout": 0}
+
+    def work():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                path = queue.pop()
+            started = time.perf_counter()
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            try:
+                connection.request("GET", path, headers={"Accept-Encoding": "gzip"})
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except TimeoutError:
+                status = "timeout"
+            except ConnectionRefusedError:
+                status = "connect"
+            except OSError:
+                status = "read"
+            finally:
+                connection.close()
+            elapsed = time.perf_counter() - started
+            with lock:
+                if isinstance(status, str):
+                    errors[status] += 1
+                else:
+                    latencies.append(elapsed)
+                    if not 200 <= status < 300:
+                        bad.append(f"{status} {path}")
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(connections, len(paths))))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - started
+    ordered = sorted(latencies)
+
+    def percentile(fraction: float) -> float:
+        if not ordered:
+            return 0.0
+        return 1000 * ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+
+    return CrawlResult(
+        urls=len(paths),
+        requests=len(latencies) + sum(errors.values()),
+        answered=len(latencies),
+        seconds=seconds,
+        p50_ms=percentile(0.50),
+        p90_ms=percentile(0.90),
+        p99_ms=percentile(0.99),
+        max_ms=1000 * ordered[-1] if ordered else 0.0,
+        bad_status=len(bad),
+        socket_errors=errors,
+        bad_statuses=[int(entry.split()[0]) for entry in bad[:10]],
+        output="\n".join(bad[:20]),
+    )
+
+
+def crawl_wrk(
+    base_url: str, paths: list[str], *, connections: int = 32, threads: int = 2, timeout: float = 30, limit: float = 900
+) -> CrawlResult:
+    """Request each path once (base_url + path), `connections` at a time, with wrk and _CRAWL_LUA; wrk stops
+    when every path has been answered (or after `limit` seconds). See crawl() for why it is not the default."""
+    threads = max(1, min(threads, connections, len(paths)))
+    with tempfile.TemporaryDirectory(prefix="bench-crawl-") as tmp:
+        script, listing = Path(tmp) / "crawl.lua", Path(tmp) / "paths.txt"
+        script.write_text(_CRAWL_LUA)
+        listing.write_text("\n".join(paths) + "\n")
+        connections = max(connections, threads) // threads * threads  # wrk gives each thread c / t
+        command = [
+            WRK,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{round(limit)}s",
+            f"--timeout={timeout:g}s",
+            "-s",
+            str(script),
+            base_url,
+            "--",
+            str(listing),
+            str(threads),
+            str(connections // threads),
+        ]
+        process = subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        lines, finished = [], 0
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("THREAD DONE"):
+                finished += 1
+                if finished == threads:
+                    process.send_signal(signal.SIGINT)
+        process.wait()
+        output = "".join(lines)
+        if process.returncode != 0:
+            raise RuntimeError(f"wrk exited with {process.returncode}:\n{output}{process.stderr.read()}")
+    line = next((line for line in output.splitlines() if line.startswith("CRAWL ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no crawl summary:\n{output}")
+    data = json.loads(line[len("CRAWL ") :])
+    return CrawlResult(
+        urls=len(paths),
+        requests=data["requests"],
+        answered=data["answered"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p90_ms=data["p90_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        max_ms=data["max_us"] / 1000,
+        bad_status=data["bad_status"],
+        socket_errors={k: data[k] for k in ("connect", "read", "write", "timeout")},
+        bad_statuses=[int(s) for s in data["bad_statuses"].split()],
+        output=output,
+    )
