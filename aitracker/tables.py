@@ -1,5 +1,7 @@
 """The public tables (commitments, parties): what each column shows and how it sorts; their downloads."""
 
+from collections.abc import Sequence
+
 import django_tables2 as tables
 from django.db.models import (
     Case,
@@ -14,7 +16,6 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.db.models.query import QuerySet
-from collections.abc import Sequence
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _

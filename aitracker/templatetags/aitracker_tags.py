@@ -242,7 +242,8 @@ def chart_bars(chart, chart_id):
     )
     chart_id = conditional_escape(chart_id)
     overlays = "".join(
-        f'<rect fill="url(#{chart_id}-{patterns[status]})" x="{bar.x}" y="{y}" width="{bar.width}" height="{height}"></rect>'
+        f'<rect fill="url(#{chart_id}-{patterns[status]})" x="{bar.x}" y="{y}" '
+        f'width="{bar.width}" height="{height}"></rect>'
         for bar in chart["bars"]
         for status, y, height in bar.segments
         if patterns.get(status)
