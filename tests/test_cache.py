@@ -77,13 +77,19 @@ def without_clock(content):
     return re.sub(rb"<updated>[^<]*</updated>", b"", content)
 
 
+CACHE_SETTINGS = ("AITRACKER_PAGE_CACHE_SECONDS", "AITRACKER_SUMMARY_CACHE_SECONDS", "AITRACKER_FRAGMENT_CACHE_SECONDS")
+
+
 def render_without_any_cache(client, settings, url):
-    page_seconds, summary_seconds = settings.AITRACKER_PAGE_CACHE_SECONDS, settings.AITRACKER_SUMMARY_CACHE_SECONDS
-    settings.AITRACKER_PAGE_CACHE_SECONDS = settings.AITRACKER_SUMMARY_CACHE_SECONDS = 0
+    """The page rendered from the database alone: no page cache, no kept counts, no kept fragments."""
+    kept = {name: getattr(settings, name) for name in CACHE_SETTINGS}
+    for name in CACHE_SETTINGS:
+        setattr(settings, name, 0)
     try:
         return client.get(url)
     finally:
-        settings.AITRACKER_PAGE_CACHE_SECONDS, settings.AITRACKER_SUMMARY_CACHE_SECONDS = page_seconds, summary_seconds
+        for name, value in kept.items():
+            setattr(settings, name, value)
 
 
 def assert_fresh(client, settings, pages, *, expect=None):

@@ -1,0 +1,158 @@
+"""Fragments shared across pages (aitracker/fragments.py): a page built from kept fragments is the page rendered
+from the database, byte for byte, and every write the public can see makes every fragment it changes unreachable.
+
+The page cache is off here: these are the pages a new address, a crawler or a member of staff gets."""
+
+from datetime import date
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from aitracker import services
+from aitracker.models import ProgressUpdate
+from tests import factories
+from tests.test_cache import publish, render_without_any_cache, without_clock, world  # noqa: F401
+from tests.test_query_budgets import public_pages
+
+
+@pytest.fixture
+def fragments_on(cache_on):
+    """The caches as production has them for a page the page cache has not seen: kept counts and fragments."""
+    cache_on.AITRACKER_PAGE_CACHE_SECONDS = 0
+    return cache_on
+
+
+def lean_and_plain(client, settings, url):
+    """The page built from kept fragments (a second visit, the first one having kept them), and the page rendered
+    without any cache."""
+    client.get(url)
+    lean = client.get(url)
+    plain = render_without_any_cache(client, settings, url)
+    assert lean.status_code == plain.status_code == 200, (url, lean.status_code, plain.status_code)
+    return b"".join(lean.streaming_content) if lean.streaming else lean.content, (
+        b"".join(plain.streaming_content) if plain.streaming else plain.content
+    )
+
+
+# The read API and the downloads are built without fragments (an API page's cursor is signed with the time), and
+# the forms carry a token of their own to each visitor (CSRF, the suggestion's signed start time).
+NOT_FROM_FRAGMENTS = ("API ", "CSV", "JSON", "data package", "suggestion form", "follow")
+
+
+@pytest.mark.django_db
+def test_every_page_built_from_kept_fragments_is_the_page_rendered_from_the_database(client, fragments_on):
+    call_command("seed_synthetic", commitments=40, updates_per_commitment=6, instruments=4, seed=7, stdout=StringIO())
+    pages = {name: url for name, url in public_pages().items() if not name.startswith(NOT_FROM_FRAGMENTS)}
+    pages |= {f"{name}, French": f"/fr{url}" for name, url in pages.items() if name in ("table", "commitment")}
+    assert len(pages) > 40
+    for name, url in pages.items():
+        lean, plain = lean_and_plain(client, fragments_on, url)
+        assert lean == plain, f"{name}: {url}"
+
+
+def pages_of(world):
+    commitment, party, instrument, theme = world["commitment"], world["party"], world["instrument"], world["theme"]
+    return [
+        reverse("dashboard"),
+        reverse("commitment_list"),
+        reverse("commitment_list") + f"?theme={theme.slug}&sort=-last_update_on",
+        reverse("commitment_detail", kwargs={"slug": commitment.slug}),
+        reverse("party_detail", kwargs={"slug": party.slug}),
+        reverse("instrument_detail", kwargs={"slug": instrument.slug}),
+        reverse("update_list"),
+        reverse("feed_updates"),
+        reverse("feed_commitment", kwargs={"slug": commitment.slug}),
+        reverse("feed_party", kwargs={"slug": party.slug}),
+        "/fr" + reverse("commitment_list"),
+    ]
+
+
+def _rename(obj, field, value, editor):
+    setattr(obj, field, value)
+    services.reference_save(obj=obj, editor=editor)
+
+
+def _update(world):
+    return world["commitment"].updates.get()
+
+
+def _publish_for_the_party(world, editor):
+    """An update naming the party: its page and feed list it."""
+    analyst = factories.make_analyst()
+    update = services.progress_update_create(
+        commitment=world["commitment"],
+        author=analyst,
+        reported_on=date(2025, 7, 1),
+        status="in_progress",
+        summary="Freedonia opened its own archives.",
+        parties=[world["party"]],
+        sources=[{"url": "https://example.org/party", "title": "Party source"}],
+    )
+    services.progress_update_submit(update=update, user=analyst)
+    services.progress_update_publish(update=update, editor=editor)
+
+
+# Each write, and a text that the pages it changes show afterwards (None: only that they match a fresh render).
+WRITES = {
+    "a publication": (
+        lambda w, e: publish(w["commitment"], e, "Fresh evidence: the archives opened."),
+        "Fresh evidence",
+    ),
+    "a publication naming a party": (_publish_for_the_party, "Freedonia opened its own archives."),
+    "a correction": (
+        lambda w, e: services.progress_update_correct(
+            update=_update(w), editor=e, note="Typo.", summary="Corrected news about the archives."
+        ),
+        "Corrected news about the archives.",
+    ),
+    "a renamed theme": (lambda w, e: _rename(w["theme"], "name", "Renamed theme of tests", e), "Renamed theme"),
+    "a renamed instrument": (
+        lambda w, e: _rename(w["instrument"], "short_title", "Renamed statement", e),
+        "Renamed statement",
+    ),
+    "a renamed party": (lambda w, e: _rename(w["party"], "name", "Freedonia Republic", e), "Freedonia Republic"),
+    "a deleted update": (lambda w, e: services.progress_update_delete(update=_update(w), editor=e), None),
+    "an unpublished update": (
+        lambda w, e: services.progress_update_unpublish(update=_update(w), editor=e, note="Wrong source."),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("write", WRITES)
+def test_every_write_clears_every_fragment_it_changes(
+    client, fragments_on, world, editor, write, django_capture_on_commit_callbacks
+):
+    pages = pages_of(world)
+    for url in pages:
+        lean, plain = lean_and_plain(client, fragments_on, url)
+        assert without_clock(lean) == without_clock(plain), url
+    action, shown = WRITES[write]
+    with django_capture_on_commit_callbacks(execute=True):
+        action(world, editor)
+    for url in pages:
+        after = client.get(url)
+        fresh = render_without_any_cache(client, fragments_on, url)
+        assert without_clock(after.content) == without_clock(fresh.content), f"{write}: {url} kept a stale fragment"
+    if shown:
+        assert any(shown in client.get(url).content.decode() for url in pages), shown
+    if write == "a deleted update":
+        assert not ProgressUpdate.objects.public().filter(pk=_update(world).pk).exists()
+        assert "Old news about the archives." not in client.get(pages[3]).content.decode()
+
+
+def test_a_fragment_computed_while_a_write_commits_is_not_kept(client, fragments_on, world, editor, monkeypatch):
+    """A fragment rendered from data a write changed meanwhile is shown once, never kept under the generation read
+    before the write (which would show it to every later visitor of that generation)."""
+    from aitracker import fragments
+
+    url = reverse("commitment_detail", kwargs={"slug": world["commitment"].slug})
+    real = fragments.read_generation
+    monkeypatch.setattr(fragments, "read_generation", lambda: real() + 1)
+    client.get(url)
+    monkeypatch.setattr(fragments, "read_generation", real)
+    from django.core.cache import cache
+
+    assert not [key for key in cache._cache if ":fragment:" in key]  # noqa: SLF001 (locmem's own dict, for the test)
