@@ -28,6 +28,10 @@ LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
 @pytest.fixture
 def world(db):
+    return make_world()
+
+
+def make_world():
     """A commitment with one published update, in an instrument a party signed, under a theme."""
     instrument = factories.make_instrument(short_title="Test statement")
     party = factories.make_party(name="Freedonia")
