@@ -1,6 +1,8 @@
 """Synthetic data at scale, for the benchmark: deterministic for a seed, written with bulk inserts."""
 
+import contextlib
 import random
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -11,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.test.utils import override_settings
+from django.utils import timezone
 from django.utils.text import slugify
 from django_countries import countries
 from simple_history.manager import HistoryManager
@@ -139,7 +142,12 @@ NEXT_STATUS = {
     current and current.value: [status.value for status in following] for current, following in NEXT_STATUS.items()
 }
 PROGRESS_RANGE = {status.value: bounds for status, bounds in PROGRESS_RANGE.items()}
+ASSESSMENT_END = "see the sources for the detail of {reference}."
 NINE_AM = dt_time(9)
+# What Markdown reads as plain text wherever it stands (see Seeder._rendered), and the words standing in for a
+# summary's date and reference while its template is rendered.
+PLAIN = re.compile(r"[A-Za-z0-9§]+(?: [A-Za-z0-9§]+)*")
+DATE_MARK, REFERENCE_MARK = "Xdatemarkx", "Xreferencemarkx"
 CORRECTION_DELAY = timedelta(days=3)
 DELETED_AT = datetime.combine(BASE_DATE, dt_time(12), UTC)
 UPDATE_COLUMNS = [
@@ -163,6 +171,28 @@ UPDATE_COLUMNS = [
     "updated_at",
     "deleted_at",
 ]
+COMMITMENT_COLUMNS = [
+    "id",
+    "instrument",
+    "reference",
+    "slug",
+    "title",
+    "text",
+    "target_date",
+    "source_url",
+    "confidence",
+    "current_status",
+    "current_progress",
+    "last_update_on",
+    "last_reviewed_on",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+]
+# The note's English column is left empty (NULL), as bulk_create left it.
+ENDORSEMENT_COLUMNS = ["id", "instrument", "party", "relation", "date", "source_url", "confidence", "note", "note_en"]
+THEME_LINK_COLUMNS = ["commitment", "theme"]
+PARTY_LINK_COLUMNS = ["commitment", "party"]
 SOURCE_COLUMNS = ["id", "update", "url", "title", "publisher", "published_on", "archived_url"]
 UPDATE_PARTY_COLUMNS = ["progressupdate", "party"]
 PARTY_STATUS_COLUMNS = [
@@ -177,8 +207,9 @@ PARTY_STATUS_COLUMNS = [
 ASSESSMENT, CHECK = ProgressUpdate.Kind.ASSESSMENT.value, ProgressUpdate.Kind.CHECK.value
 REGIONS = list(Party.Region.values)
 BATCH = 2000
-# Parameters per INSERT statement: under SQLite's default limit (32,766) and PostgreSQL's (65,535).
-MAX_PARAMS = 30_000
+# For the length of the seed on SQLite (see _fast_sqlite): a cache of 2 GiB (negative: in KiB), enough for the
+# indexes of the big tables at 100,000 commitments.
+SQLITE_PRAGMAS = {"journal_mode": "OFF", "synchronous": "OFF", "cache_size": -2_097_152, "temp_store": "MEMORY"}
 
 
 @dataclass
@@ -241,13 +272,18 @@ class Command(BaseCommand):
             )
         started = time.perf_counter()
         # With DEBUG on, Django would keep the text of every huge INSERT in connection.queries.
-        with override_settings(DEBUG=False), transaction.atomic():
+        with override_settings(DEBUG=False), _fast_sqlite(), transaction.atomic():
             public_pages_changed()
             if flush:
                 self._flush()
             seeder = Seeder(rng=random.Random(seed), updates_per_commitment=updates_per_commitment)
             counts = seeder.run(commitments=commitments, instruments=instruments)
             self._reset_sequences()
+            # The rebuild reads the updates by id, in lists: without statistics on the new rows, SQLite would
+            # rather walk its index of published updates, all of them for every list (hours at 100,000
+            # commitments instead of seconds).
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(ProgressUpdate._meta.db_table)}")
             counts["search entries"] = search_index_rebuild()
         # Statistics for the planner now (PostgreSQL's autovacuum would gather them a little later, SQLite never
         # by itself): without them, the first queries on freshly loaded tables can take seconds instead of
@@ -297,6 +333,28 @@ class Command(BaseCommand):
                 cursor.execute(sql)
 
 
+@contextlib.contextmanager
+def _fast_sqlite():
+    """On SQLite, no journal and no syncing while seeding, and a large page cache: in WAL mode every page of a
+    load of several gigabytes would be written twice (to the log, then to the database), and each checkpoint
+    waits for the disk. A seed that fails half-way may leave the database unusable: it is throw-away data for
+    the benchmark. The settings' own PRAGMAs (settings.DATABASES) are restored after. Inside a transaction
+    already (a test's), SQLite cannot change them: the seed then runs with the usual ones."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        saved = {name: cursor.execute(f"PRAGMA {name}").fetchone()[0] for name in SQLITE_PRAGMAS}
+        for name, value in SQLITE_PRAGMAS.items():
+            cursor.execute(f"PRAGMA {name} = {value}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for name, value in saved.items():
+                cursor.execute(f"PRAGMA {name} = {value}")
+
+
 class Seeder:
     def __init__(self, *, rng: random.Random, updates_per_commitment: int):
         self.rng = rng
@@ -310,6 +368,7 @@ class Seeder:
             update=_next_id(ProgressUpdate),
             source=_next_id(Source),
         )
+        self.markup = {}  # summary template: its rendering (_rendered)
         self.counts = dict.fromkeys(
             ["instruments", "parties", "endorsements", "themes", "commitments", "updates", "sources"], 0
         )
@@ -446,20 +505,23 @@ class Seeder:
                 else:
                     relation = rng.choice([Relation.DID_NOT_SIGN, Relation.ATTENDED_WITHOUT_SIGNING])
                 rows.append(self._endorsement(instrument, party, relation, False))
-        Endorsement.objects.bulk_create(rows, batch_size=BATCH)
+        self._insert(Endorsement, ENDORSEMENT_COLUMNS, rows)
         self.counts["endorsements"] = len(rows)
         return signatories
 
     def _endorsement(self, instrument, party, relation, later):
+        """A row in ENDORSEMENT_COLUMNS order."""
         days = self.rng.randint(30, 400) if later else 0
-        row = Endorsement(
-            pk=self.ids.endorsement,
-            instrument_id=instrument.pk,
-            party_id=party,
-            relation=relation,
-            date=instrument.adopted_on + timedelta(days=days),
-            source_url=f"https://example.org/instruments/{instrument.pk}/signatories",
-            confidence=self.rng.choices(CONFIDENCES, [85, 12, 3])[0],
+        row = (
+            self.ids.endorsement,
+            instrument.pk,
+            party,
+            relation.value,
+            instrument.adopted_on + timedelta(days=days),
+            f"https://example.org/instruments/{instrument.pk}/signatories",
+            self.rng.choices(CONFIDENCES, [85, 12, 3])[0],
+            "",
+            None,
         )
         self.ids.endorsement += 1
         return row
@@ -468,50 +530,62 @@ class Seeder:
         rng = self.rng
         commitments, theme_links, party_links, updates, sources = [], [], [], [], []
         update_parties, party_statuses = [], []
-        ThemeLink, PartyLink = Commitment.themes.through, Commitment.parties.through
+        # Rows of plain values, as for the updates: bulk_create spent longer building its SQL than SQLite writing.
+        now = timezone.now()  # what auto_now_add and auto_now would set
         for instrument, number in pending:
             title = f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(QUALIFIERS)}".strip()
-            commitment = Commitment(
-                pk=self.ids.commitment,
-                instrument_id=instrument.pk,
-                reference=f"§{number}",
-                slug=f"{instrument.slug}-{number}",
-                title=title[:200],
-                text=f"Signatories of {instrument.short_title} undertake to {title[0].lower()}{title[1:]}.",
-                target_date=BASE_DATE + timedelta(days=rng.randint(-400, 1500)) if rng.random() < 0.3 else None,
-                source_url=f"https://example.org/instruments/{instrument.pk}#p{number}",
-                confidence=rng.choices(CONFIDENCES, [85, 12, 3])[0],
-                deleted_at=DELETED_AT if rng.random() < 0.005 else None,
-            )
+            pk, reference = self.ids.commitment, f"§{number}"
+            text = f"Signatories of {instrument.short_title} undertake to {title[0].lower()}{title[1:]}."
+            target_date = BASE_DATE + timedelta(days=rng.randint(-400, 1500)) if rng.random() < 0.3 else None
+            source_url = f"https://example.org/instruments/{instrument.pk}#p{number}"
+            confidence = rng.choices(CONFIDENCES, [85, 12, 3])[0]
+            deleted_at = DELETED_AT if rng.random() < 0.005 else None
             self.ids.commitment += 1
-            commitments.append(commitment)
             for theme in rng.sample(themes, rng.choice([1, 1, 2, 2, 3])):
-                theme_links.append(ThemeLink(commitment_id=commitment.pk, theme_id=theme))
+                theme_links.append((pk, theme))
             # Most pledges bind every signatory; some name who must act.
             endorsing = signatories[instrument.pk]
             named = []
             if rng.random() < 0.2:
                 named = rng.sample(endorsing, min(len(endorsing), rng.randint(1, 3)))
                 for party in named:
-                    party_links.append(PartyLink(commitment_id=commitment.pk, party_id=party))
+                    party_links.append((pk, party))
             bound = sorted(
                 services.bound_party_ids(
                     named=named, endorsing=endorsing, un_members=self.un_members, adoption=instrument.adoption
                 )
             )
-            facts = self._updates(commitment, instrument.adopted_on, bound, updates, sources, update_parties)
+            facts = self._updates(pk, reference, instrument.adopted_on, bound, updates, sources, update_parties)
             # The services' own rule, on the rows about to be written. A soft-deleted commitment's updates are
             # not public, so it has none, as services.commitment_refresh_status would find.
-            records = services.records_from_updates(facts if commitment.deleted_at is None else ())
+            records = services.records_from_updates(facts if deleted_at is None else ())
             overall = records.get(None, services.NOT_ASSESSED)
-            commitment.current_status, commitment.current_progress = overall.status, overall.progress
-            commitment.last_update_on, commitment.last_reviewed_on = overall.last_update_on, overall.last_reviewed_on
+            commitments.append(
+                (
+                    pk,
+                    instrument.pk,
+                    reference,
+                    f"{instrument.slug}-{number}",
+                    title[:200],
+                    text,
+                    target_date,
+                    source_url,
+                    confidence,
+                    str(overall.status),  # a plain string, as for the updates' statuses
+                    overall.progress,
+                    overall.last_update_on,
+                    overall.last_reviewed_on,
+                    now,
+                    now,
+                    deleted_at,
+                )
+            )
             for party in bound:
                 record = records.get(party, services.NOT_ASSESSED)
-                party_statuses.append((commitment.pk, party, *record))
-        Commitment.objects.bulk_create(commitments, batch_size=BATCH)
-        ThemeLink.objects.bulk_create(theme_links, batch_size=BATCH)
-        PartyLink.objects.bulk_create(party_links, batch_size=BATCH)
+                party_statuses.append((pk, party, *record))
+        self._insert(Commitment, COMMITMENT_COLUMNS, commitments)
+        self._insert(Commitment.themes.through, THEME_LINK_COLUMNS, theme_links)
+        self._insert(Commitment.parties.through, PARTY_LINK_COLUMNS, party_links)
         self._insert(ProgressUpdate, UPDATE_COLUMNS, updates)
         self._insert(ProgressUpdate.parties.through, UPDATE_PARTY_COLUMNS, update_parties)
         self._insert(Source, SOURCE_COLUMNS, sources)
@@ -520,15 +594,15 @@ class Seeder:
         self.counts["updates"] += len(updates)
         self.counts["sources"] += len(sources)
 
-    def _updates(self, commitment, adopted_on, bound, updates, sources, update_parties):
-        """Append the commitment's update rows (and their sources, and the parties they name) in
-        UPDATE_COLUMNS order; return what the status rule reads of its public ones (services.UpdateFacts)."""
+    def _updates(self, commitment, reference, adopted_on, bound, updates, sources, update_parties):
+        """Append the update rows of the commitment (its id and reference), their sources and the parties they
+        name, in UPDATE_COLUMNS order; return what the status rule reads of its public ones (services.UpdateFacts)."""
         rng = self.rng
         random, choice, randint = rng.random, rng.choice, rng.randint
         count = self.updates_per_commitment
         span = max(1, (BASE_DATE - adopted_on).days)
         days = sorted(randint(0, span) for _ in range(count))
-        reference, analysts, editor = commitment.reference, self.analysts, self.editors[0]
+        analysts, editor, rendered = self.analysts, self.editors[0], self._rendered
         # A few commitments are still being assessed: every update is unpublished.
         never_published = random() < 0.04
         status, facts = None, []
@@ -574,23 +648,19 @@ class Seeder:
                 stamp, source_count = datetime.combine(reported_on, NINE_AM, UTC), 1
             returned = state == RETURNED
             if kind == ASSESSMENT:
-                summary = (
-                    f"{event} on {reported_on:%-d %B %Y}. Our reading: **{STATUS_WORDS[status]}**; "
-                    f"see the sources for the detail of {reference}."
-                )
+                template = f"{event} on {{date}}. Our reading: **{STATUS_WORDS[status]}**; " + ASSESSMENT_END
             else:
-                summary = (
-                    f"Searched the news and official records on {reported_on:%-d %B %Y}: nothing new on {reference}."
-                )
+                template = "Searched the news and official records on {date}: nothing new on {reference}."
+            summary, summary_html = rendered(template, f"{reported_on:%-d %B %Y}", reference)
             updates.append(
                 (
                     pk,
-                    commitment.pk,
+                    commitment,
                     reported_on,
                     status if kind == ASSESSMENT else "",
                     progress if kind == ASSESSMENT else None,
                     summary,
-                    render_markdown(summary),  # as the services would store it (about 15 µs a row)
+                    summary_html,
                     rng.choices(CONFIDENCES, CONFIDENCE_WEIGHTS)[0],
                     kind,
                     choice(analysts),
@@ -621,14 +691,33 @@ class Seeder:
                 self.ids.source += 1
         return facts
 
+    def _rendered(self, template, date, reference):
+        """The summary `template` filled in with the date and reference, and its HTML as the services would store
+        it (render_markdown). Rendering is a third of the time of an update's row, so each template is rendered
+        once, with letters in place of the date and the reference, and those put back into the HTML: plain
+        words and numbers mean the same in Markdown wherever they stand. Anything else is rendered as it is."""
+        summary = template.format(date=date, reference=reference)
+        if not PLAIN.fullmatch(date) or not PLAIN.fullmatch(reference):
+            return summary, render_markdown(summary)
+        try:
+            markup = self.markup[template]
+        except KeyError:
+            markup = self.markup[template] = render_markdown(template.format(date=DATE_MARK, reference=REFERENCE_MARK))
+        return summary, markup.replace(DATE_MARK, date).replace(REFERENCE_MARK, reference)
+
     def _insert(self, model, columns, rows):
-        """Insert plain rows: COPY on PostgreSQL, many rows per INSERT elsewhere. For these two big tables,
-        bulk_create spends about three times longer compiling its SQL value by value than the database spends
-        inserting (10,000 commitments x 30 updates would take about 90 s on SQLite instead of 30)."""
+        """Insert plain rows: COPY on PostgreSQL, many rows per INSERT elsewhere. bulk_create spends about three
+        times longer compiling its SQL value by value than the database spends inserting (10,000 commitments x
+        30 updates would take about 90 s on SQLite instead of 30)."""
         if not rows:
             return
         # A translated field (modeltranslation) is read from its column in each language: the English is the text.
-        copies = [index for index, name in enumerate(columns) if name in translated_fields(model)]
+        # Unless the rows give that column themselves.
+        copies = [
+            index
+            for index, name in enumerate(columns)
+            if name in translated_fields(model) and localized_name(name, SOURCE_LANGUAGE) not in columns
+        ]
         if copies:
             columns = [*columns, *(localized_name(columns[index], SOURCE_LANGUAGE) for index in copies)]
             rows = [(*row, *(row[index] for index in copies)) for row in rows]
@@ -649,21 +738,20 @@ class Seeder:
                 converting.append((index, _memoised(ops.adapt_datetimefield_value, datetime_memo)))
             elif kind == "DateField":
                 converting.append((index, _memoised(ops.adapt_datefield_value, date_memo)))
-        row_sql = f"({', '.join(['%s'] * len(columns))})"
-        per_statement = max(1, min(1000, MAX_PARAMS // len(columns)))
+        if converting:
+            rows = [_converted(row, converting) for row in rows]
+        # One prepared statement stepped row by row in C (sqlite3's executemany): faster than statements of a
+        # thousand rows, whose parameters Python has to flatten and Django to rewrite from %s to ?.
         with connection.cursor() as cursor:
-            for start in range(0, len(rows), per_statement):
-                batch = rows[start : start + per_statement]
-                params = []
-                for row in batch:
-                    row = list(row)
-                    for index, adapt in converting:
-                        if row[index] is not None:
-                            row[index] = adapt(row[index])
-                    params += row
-                cursor.execute(
-                    f"INSERT INTO {table} ({column_list}) VALUES {', '.join([row_sql] * len(batch))}", params
-                )
+            cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
+
+
+def _converted(row, converting):
+    row = list(row)
+    for index, adapt in converting:
+        if row[index] is not None:
+            row[index] = adapt(row[index])
+    return row
 
 
 def _memoised(adapt, memo):
