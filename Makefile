@@ -23,7 +23,7 @@ help:
 	@echo "make run    - set up and serve the site with the real data on http://$(HOST):$(PORT), and the job worker"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make serve  - serve as in production (nginx in front of gunicorn, DJANGO_DEBUG=0; needs nginx)"
-	@echo "make bench  - benchmark the public pages at two data sizes"
+	@echo "make bench  - benchmark the public pages at 10,000 and 100,000 commitments, hit, missed and cold, and a crawl"
 	@echo "make slowclients - 50 slow clients for 60 s against gunicorn alone and behind nginx"
 	@echo "make soak   - five-minute soak test under load while an editor publishes"
 	@echo "make messages - extract the interface's strings into locale/*/django.po and compile them (translators)"
@@ -88,8 +88,9 @@ serve: data
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	exec $(PY) -m deploy.serve --host $(HOST) --port $(PORT)
 
-# The public pages under load at 1,000 and 10,000 commitments (see bench/README.md); BENCH_DATABASE=postgres
-# to run it on PostgreSQL. Needs wrk (apt-get install wrk).
+# Issue 16's targets at 10,000 and 100,000 commitments (see bench/README.md): every page in three modes (page
+# cache hit, missed with the kept fragments and counts, everything cold), then a crawl of 5,000 distinct URLs;
+# BENCH_DATABASE=postgres to run it on PostgreSQL, BENCH_SIZES or --quick for shorter runs. Needs wrk (apt-get install wrk).
 bench: $(VENV)/.installed-run
 	$(PY) -m bench.run
 

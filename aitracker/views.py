@@ -551,12 +551,14 @@ class PartyDetailView(AsOfMixin, DetailView):
                 :COMMITMENTS_SHOWN
             ]
         )
-        updates = public_updates().for_party(party)
         if self.as_of:
             records, counts = self.records_as_of(party, list(records))
-            updates = asof.as_they_stood(asof.updates_as_of(updates, self.as_of)[:LATEST_UPDATES])
+            updates = asof.as_they_stood(
+                asof.updates_as_of(public_updates().for_party(party), self.as_of)[:LATEST_UPDATES]
+            )
         else:
-            updates = updates[:LATEST_UPDATES]
+            # Built only when the page's fragment is not kept: the queryset alone costs a few milliseconds.
+            updates = SimpleLazyObject(lambda: public_updates().for_party(party)[:LATEST_UPDATES])
         return super().get_context_data(
             endorsements=endorsement_page.object_list,
             endorsement_page=endorsement_page,
