@@ -29,6 +29,7 @@ from rest_framework.views import exception_handler
 from .. import asof
 from ..cache import cached_api_data, current_generation
 from ..filters import CommitmentFilter, EndorsementFilter, PartyFilter, UpdateFilter
+from ..fragments import cached_pieces
 from ..links import absolute_url
 from ..models import Commitment, Endorsement, Instrument, Party, PartyStatus, ProgressUpdate, Theme
 from . import serializers as api
@@ -187,7 +188,21 @@ class ApiViewSet(viewsets.ReadOnlyModelViewSet):
 
     # The same cache and data generation as the pages: the ETag, then the data, keyed on both.
     def list(self, request, *args, **kwargs):
-        return self.serve(request, lambda: super(ApiViewSet, self).list(request, *args, **kwargs))
+        return self.serve(request, lambda: self.list_page(request))
+
+    def list_page(self, request):
+        """ListModelMixin.list, with each row's representation kept as a fragment (aitracker/fragments.py): a
+        row is the same on every page, filter and order that lists it, for a data generation, language and day."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        if page is None:
+            return super().list(request)
+
+        def represent(keys):
+            wanted = set(keys)
+            return {row.pk: self.get_serializer(row).data for row in page if row.pk in wanted}
+
+        kept = cached_pieces(f"api-row:{self.basename}:{self.as_of or ''}", [row.pk for row in page], represent)
+        return self.get_paginated_response([kept[row.pk] for row in page])
 
     def retrieve(self, request, *args, **kwargs):
         return self.serve(request, lambda: super(ApiViewSet, self).retrieve(request, *args, **kwargs))
