@@ -51,8 +51,9 @@ def page_cache_seconds() -> int:
     return settings.AITRACKER_PAGE_CACHE_SECONDS
 
 
-def _cache():
-    return caches["default"]
+def _cache(alias="default"):
+    # A settings without the alias (a test's own CACHES) keeps everything in the default cache.
+    return caches[alias] if alias in settings.CACHES else caches["default"]
 
 
 # A cache store that fails (Redis refused, or worse, hung until its socket timeout) is left alone by this
@@ -61,11 +62,11 @@ def _cache():
 _cache_down_until = 0.0
 
 
-def _cache_call(method: str, *args, default=None, **kwargs):
+def _cache_call(method: str, *args, default=None, alias="default", **kwargs):
     if time.monotonic() < _cache_down_until:
         return default
     try:
-        return getattr(_cache(), method)(*args, **kwargs)
+        return getattr(_cache(alias), method)(*args, **kwargs)
     except Exception:
         _cache_call_failed(method)
         return default

@@ -25,6 +25,8 @@ from django.utils.translation import get_language
 from .cache import _cache_call, cache_is_down, current_generation, read_generation
 
 FRAGMENT_KEY_PREFIX = "aitracker:fragment"
+# Their own cache where settings.CACHES has one (apart from the pages in each worker's memory), else the default.
+CACHE_ALIAS = "fragments"
 
 
 def fragment_seconds() -> int:
@@ -42,7 +44,7 @@ def fragment_prefix(generation: int, name: str) -> str:
     return f"{FRAGMENT_KEY_PREFIX}:{generation}:{get_language()}:{timezone.localdate().isoformat()}:{name}:"
 
 
-def cached_pieces(name: str, parts, compute) -> dict:
+def cached_pieces(name: str, parts, compute, *, request=None) -> dict:
     """{part: value} for every part of `parts`: those kept under this generation read in one get_many, the
     others from compute(missing_parts) (which returns {part: value}; a part it leaves out is not shown) and
     kept in one set_many. The values must be plain data (strings, numbers, tuples): they are pickled."""
@@ -52,10 +54,11 @@ def cached_pieces(name: str, parts, compute) -> dict:
     seconds = fragment_seconds()
     if seconds <= 0:
         return compute(parts)
-    generation = current_generation()
+    # The request's generation (read once per request), that of the public view being served, else read now.
+    generation = current_generation(request)
     prefix = fragment_prefix(generation, name)
     keys = {part: prefix + _part_text(part) for part in parts}
-    found = _cache_call("get_many", list(keys.values()), default={}) or {}
+    found = _cache_call("get_many", list(keys.values()), default={}, alias=CACHE_ALIAS) or {}
     result = {part: found[key] for part, key in keys.items() if key in found}
     missing = [part for part in parts if part not in result]
     if missing:
@@ -63,16 +66,18 @@ def cached_pieces(name: str, parts, compute) -> dict:
         result.update(computed)
         # Kept only if no write committed since the generation was read: then it is that generation's data.
         if computed and not cache_is_down() and read_generation() == generation:
-            _cache_call("set_many", {keys[part]: value for part, value in computed.items()}, seconds)
+            _cache_call("set_many", {keys[part]: value for part, value in computed.items()}, seconds, alias=CACHE_ALIAS)
     return result
 
 
-def cached_fragments(name: str, parts, render) -> dict:
+def cached_fragments(name: str, parts, render, *, request=None) -> dict:
     """{part: html} for every part, as cached_pieces(); render(missing_parts) returns {part: safe html}."""
-    kept = cached_pieces(name, parts, lambda missing: {part: str(html) for part, html in render(missing).items()})
+    kept = cached_pieces(
+        name, parts, lambda missing: {part: str(html) for part, html in render(missing).items()}, request=request
+    )
     return {part: mark_safe(html) for part, html in kept.items()}
 
 
-def cached_fragment(name: str, part, render) -> str:
+def cached_fragment(name: str, part, render, *, request=None) -> str:
     """One piece of HTML: render() when it is not kept under this generation."""
-    return cached_fragments(name, [part], lambda missing: {missing[0]: render()})[part]
+    return cached_fragments(name, [part], lambda missing: {missing[0]: render()}, request=request)[part]

@@ -183,8 +183,20 @@ if REDIS_URL:
             },
         }
     }
+    # The kept fragments (aitracker/fragments.py) in the same Redis, which bounds its memory itself.
+    CACHES["fragments"] = CACHES["default"]
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "aitracker"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "aitracker"},
+        # The kept fragments apart from the pages: many small pieces (a row of the table is about 1 KB), which
+        # would push whole pages out of the default cache's 300 entries. Bounded by count, in each worker: at
+        # most a few tens of MB (a commitment's parties, the largest piece, are about 100 KB at 200 parties).
+        "fragments": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "aitracker-fragments",
+            "OPTIONS": {"MAX_ENTRIES": 2000},
+        },
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "aitracker.password_validation.UsernameRepeatedValidator"},  # erin-erin-erin for erin

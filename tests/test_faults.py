@@ -353,7 +353,7 @@ def test_a_failing_cache_is_left_alone_for_a_while_then_tried_again(settings, mo
     settings.AITRACKER_CACHE_RETRY_SECONDS = 30
     settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/9"}}
     store = FailingStore()
-    monkeypatch.setattr(page_cache, "_cache", lambda: store)
+    monkeypatch.setattr(page_cache, "_cache", lambda alias="default": store)
     now = [1000.0]
     monkeypatch.setattr(page_cache.time, "monotonic", lambda: now[0])
     computed = []
@@ -383,7 +383,7 @@ def test_a_publication_made_while_the_cache_fails_leaves_no_worker_stale(client,
     client.get(url)
     assert client.get(url)["X-Page-Cache"] == "hit"
     working = page_cache._cache
-    monkeypatch.setattr(page_cache, "_cache", lambda: FailingStore())
+    monkeypatch.setattr(page_cache, "_cache", lambda alias="default": FailingStore())
     services.progress_update_publish(update=update, editor=editor)
     monkeypatch.setattr(page_cache, "_cache", working)
     page_cache.reset_cache_breaker()  # the other worker

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from aitracker import cache as page_cache
 from aitracker.models import Commitment, Instrument, Party, PartyStatus, ProgressUpdate, Theme
 from aitracker.views import update_key
 
@@ -146,6 +147,8 @@ def counts_at_both_sizes(django_db_setup, django_db_blocker):
     cold = override_settings(
         AITRACKER_PAGE_CACHE_SECONDS=0, AITRACKER_SUMMARY_CACHE_SECONDS=0, AITRACKER_FRAGMENT_CACHE_SECONDS=0
     )
+    # An earlier test may have left the cache "down" for this worker (tests of a failing Redis).
+    page_cache.reset_cache_breaker()
     with django_db_blocker.unblock(), mock.patch("aitracker.views.EXPORT_CHUNK", 5):
         # Django asks SQLite once per connection whether it has JSON functions (the updates export uses them):
         # asked here, so that the one-off question is not counted against the first size.
@@ -163,7 +166,14 @@ def counts_at_both_sizes(django_db_setup, django_db_blocker):
                     AITRACKER_PAGE_CACHE_SECONDS=0,
                     AITRACKER_SUMMARY_CACHE_SECONDS=600,
                     AITRACKER_FRAGMENT_CACHE_SECONDS=600,
-                    CACHES={"default": {"BACKEND": LOCMEM, "LOCATION": f"query-budgets-{size}-{uuid.uuid4()}"}},
+                    CACHES={
+                        "default": {
+                            "BACKEND": LOCMEM,
+                            "LOCATION": f"query-budgets-{size}-{uuid.uuid4()}",
+                            # Every page's fragments at once: the default 300 entries would cull some.
+                            "OPTIONS": {"MAX_ENTRIES": 100_000},
+                        }
+                    },
                 )
                 with warm:
                     count_queries(Client(), pages)
@@ -263,7 +273,8 @@ WARM_BUDGETS = {
 def test_kept_fragments_cost_the_same_at_both_sizes_and_never_more(counts_at_both_sizes, page):
     small, large = counts_at_both_sizes["small, warm"][page], counts_at_both_sizes["large, warm"][page]
     assert small == large, f"{page}: {small} queries with the small data, {large} with the large (warm)"
-    assert large <= counts_at_both_sizes["large"][page], f"{page}: kept fragments cost more queries than none"
+    # At most one more: the data generation, which a page that reads no kept count otherwise never reads.
+    assert large <= counts_at_both_sizes["large"][page] + 1, f"{page}: kept fragments cost more queries than none"
     if page in WARM_BUDGETS:
         assert large <= WARM_BUDGETS[page], f"{page}: {large} queries with the fragments kept"
 

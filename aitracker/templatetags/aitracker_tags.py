@@ -274,7 +274,9 @@ class FragmentNode(template.Node):
         # What a signed-in member of staff sees may hold links to edit, for them alone: kept per viewer.
         user = context.get("user")
         viewer = f"user-{user.pk}" if user is not None and getattr(user, "is_authenticated", False) else ""
-        return cached_fragment(self.name, (viewer, *parts), lambda: self.nodelist.render(context))
+        return cached_fragment(
+            self.name, (viewer, *parts), lambda: self.nodelist.render(context), request=context.get("request")
+        )
 
 
 @register.tag
