@@ -450,10 +450,9 @@ class InstrumentDetailView(AsOfMixin, DetailView):
             summary = asof.commitments_summary_as_of(commitments, self.as_of, COMMITMENTS_SHOWN)
         else:
             summary = commitments_summary(commitments, f"instrument:{self.object.pk}")
-        shown = endorsements
 
         def groups():
-            every = by_party_name(shown.select_related("party"))
+            every = by_party_name(endorsements.select_related("party"))
             return [
                 (relation, [e for e in every if e.relation == relation])
                 for relation in RELATION_ORDER
@@ -466,7 +465,9 @@ class InstrumentDetailView(AsOfMixin, DetailView):
         # What the page's fragment shows (aitracker/fragments.py) is read only when the fragment is not kept.
         return super().get_context_data(
             endorsement_groups=SimpleLazyObject(groups),
-            relation_map=SimpleLazyObject(lambda: instrument_relation_map(instrument=self.object, endorsements=shown)),
+            relation_map=SimpleLazyObject(
+                lambda: instrument_relation_map(instrument=self.object, endorsements=endorsements)
+            ),
             un_member_count=un_member_count,
             # The text in the page's language first, when the instrument has one.
             official_texts=OfficialText.objects.public().filter(instrument=self.object).page_language_first(),

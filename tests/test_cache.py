@@ -109,7 +109,7 @@ def assert_fresh(client, settings, pages, *, expect=None):
             assert expect in cached.content.decode(), url
 
 
-def publish(commitment, editor, summary, status="achieved"):
+def publish(commitment, editor, summary, status="achieved", parties=()):
     analyst = factories.make_analyst()
     update = services.progress_update_create(
         commitment=commitment,
@@ -117,6 +117,7 @@ def publish(commitment, editor, summary, status="achieved"):
         reported_on=date(2025, 6, 1),
         status=status,
         summary=summary,
+        parties=parties,
         sources=[{"url": "https://example.org/fresh", "title": "Fresh source"}],
     )
     services.progress_update_submit(update=update, user=analyst)

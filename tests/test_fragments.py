@@ -3,7 +3,6 @@ from the database, byte for byte, and every write the public can see makes every
 
 The page cache is off here: these are the pages a new address, a crawler or a member of staff gets."""
 
-from datetime import date
 from io import StringIO
 
 import pytest
@@ -14,7 +13,6 @@ from django.urls import reverse
 
 from aitracker import services
 from aitracker.models import ProgressUpdate
-from tests import factories
 from tests.test_cache import make_world, publish, render_without_any_cache, without_clock
 from tests.test_query_budgets import public_pages
 
@@ -87,18 +85,7 @@ def _update(world):
 
 def _publish_for_the_party(world, editor):
     """An update naming the party: its page and feed list it."""
-    analyst = factories.make_analyst()
-    update = services.progress_update_create(
-        commitment=world["commitment"],
-        author=analyst,
-        reported_on=date(2025, 7, 1),
-        status="in_progress",
-        summary="Freedonia opened its own archives.",
-        parties=[world["party"]],
-        sources=[{"url": "https://example.org/party", "title": "Party source"}],
-    )
-    services.progress_update_submit(update=update, user=analyst)
-    services.progress_update_publish(update=update, editor=editor)
+    publish(world["commitment"], editor, "Freedonia opened its own archives.", "in_progress", [world["party"]])
 
 
 # Each write, and a text that the pages it changes show afterwards (None: only that they match a fresh render).
