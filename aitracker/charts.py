@@ -4,28 +4,35 @@ instrument pages), and its geometry for a server-rendered SVG (templates/aitrack
 The status of a commitment at the end of a month is the record as of that day (aitracker/asof.py): the
 services' status rule (`records_from_updates`) applied to the updates published and reported by then, each as
 it then stood (an update corrected since is read from its kept versions). A commitment is counted from the
-month its instrument was adopted. Three queries whatever the number of months or commitments, then one pass
-in Python that recomputes a commitment's record only in the months it changes; kept under the data
-generation (and the month) with `cached_summary`.
+month its instrument was adopted.
+
+Replaying every published update on each read took about 68 s at 100,000 commitments x 30 updates, so the
+replay runs at write time, one commitment at a time: `status_changes_store` (called by the services whenever
+they refresh a commitment's records) keeps the months at whose end the commitment's status changed, as
+StatusChange rows: a public commitment's entry as "not yet assessed" at its instrument's adoption, then each
+change (one before the adoption counts at the adoption month; an instrument's new adoption day, a deletion
+and its undoing rewrite the rows). `status_by_month` then reads one grouped query: by month, the commitments
+into and out of each status.
+`replayed_status_by_month` is the replay itself, kept as the reference the tests compare with.
 """
 
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import chain
 
-from django.db.models import CharField, DateTimeField, Exists, F, IntegerField, OuterRef, Value
+from django.db.models import Count, Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from .asof import end_of_day
 from .cache import cached_summary
-from .models import Commitment, ProgressUpdate, Status
+from .models import Commitment, ProgressUpdate, Status, StatusChange
 from .services import NOT_ASSESSED, UpdateFacts, records_from_updates, update_order
 
 ASSESSMENT = ProgressUpdate.Kind.ASSESSMENT.value
-LIVE, VERSION, COMMITMENT = 0, 1, 2
+NOT_ASSESSED_STATUS = NOT_ASSESSED.status
+STORE_CHUNK = 2000
 
 
 def _month_index(day: datetime.date) -> int:
@@ -40,154 +47,226 @@ def _last_day(index: int) -> datetime.date:
     return _month_of(index + 1) - datetime.timedelta(days=1)
 
 
-def status_by_month(*, instrument=None) -> dict:
-    """{"months": [first day of each month], "counts": {status: [count at the end of each month]}} from the
-    first instrument's adoption (or the first publication) to this month; empty months when there is nothing."""
-    commitments = Commitment.objects.public()
+def _overall_assessments(commitment_ids=None):
+    """The published assessments naming no party (only they move a commitment's overall record)."""
     updates = ProgressUpdate.objects.public().filter(kind=ASSESSMENT)
-    if instrument is not None:
-        commitments = commitments.filter(instrument=instrument)
-        updates = updates.filter(commitment__instrument=instrument)
-    # Updates naming parties are about those parties alone: they never move a commitment's overall record.
+    if commitment_ids is not None:
+        updates = updates.filter(commitment__in=commitment_ids)
     named = ProgressUpdate.parties.through.objects.filter(progressupdate=OuterRef("pk"))
-    updates = updates.filter(~Exists(named))
-    # The updates, and the kept versions of those corrected since, in one statement (a UNION): a version is
-    # a row whose first column is VERSION, its publication column the moment the version was saved.
-    # The same columns, by the same names, in the three parts.
-    columns = ("c_row", "c_commitment", "c_pk", "c_kind", "c_status", "c_progress", "c_day", "c_when", "c_corrected")
+    return updates.filter(~Exists(named))
+
+
+def _replay_inputs(updates):
+    """The updates' facts and, for those corrected since publication, their kept versions (two queries):
+    ({commitment: [(pk, status, progress, reported_on, published_at, corrected_at)]}, {pk: [versions]})."""
+    rows = defaultdict(list)
+    # Named columns, not the model's: modeltranslation's querysets order their columns their own way.
     live = (
         updates.order_by()
         .annotate(
-            c_row=Value(LIVE),
             c_commitment=F("commitment_id"),
             c_pk=F("pk"),
-            c_kind=F("kind"),
             c_status=F("status"),
             c_progress=F("progress"),
             c_day=F("reported_on"),
             c_when=F("published_at"),
             c_corrected=F("corrected_at"),
         )
-        .values_list(*columns)
+        .values_list("c_commitment", "c_pk", "c_status", "c_progress", "c_day", "c_when", "c_corrected")
     )
+    for commitment_id, *row in live:
+        rows[commitment_id].append(tuple(row))
+    versions = defaultdict(list)
     kept = (
         ProgressUpdate.history.model.objects.filter(id__in=updates.filter(corrected_at__isnull=False).values("pk"))
         .order_by()
         .annotate(
-            c_row=Value(VERSION),
-            c_commitment=Value(None, output_field=IntegerField()),
             c_pk=F("id"),
+            c_when=F("history_date"),
             c_kind=F("kind"),
             c_status=F("status"),
             c_progress=F("progress"),
             c_day=F("reported_on"),
-            c_when=F("history_date"),
-            c_corrected=Value(None, output_field=DateTimeField()),
         )
-        .values_list(*columns)
+        .values_list("c_pk", "c_when", "c_kind", "c_status", "c_progress", "c_day")
     )
-    # And the commitments, each with the day its instrument was adopted (in the date column).
-    listed = (
-        commitments.order_by()
-        .annotate(
-            c_row=Value(COMMITMENT),
-            c_commitment=F("pk"),
-            c_pk=Value(None, output_field=IntegerField()),
-            c_kind=Value(None, output_field=CharField()),
-            c_status=Value(None, output_field=CharField()),
-            c_progress=Value(None, output_field=IntegerField()),
-            c_day=F("instrument__adopted_on"),
-            c_when=Value(None, output_field=DateTimeField()),
-            c_corrected=Value(None, output_field=DateTimeField()),
-        )
-        .values_list(*columns)
-    )
-    rows, versions, adopted = [], defaultdict(list), {}
-    # Three statements rather than one UNION: modeltranslation's querysets (the live updates and the
-    # commitments) emit their columns in an order of their own, which a UNION would pair by position.
-    for row_kind, commitment_id, pk, kind, status, progress, reported_on, when, corrected_at in chain(
-        live, kept, listed
-    ):
-        if row_kind == COMMITMENT:
-            adopted[commitment_id] = reported_on
-        elif row_kind == VERSION:
-            versions[pk].append((when, kind, status, progress, reported_on))
-        else:
-            rows.append((commitment_id, pk, status, progress, reported_on, when, corrected_at))
+    for pk, *version in kept:
+        versions[pk].append(tuple(version))
     for kept_versions in versions.values():
         kept_versions.sort(key=lambda version: version[0])
-    if not adopted:
-        return {"months": [], "counts": {}}
+    return rows, versions
 
-    today = timezone.localdate()
+
+def _series(rows, versions, *, today, zone) -> list[tuple[int, str, str]]:
+    """One commitment's changes, [(month, status, previous)], from its updates' facts (month by month, only
+    in the months its record may change: an update's first month, and every month from a corrected one's
+    publication on, as its version in effect moves)."""
     last = _month_index(today)
-    zone = timezone.get_current_timezone()
-    plain = defaultdict(list)  # (commitment, month) -> facts of the updates (never corrected) it counts from
-    corrected = defaultdict(list)  # commitment -> [(pk, published_at, versions)]
-    changes = defaultdict(set)  # month -> commitments whose record may change at its end
-    first = min(_month_index(day) for day in adopted.values())
-    for commitment_id, pk, status, progress, reported_on, published_at, corrected_at in rows:
-        if commitment_id not in adopted:
-            continue
+    plain = defaultdict(list)  # month -> facts of the never-corrected updates it counts from
+    corrected = []  # (pk, published_at, versions)
+    months = set()
+    for pk, status, progress, reported_on, published_at, corrected_at in rows:
+        published_month = _month_index(published_at.astimezone(zone).date())
         if corrected_at is not None and versions.get(pk):
-            corrected[commitment_id].append((pk, published_at, versions[pk]))
-            start = _month_index(published_at.astimezone(zone).date())
-            for month in range(max(start, first), last + 1):
-                changes[month].add(commitment_id)
+            corrected.append((pk, published_at, versions[pk]))
+            months.update(range(published_month, last + 1))
             continue
         # The first month at whose end it counts: published before the month ends, and reported by then.
-        entry = max(_month_index(reported_on), _month_index(published_at.astimezone(zone).date()), first)
-        plain[commitment_id, entry].append(UpdateFacts(pk, ASSESSMENT, status, progress, reported_on, published_at))
-        changes[entry].add(commitment_id)
-    for commitment_id, day in adopted.items():
-        changes[max(_month_index(day), first)].add(commitment_id)
-
-    months = list(range(first, last + 1))
-    counts = {status: [0] * len(months) for status in Status.values}
-    standing = {}  # commitment -> its status, once its instrument is adopted
-    # commitment -> the latest of its never-corrected updates counted so far (what the rule picked among them)
-    latest = {}
-    tally = dict.fromkeys(Status.values, 0)
-    for position, month in enumerate(months):
+        entry = max(_month_index(reported_on), published_month)
+        plain[entry].append(UpdateFacts(pk, ASSESSMENT, status, progress, reported_on, published_at))
+        months.add(entry)
+    changes = []
+    current = NOT_ASSESSED_STATUS
+    latest = None  # the latest of the never-corrected updates counted so far (what the rule picks among them)
+    for month in sorted(months):
         day = _last_day(month)
         end = end_of_day(min(day, today))
-        for commitment_id in changes.get(month, ()):
-            if _month_index(adopted[commitment_id]) > month:
+        newcomers = plain.get(month, ())
+        if newcomers:
+            latest = max([*newcomers, latest] if latest else newcomers, key=update_order)
+        facts = [latest] if latest else []
+        in_play = False
+        for pk, published_at, kept in corrected:
+            if published_at >= end:
                 continue
-            # The overall status is that of the latest assessment naming no party (services.update_order):
-            # among the never-corrected updates counted so far, the later of last month's latest and this
-            # month's newcomers. The services' rule itself decides when a corrected update is in play.
-            newcomers = plain.get((commitment_id, month), ())
-            if newcomers:
-                candidates = [*newcomers, latest[commitment_id]] if commitment_id in latest else newcomers
-                latest[commitment_id] = max(candidates, key=update_order)
-            facts = [latest[commitment_id]] if commitment_id in latest else []
-            in_play = False
-            for pk, published_at, kept in corrected.get(commitment_id, ()):
-                if published_at >= end:
-                    continue
-                version = _version_at(kept, end)
-                if version[1] == ASSESSMENT and version[4] <= day:
-                    facts.append(UpdateFacts(pk, ASSESSMENT, version[2], version[3], version[4], published_at))
-                    in_play = True
-            if in_play:
-                status = records_from_updates(facts).get(None, NOT_ASSESSED).status
-            else:
-                status = facts[0].status if facts else NOT_ASSESSED.status
-            previous = standing.get(commitment_id)
-            if previous is not None:
-                tally[previous] -= 1
-            tally[status] += 1
-            standing[commitment_id] = status
-        for status, count in tally.items():
-            counts[status][position] = count
-    return {"months": [_month_of(month) for month in months], "counts": counts}
+            version = _version_at(kept, end)
+            if version[1] == ASSESSMENT and version[4] <= day:
+                facts.append(UpdateFacts(pk, ASSESSMENT, version[2], version[3], version[4], published_at))
+                in_play = True
+        if in_play:
+            status = records_from_updates(facts).get(None, NOT_ASSESSED).status
+        else:
+            status = facts[0].status if facts else NOT_ASSESSED_STATUS
+        if status != current:
+            changes.append((month, status, current))
+            current = status
+    return changes
 
 
 def _version_at(kept, end):
     """The version in effect at `end`: the latest saved before it, else the earliest kept (asof.py's rule)."""
     before = [version for version in kept if version[0] < end]
     return before[-1] if before else kept[0]
+
+
+def _from_adoption(changes, adopted: int) -> list[tuple[int, str, str]]:
+    """The rows the chart counts: the commitment's entry at its instrument's adoption, in the status it then
+    had (no previous status), then its later changes."""
+    entry = NOT_ASSESSED_STATUS
+    for month, status, _previous in changes:
+        if month <= adopted:
+            entry = status
+    return [(adopted, entry, ""), *(change for change in changes if change[0] > adopted)]
+
+
+def commitment_changes(commitment_ids) -> dict[int, list[tuple[int, str, str]]]:
+    """{commitment: its rows [(month, status, previous)]} for these commitments, replayed from their
+    published updates as they stand today and counted from their instrument's adoption (three queries);
+    none for a commitment that is not public (deleted, or gone)."""
+    ids = list(commitment_ids)
+    adopted = {
+        pk: _month_index(day)
+        for pk, day in Commitment.objects.public()
+        .filter(pk__in=ids)
+        .order_by()
+        .annotate(c_day=F("instrument__adopted_on"))
+        .values_list("pk", "c_day")
+    }
+    rows, versions = _replay_inputs(_overall_assessments(list(adopted)))
+    today, zone = timezone.localdate(), timezone.get_current_timezone()
+    return {
+        pk: _from_adoption(_series(rows.get(pk, ()), versions, today=today, zone=zone), adopted[pk])
+        if pk in adopted
+        else []
+        for pk in ids
+    }
+
+
+def status_changes_store(*, commitment_ids) -> int:
+    """Make the commitments' StatusChange rows those of their replay (services call it in the transaction
+    of any write that refreshes their records, under their row locks); returns how many commitments changed."""
+    ids = sorted(set(commitment_ids))
+    changed = 0
+    for start in range(0, len(ids), STORE_CHUNK):
+        chunk = ids[start : start + STORE_CHUNK]
+        wanted = commitment_changes(chunk)
+        stored = defaultdict(list)
+        for commitment_id, month, status, previous in (
+            StatusChange.objects.filter(commitment__in=chunk)
+            .order_by("commitment", "month")
+            .values_list("commitment", "month", "status", "previous")
+        ):
+            stored[commitment_id].append((month, status, previous))
+        stale = [pk for pk in chunk if stored.get(pk, []) != wanted[pk]]
+        if not stale:
+            continue
+        changed += len(stale)
+        StatusChange.objects.filter(commitment__in=stale).delete()
+        StatusChange.objects.bulk_create(
+            [
+                StatusChange(commitment_id=pk, month=month, status=status, previous=previous)
+                for pk in stale
+                for month, status, previous in wanted[pk]
+            ],
+            batch_size=1000,
+        )
+    return changed
+
+
+def status_by_month(*, instrument=None) -> dict:
+    """{"months": [first day of each month], "counts": {status: [count at the end of each month]}} from the
+    first instrument's adoption to this month; empty months when there is nothing. One grouped query over the
+    stored rows (only public commitments have any), whatever the number of commitments or updates."""
+    rows = StatusChange.objects.order_by()
+    if instrument is not None:
+        rows = rows.filter(commitment__instrument=instrument)
+    delta = defaultdict(int)  # (month, status) -> commitments into it minus those out of it
+    for month, status, previous, n in (
+        rows.values("month", "status", "previous")
+        .annotate(n=Count("pk"))
+        .values_list("month", "status", "previous", "n")
+    ):
+        delta[month, status] += n
+        if previous:
+            delta[month, previous] -= n
+    if not delta:
+        return {"months": [], "counts": {}}
+    return _counts_from(delta, first=min(month for month, _status in delta))
+
+
+def _counts_from(delta, *, first) -> dict:
+    """The counts at the end of each month from `first` to this one, from the changes into and out of each
+    status by month (a change in a later month than this one is not counted yet)."""
+    last = _month_index(timezone.localdate())
+    months = list(range(first, last + 1))
+    counts = {status: [0] * len(months) for status in Status.values}
+    tally = dict.fromkeys(Status.values, 0)
+    by_month = defaultdict(list)
+    for (month, status), n in delta.items():
+        by_month[max(month, first)].append((status, n))
+    for position, month in enumerate(months):
+        for status, n in by_month.get(month, ()):
+            tally[status] += n
+        for status, count in tally.items():
+            counts[status][position] = count
+    return {"months": [_month_of(month) for month in months], "counts": counts}
+
+
+def replayed_status_by_month(*, instrument=None) -> dict:
+    """status_by_month by replaying every published update now (what the stored rows must agree with; the
+    tests compare the two after every kind of write)."""
+    commitments = Commitment.objects.public()
+    if instrument is not None:
+        commitments = commitments.filter(instrument=instrument)
+    delta = defaultdict(int)
+    for rows in commitment_changes(commitments.values_list("pk", flat=True)).values():
+        for month, status, previous in rows:
+            delta[month, status] += 1
+            if previous:
+                delta[month, previous] -= 1
+    if not delta:
+        return {"months": [], "counts": {}}
+    return _counts_from(delta, first=min(month for month, _status in delta))
 
 
 # --- The SVG ---------------------------------------------------------------------------------------------

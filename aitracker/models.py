@@ -1003,3 +1003,33 @@ class AlertDelivery(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class StatusChange(models.Model):
+    """A month at whose end a commitment's overall status changed, by the as-of rule: the progress chart's
+    data (aitracker/charts.py), so that the chart is a few grouped queries, not a replay of every update.
+
+    Derived data, like Commitment.current_status: only the services (through `charts.status_changes_store`,
+    in the transaction of the write that changes them) write it. `month` is a month index (year x 12 + month
+    - 1), counted from the instrument's adoption: a public commitment's first row is its entry at the adoption
+    month, in the status it had at that month's end, with no `previous`. A deleted commitment has no rows."""
+
+    commitment = models.ForeignKey(
+        Commitment, verbose_name=_("commitment"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    month = models.PositiveIntegerField(_("month"))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    previous = models.CharField(_("previous status"), max_length=20, choices=Status.choices, blank=True)
+
+    class Meta:
+        ordering = ["commitment", "month"]
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        constraints = [
+            models.UniqueConstraint(fields=["commitment", "month"], name="status_change_unique"),
+        ]
+        # The chart's one grouped query reads this index alone (covering), not the table.
+        indexes = [models.Index(fields=["month", "status", "previous"], name="status_change_month")]
+
+    def __str__(self):
+        return f"{self.commitment_id} · {self.month} · {self.previous} → {self.status}"

@@ -265,7 +265,15 @@ def _refresh_many(commitments) -> int:
             stale_rows.append(row)
     if stale_rows:
         PartyStatus.objects.bulk_update(stale_rows, PARTY_STATUS_FIELDS, batch_size=500)
+    status_changes_store(commitment_ids=list(records))
     return changed
+
+
+def status_changes_store(*, commitment_ids) -> None:
+    """The progress chart's rows of these commitments (aitracker/charts.py, which imports this module)."""
+    from .charts import status_changes_store as store
+
+    store(commitment_ids=commitment_ids)
 
 
 def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
@@ -770,6 +778,7 @@ def commitment_delete(*, commitment: Commitment, editor) -> Commitment:
         raise ValidationError(_("This commitment is already deleted."))
     commitment.deleted_at = timezone.now()
     _save_with_history(commitment, user=editor, reason=_("Deleted"), update_fields=["deleted_at", "updated_at"])
+    status_changes_store(commitment_ids=[commitment.pk])
     search_index_refresh(objects=[commitment])
     return commitment
 
@@ -813,10 +822,12 @@ def reference_save(*, obj, editor, reason: str = ""):
 
 
 def _binding_facts(obj):
-    """What of a stored reference row decides whom commitments bind (None for a new row)."""
+    """What of a stored reference row decides whom commitments bind, or from when the chart counts them (None
+    for a new row)."""
     if obj.pk is None:
         return None
-    fields = {Endorsement: ("instrument_id", "relation"), Instrument: ("adoption",), Party: ("un_member",)}
+    # An instrument's adoption day decides from which month the progress chart counts its commitments.
+    fields = {Endorsement: ("instrument_id", "relation"), Instrument: ("adoption", "adopted_on"), Party: ("un_member",)}
     names = fields.get(type(obj))
     if not names:
         return ()

@@ -6,8 +6,10 @@ import pytest
 from django.urls import reverse
 
 from aitracker import charts, services
+from aitracker.models import Instrument
 from tests import factories
 from tests.test_as_of import moment
+from tests.test_cache import publish
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +94,79 @@ def test_this_months_bar_is_todays_record(real_data):
     data = charts.status_by_month()
     today = Commitment.objects.public().status_counts()
     assert {status: counts[-1] for status, counts in data["counts"].items()} == today
+
+
+# --- The stored rows: the chart read in one query, equal to the replay after every kind of write -----------
+
+
+def _moved(history, editor):
+    commitment = history["first"]
+    commitment.instrument = factories.make_instrument(slug="later", adopted_on=date(2025, 9, 1))
+    services.commitment_save(commitment=commitment, editor=editor)
+
+
+def _adopted_later(history, editor):
+    instrument = history["instrument"]
+    instrument.adopted_on = date(2025, 5, 20)
+    services.reference_save(obj=instrument, editor=editor)
+
+
+def _deleted_then_undone(history, editor):
+    services.progress_update_delete(update=history["update"], editor=editor)
+    services.progress_update_undelete(update=history["update"], editor=editor)
+
+
+CHART_WRITES = {
+    "a publication": lambda h, e: publish(h["first"], e, "It stalled after all.", "stalled"),
+    "a publication naming a party": lambda h, e: publish(
+        h["first"], e, "One party only.", "stalled", [factories.make_party()]
+    ),
+    "a correction": lambda h, e: services.progress_update_correct(
+        update=h["update"], editor=e, note="It had stalled.", status="stalled"
+    ),
+    "an unpublished update": lambda h, e: services.progress_update_unpublish(
+        update=h["update"], editor=e, note="Wrong source."
+    ),
+    "a deleted update": lambda h, e: services.progress_update_delete(update=h["update"], editor=e),
+    "a deletion undone": _deleted_then_undone,
+    "a deleted commitment": lambda h, e: services.commitment_delete(commitment=h["first"], editor=e),
+    "a commitment moved to another instrument": _moved,
+    "a new adoption day": _adopted_later,
+}
+
+
+@pytest.mark.parametrize("write", CHART_WRITES)
+def test_the_stored_chart_is_the_replay_of_every_update_after(history, editor, write):
+    before = charts.status_by_month()
+    assert before == charts.replayed_status_by_month()
+    CHART_WRITES[write](history, editor)
+    after = charts.status_by_month()
+    assert after == charts.replayed_status_by_month()
+    for instrument in Instrument.objects.all():
+        assert charts.status_by_month(instrument=instrument) == charts.replayed_status_by_month(instrument=instrument)
+    if write in ("a publication", "an unpublished update", "a deleted update", "a deleted commitment"):
+        assert after != before, "the chart shows the write"
+
+
+def test_a_deleted_commitment_leaves_the_chart_and_an_undone_deletion_brings_it_back(history, editor):
+    services.commitment_delete(commitment=history["first"], editor=editor)
+    assert at(charts.status_by_month(), date(2025, 6, 1)) == {"not_assessed": 1}
+    services.commitment_undelete(commitment=history["first"], editor=editor)
+    assert at(charts.status_by_month(), date(2025, 6, 1)) == {"not_assessed": 1, "achieved": 1}
+
+
+def test_a_later_adoption_day_moves_where_the_chart_starts(history, editor):
+    _adopted_later(history, editor)
+    data = charts.status_by_month()
+    assert data["months"][0] == date(2025, 5, 1)
+    # The April update had already been published: it counts from the adoption month.
+    assert at(data, date(2025, 5, 1)) == {"not_assessed": 1, "in_progress": 1}
+
+
+def test_the_chart_is_one_query_whatever_the_data(history, django_assert_num_queries):
+    for _ in range(3):
+        factories.make_update(commitment=history["first"], state="published", status="stalled")
+    with django_assert_num_queries(1):
+        charts.status_by_month()
+    with django_assert_num_queries(1):
+        charts.status_by_month(instrument=history["instrument"])

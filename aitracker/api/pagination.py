@@ -84,18 +84,22 @@ class KeysetCursorPagination(CursorPagination):
         queryset = queryset.order_by(*order)
         if self.cursor:
             queryset = queryset.filter(keyset_after(order, self.cursor["values"]))
-        rows = list(queryset[: self.page_size + 1])
+        # The page's keys and the values of its order (for the cursors), not its rows: the view loads only
+        # the rows whose representation is not kept (ApiViewSet.list_page), without the prefetches.
+        fields = [field.lstrip("-") for field in self.ordering]
+        rows = list(queryset.prefetch_related(None).values_list("pk", *fields)[: self.page_size + 1])
         more = len(rows) > self.page_size
         rows = rows[: self.page_size]
         if reverse:
             rows.reverse()
-        self.page = rows
+        self.page = [row[0] for row in rows]
+        self.order_values = {row[0]: [_plain(value) for value in row[1:]] for row in rows}
         self.has_next = (more and not reverse) or (reverse and self.cursor is not None)
         self.has_previous = (self.cursor is not None and not reverse) or (reverse and more)
-        return rows
+        return self.page
 
-    def _values(self, row):
-        return [_plain(getattr(row, field.lstrip("-"))) for field in self.ordering]
+    def _values(self, key):
+        return self.order_values[key]
 
     def _link(self, values, reverse):
         token = signing.dumps({"k": list(self.ordering), "v": values, "r": reverse}, salt=CURSOR_SALT, compress=True)

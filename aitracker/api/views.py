@@ -193,16 +193,18 @@ class ApiViewSet(viewsets.ReadOnlyModelViewSet):
     def list_page(self, request):
         """ListModelMixin.list, with each row's representation kept as a fragment (aitracker/fragments.py): a
         row is the same on every page, filter and order that lists it, for a data generation, language and day."""
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        if page is None:
-            return super().list(request)
+        keys = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
 
-        def represent(keys):
-            wanted = set(keys)
-            return {row.pk: self.get_serializer(row).data for row in page if row.pk in wanted}
+        def represent(missing):
+            rows = self.loaded(list(self.get_queryset().filter(pk__in=missing)))
+            return {row.pk: self.get_serializer(row).data for row in rows}
 
-        kept = cached_pieces(f"api-row:{self.basename}:{self.as_of or ''}", [row.pk for row in page], represent)
-        return self.get_paginated_response([kept[row.pk] for row in page])
+        kept = cached_pieces(f"api-row:{self.basename}:{self.as_of or ''}", keys, represent)
+        return self.get_paginated_response([kept[key] for key in keys])
+
+    def loaded(self, rows):
+        """The rows of a page as the list shows them (the as-of views put their records as they stood)."""
+        return rows
 
     def retrieve(self, request, *args, **kwargs):
         return self.serve(request, lambda: super(ApiViewSet, self).retrieve(request, *args, **kwargs))
@@ -397,8 +399,8 @@ class CommitmentViewSet(ApiViewSet):
                 asof.party_statuses_as_of(commitment.party_statuses.all(), self.as_of, records)
         return commitments
 
-    def paginate_queryset(self, queryset):
-        return self.as_they_stood(super().paginate_queryset(queryset))
+    def loaded(self, rows):
+        return self.as_they_stood(rows)
 
     def get_object(self):
         return self.as_they_stood([super().get_object()])[0]
@@ -438,8 +440,7 @@ class UpdateViewSet(ApiViewSet):
         # As of a day: those public then, each with its fields as they then stood (before later corrections).
         return asof.updates_as_of(updates, self.as_of) if self.as_of else updates
 
-    def paginate_queryset(self, queryset):
-        rows = super().paginate_queryset(queryset)
+    def loaded(self, rows):
         return asof.as_they_stood(rows) if self.as_of else rows
 
     def get_object(self):

@@ -20,6 +20,7 @@ from simple_history.manager import HistoryManager
 
 from aitracker import services
 from aitracker.cache import public_pages_changed
+from aitracker.charts import status_changes_store
 from aitracker.i18n import SOURCE_LANGUAGE, localized_name, translated_fields
 from aitracker.models import (
     Commitment,
@@ -31,6 +32,7 @@ from aitracker.models import (
     ProgressUpdate,
     Source,
     Status,
+    StatusChange,
     Theme,
 )
 from aitracker.rendering import render_markdown
@@ -285,6 +287,9 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(ProgressUpdate._meta.db_table)}")
             counts["search entries"] = search_index_rebuild()
+            # The progress chart's months of change, replayed from the updates as the services would.
+            status_changes_store(commitment_ids=Commitment.objects.values_list("pk", flat=True))
+            counts["status changes"] = StatusChange.objects.count()
         # Statistics for the planner now (PostgreSQL's autovacuum would gather them a little later, SQLite never
         # by itself): without them, the first queries on freshly loaded tables can take seconds instead of
         # milliseconds on PostgreSQL, and SQLite reads the table's first page through the partial status
