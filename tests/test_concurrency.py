@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 from django.db import connection
 
-from aitracker import services
+from aitracker import charts, services
 from aitracker.models import Commitment, Status
 from tests.factories import make_commitment, make_editor, make_update
 
@@ -177,6 +177,8 @@ def test_concurrent_writes_never_lose_a_status(interleaving, scenario):
         interleaving.run(*writes)
         for stored, implied in stored_and_implied(*commitments):
             assert stored == implied, f"round {round_number}: stored {stored}, the published updates say {implied}"
+        # The progress chart's stored rows too (aitracker/charts.py), written under the same locks.
+        assert charts.status_by_month() == charts.replayed_status_by_month(), f"round {round_number}: the chart"
 
 
 def test_the_commitment_lock_alone_keeps_the_status(monkeypatch, interleaving):
@@ -189,6 +191,7 @@ def test_the_commitment_lock_alone_keeps_the_status(monkeypatch, interleaving):
         interleaving.run(*writes)
         [(stored, implied)] = stored_and_implied(*commitments)
         assert stored == implied, f"round {round_number}: stored {stored}, the published updates say {implied}"
+        assert charts.status_by_month() == charts.replayed_status_by_month(), f"round {round_number}: the chart"
         assert not interleaving.both_read, "the second transaction read the updates before the first committed"
 
 
