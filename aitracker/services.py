@@ -881,10 +881,18 @@ def reference_delete(*, obj, user) -> None:
     obj._history_user = user
     # What shows the object (an instrument's commitments and updates), read while it still exists.
     search_targets_before = search_targets([obj])
+    # The updates naming a party lose it with it: one that named it alone then speaks for its whole commitment.
+    named = (
+        list(ProgressUpdate.objects.filter(parties=obj).values_list("commitment_id", flat=True).distinct())
+        if isinstance(obj, Party)
+        else []
+    )
     obj.delete()
     search_index_refresh(targets=search_targets_before)
     if isinstance(obj, Endorsement):
         instrument_bindings_changed(instrument=obj.instrument)
+    for commitment in _lock_commitments(*named):
+        commitment_refresh_status(commitment=commitment)
 
 
 @transaction.atomic

@@ -307,3 +307,23 @@ def test_the_schema_and_its_documentation_page(client, db):
     assert docs.status_code == 200
     html = docs.content.decode()
     assert "swagger-ui-bundle.js" in html and "js/api-docs.js" in html and "<script>" not in html
+
+
+def test_a_row_unpublished_between_the_lists_two_reads_is_left_out_not_an_error(client, world, monkeypatch):
+    """The list reads the page's keys, then the rows it has not kept: an update taken down in between is
+    simply not listed (as on the next request), never a server error."""
+    from aitracker.api.pagination import KeysetCursorPagination
+
+    read_keys = KeysetCursorPagination.paginate_queryset
+    gone = []
+
+    def keys_then_a_takedown(self, queryset, request, view=None):
+        keys = read_keys(self, queryset, request, view)
+        gone.append(keys[0])
+        ProgressUpdate.objects.filter(pk=keys[0]).update(state="returned", published_at=None)
+        return keys
+
+    monkeypatch.setattr(KeysetCursorPagination, "paginate_queryset", keys_then_a_takedown)
+    listed = get_json(client, f"{API}/updates/")
+    ids = [row["id"] for row in listed["results"]]
+    assert gone and gone[0] not in ids and ids

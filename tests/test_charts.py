@@ -170,3 +170,21 @@ def test_the_chart_is_one_query_whatever_the_data(history, django_assert_num_que
         charts.status_by_month()
     with django_assert_num_queries(1):
         charts.status_by_month(instrument=history["instrument"])
+
+
+def test_a_deleted_party_leaves_its_updates_counting_for_the_whole_commitment(history, editor):
+    """An update naming only a party speaks for the commitment as a whole once the party is gone (its links go
+    with it): the commitment's record and the chart follow."""
+    party = factories.make_party()
+    factories.make_update(
+        commitment=history["first"], state="published", status="reversed", reported_on=date(2025, 7, 1), parties=[party]
+    )
+    before = charts.status_by_month()
+    assert at(before, before["months"][-1]) == {"not_assessed": 1, "achieved": 1}
+    services.reference_delete(obj=party, user=factories.make_user(is_superuser=True))
+    data = charts.status_by_month()
+    assert data == charts.replayed_status_by_month()
+    # Published today: this month's bar.
+    assert at(data, data["months"][-1]) == {"not_assessed": 1, "reversed": 1}
+    history["first"].refresh_from_db()
+    assert history["first"].current_status == "reversed"

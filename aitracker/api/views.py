@@ -200,7 +200,8 @@ class ApiViewSet(viewsets.ReadOnlyModelViewSet):
             return {row.pk: self.get_serializer(row).data for row in rows}
 
         kept = cached_pieces(f"api-row:{self.basename}:{self.as_of or ''}", keys, represent)
-        return self.get_paginated_response([kept[key] for key in keys])
+        # A row unpublished or deleted between the two reads is left out, as a later page would.
+        return self.get_paginated_response([kept[key] for key in keys if key in kept])
 
     def loaded(self, rows):
         """The rows of a page as the list shows them (the as-of views put their records as they stood)."""

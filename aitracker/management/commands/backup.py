@@ -37,12 +37,20 @@ from django.db import connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
-from aitracker.models import AlertDelivery, DataGeneration, SearchEntry, Subscriber, Subscription, Suggestion
+from aitracker.models import (
+    AlertDelivery,
+    DataGeneration,
+    SearchEntry,
+    StatusChange,
+    Subscriber,
+    Subscription,
+    Suggestion,
+)
 
 FORMAT = "aitracker-backup"
 VERSION = 1
 # Bookkeeping, or personal data kept out of backups on purpose (see the module's docstring).
-NOT_BACKED_UP = {DataGeneration, SearchEntry, Subscriber, Subscription, AlertDelivery}
+NOT_BACKED_UP = {DataGeneration, SearchEntry, StatusChange, Subscriber, Subscription, AlertDelivery}
 # Personal data written blank (see the module's docstring): the rows are kept, not who sent them.
 BLANKED_FIELDS = {Suggestion: ("name", "email")}
 # Created by `migrate` on every database, with other primary keys there: referred to by natural key.
@@ -55,8 +63,9 @@ def backup_models() -> list:
         Group,
         get_user_model(),
         # The historical models of simple_history included; the data generation is the page cache's
-        # bookkeeping, which `migrate` creates and `restore` moves on; the search entries are derived data, which
-        # `restore` rebuilds. Subscribers are left out deliberately (the privacy page says why).
+        # bookkeeping, which `migrate` creates and `restore` moves on; the search entries and the progress
+        # chart's rows are derived data, which `restore` rebuilds. Subscribers are left out deliberately (the
+        # privacy page says why).
         *(model for model in apps.get_app_config("aitracker").get_models() if model not in NOT_BACKED_UP),
         LogEntry,
         *apps.get_app_config("axes").get_models(),
