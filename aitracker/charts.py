@@ -47,11 +47,9 @@ def _last_day(index: int) -> datetime.date:
     return _month_of(index + 1) - datetime.timedelta(days=1)
 
 
-def _overall_assessments(commitment_ids=None):
-    """The published assessments naming no party (only they move a commitment's overall record)."""
-    updates = ProgressUpdate.objects.public().filter(kind=ASSESSMENT)
-    if commitment_ids is not None:
-        updates = updates.filter(commitment__in=commitment_ids)
+def _overall_assessments(commitment_ids):
+    """The commitments' published assessments naming no party (only they move a commitment's overall record)."""
+    updates = ProgressUpdate.objects.public().filter(kind=ASSESSMENT, commitment__in=commitment_ids)
     named = ProgressUpdate.parties.through.objects.filter(progressupdate=OuterRef("pk"))
     return updates.filter(~Exists(named))
 
@@ -182,11 +180,10 @@ def commitment_changes(commitment_ids) -> dict[int, list[tuple[int, str, str]]]:
     }
 
 
-def status_changes_store(*, commitment_ids) -> int:
+def status_changes_store(*, commitment_ids) -> None:
     """Make the commitments' StatusChange rows those of their replay (services call it in the transaction
-    of any write that refreshes their records, under their row locks); returns how many commitments changed."""
+    of any write that refreshes their records, under their row locks)."""
     ids = sorted(set(commitment_ids))
-    changed = 0
     for start in range(0, len(ids), STORE_CHUNK):
         chunk = ids[start : start + STORE_CHUNK]
         wanted = commitment_changes(chunk)
@@ -200,7 +197,6 @@ def status_changes_store(*, commitment_ids) -> int:
         stale = [pk for pk in chunk if stored.get(pk, []) != wanted[pk]]
         if not stale:
             continue
-        changed += len(stale)
         StatusChange.objects.filter(commitment__in=stale).delete()
         StatusChange.objects.bulk_create(
             [
@@ -210,7 +206,6 @@ def status_changes_store(*, commitment_ids) -> int:
             ],
             batch_size=1000,
         )
-    return changed
 
 
 def status_by_month(*, instrument=None) -> dict:
@@ -220,30 +215,27 @@ def status_by_month(*, instrument=None) -> dict:
     rows = StatusChange.objects.order_by()
     if instrument is not None:
         rows = rows.filter(commitment__instrument=instrument)
-    delta = defaultdict(int)  # (month, status) -> commitments into it minus those out of it
-    for month, status, previous, n in (
+    return _counts_from(
         rows.values("month", "status", "previous")
         .annotate(n=Count("pk"))
         .values_list("month", "status", "previous", "n")
-    ):
-        delta[month, status] += n
+    )
+
+
+def _counts_from(grouped) -> dict:
+    """The counts at the end of each month from the first row's to this one, from rows (month, status,
+    previous, how many): that many commitments into the status and out of the previous one that month (a
+    change in a later month than this one is not counted yet)."""
+    by_month = defaultdict(list)
+    for month, status, previous, n in grouped:
+        by_month[month].append((status, n))
         if previous:
-            delta[month, previous] -= n
-    if not delta:
+            by_month[month].append((previous, -n))
+    if not by_month:
         return {"months": [], "counts": {}}
-    return _counts_from(delta, first=min(month for month, _status in delta))
-
-
-def _counts_from(delta, *, first) -> dict:
-    """The counts at the end of each month from `first` to this one, from the changes into and out of each
-    status by month (a change in a later month than this one is not counted yet)."""
-    last = _month_index(timezone.localdate())
-    months = list(range(first, last + 1))
+    months = list(range(min(by_month), _month_index(timezone.localdate()) + 1))
     counts = {status: [0] * len(months) for status in Status.values}
     tally = dict.fromkeys(Status.values, 0)
-    by_month = defaultdict(list)
-    for (month, status), n in delta.items():
-        by_month[max(month, first)].append((status, n))
     for position, month in enumerate(months):
         for status, n in by_month.get(month, ()):
             tally[status] += n
@@ -258,15 +250,9 @@ def replayed_status_by_month(*, instrument=None) -> dict:
     commitments = Commitment.objects.public()
     if instrument is not None:
         commitments = commitments.filter(instrument=instrument)
-    delta = defaultdict(int)
-    for rows in commitment_changes(commitments.values_list("pk", flat=True)).values():
-        for month, status, previous in rows:
-            delta[month, status] += 1
-            if previous:
-                delta[month, previous] -= 1
-    if not delta:
-        return {"months": [], "counts": {}}
-    return _counts_from(delta, first=min(month for month, _status in delta))
+    changes = commitment_changes(commitments.values_list("pk", flat=True))
+    # Each row once: one commitment into its status (and out of its previous one) that month.
+    return _counts_from((*row, 1) for rows in changes.values() for row in rows)
 
 
 # --- The SVG ---------------------------------------------------------------------------------------------
