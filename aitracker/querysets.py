@@ -294,6 +294,23 @@ class SuggestionQuerySet(models.QuerySet):
         return self.filter(state=domain.Suggestion.State.NEW)
 
 
+class PartyStatusCountQuerySet(models.QuerySet):
+    def public(self):
+        """Every row counts public commitments only (models.PartyStatusCount)."""
+        return self.all()
+
+    def by_party(self, party_ids=None) -> dict:
+        """{party pk: {status: count}, every status present} for these parties (all when None) in one query; a
+        party with no commitment binding it is left out."""
+        rows = self.public()
+        if party_ids is not None:
+            rows = rows.filter(party__in=list(party_ids))
+        counts = {}
+        for party_id, status, n in rows.order_by().values_list("party", "status", "count"):
+            counts.setdefault(party_id, dict.fromkeys(domain.STATUS_VALUES, 0))[status] = n
+        return {party_id: statuses for party_id, statuses in counts.items() if any(statuses.values())}
+
+
 class PartyStatusQuerySet(ReviewedQuerySetMixin, models.QuerySet):
     def public(self):
         return self.filter(commitment__deleted_at__isnull=True)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Case, Count, ExpressionWrapper, F, IntegerField, Q, TextField, Value, When, Window
+from django.db.models import Case, Count, ExpressionWrapper, F, IntegerField, Q, Sum, TextField, Value, When, Window
 from django.db.models.functions import Replace, RowNumber
 from django.urls import reverse
 from django.utils.html import escape, strip_tags
@@ -41,7 +41,7 @@ from django.utils.translation import override
 
 from .i18n import SOURCE_LANGUAGE, language_codes, list_of, localized_name, translated_fields
 from .links import slug_url
-from .models import Commitment, Instrument, Party, PartyStatus, ProgressUpdate, SearchEntry, Source, Theme
+from .models import Commitment, Instrument, Party, PartyStatusCount, ProgressUpdate, SearchEntry, Source, Theme
 from .rendering import render_markdown
 
 Kind = SearchEntry.Kind
@@ -324,16 +324,16 @@ def search(raw: str, *, language: str, kinds=None, limit: int | None = RESULTS_P
         totals[kind] = total
     party_counts = {}
     if by_kind.get(Kind.PARTY):
-        # How many commitments bind each party found (its PartyStatus rows), with its slug for the table's link.
+        # How many commitments bind each party found (its kept counts), with its slug for the table's link.
         party_ids = [entries[entry_id].object_id for _rank, entry_id in by_kind[Kind.PARTY]]
         rows = (
-            PartyStatus.objects.public()
+            PartyStatusCount.objects.public()
             .filter(party__in=party_ids)
             .order_by()
             .values_list("party", "party__slug")
-            .annotate(n=Count("pk"))
+            .annotate(n=Sum("count"))
         )
-        party_counts = {party: (slug, count) for party, slug, count in rows}
+        party_counts = {party: (slug, count) for party, slug, count in rows if count}
     for kind in kinds:
         if kind not in by_kind:
             continue

@@ -15,11 +15,14 @@ decides their status.
 import datetime
 import re
 import secrets
-from collections import defaultdict
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DataError, IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, override
@@ -49,6 +52,7 @@ from .models import (
     OfficialText,
     Party,
     PartyStatus,
+    PartyStatusCount,
     ProgressUpdate,
     Source,
     Status,
@@ -210,12 +214,6 @@ def _sync_many(commitments) -> None:
         PartyStatus.objects.bulk_create(new_rows, batch_size=1000)
 
 
-def party_statuses_sync(*, commitment: Commitment) -> None:
-    """Make the commitment's PartyStatus rows exactly one per party it binds (new rows not yet assessed;
-    commitment_refresh_status fills them in)."""
-    _sync_many([commitment])
-
-
 def _published_facts(commitment_ids) -> dict[int, list[UpdateFacts]]:
     """The published updates of the commitments with the parties they name, in two queries."""
     rows = list(
@@ -280,8 +278,117 @@ def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
     """Recompute the commitment's overall record (from the latest published assessment naming no party) and
     every one of its PartyStatus rows, from its published updates. A constant number of queries, however many
     parties it binds. Callers hold the commitment's row lock where concurrent writes are possible."""
-    _refresh_many([commitment])
+    with _counting([commitment.pk]):
+        _refresh_many([commitment])
     return commitment
+
+
+# --- The kept counts per party and status (models.PartyStatusCount) --------------------------------------
+#
+# Every write that changes PartyStatus rows, or whether their commitment is public, does so inside a
+# `_counting(commitment pks)` block: the block reads the tally of those commitments' rows before and after and
+# adds the difference to the pending one; the outermost `party_status_counts_kept()` block applies it once, at
+# its end. Once per transaction where it can be: the rows are then locked once, in key order, so two writes
+# counting the same parties wait for each other and never deadlock (a second application could otherwise wait
+# on another transaction's new row while holding rows that transaction waits for).
+
+_pending_counts: ContextVar[Counter | None] = ContextVar("pending_party_status_counts", default=None)
+_counting_now: ContextVar[bool] = ContextVar("counting_party_status_counts", default=False)
+
+
+def _party_status_tally(commitment_ids) -> Counter:
+    """{(party pk, status): n} over the PartyStatus rows of these commitments that are public."""
+    tally = Counter()
+    for start in range(0, len(commitment_ids), 2000):
+        rows = (
+            PartyStatus.objects.public()
+            .filter(commitment__in=commitment_ids[start : start + 2000])
+            .order_by()
+            .values_list("party", "status")
+            .annotate(n=Count("pk"))
+        )
+        for party_id, status, n in rows:
+            tally[party_id, status] += n
+    return tally
+
+
+@contextmanager
+def party_status_counts_kept():
+    """Apply the counting blocks' difference to PartyStatusCount once, at the end of this block (nested: at the
+    end of the outermost), in the block's transaction."""
+    if _pending_counts.get() is not None:
+        yield
+        return
+    token = _pending_counts.set(Counter())
+    try:
+        # The block's writes and their counts commit together or not at all.
+        with transaction.atomic():
+            yield
+            _party_status_counts_add(_pending_counts.get())
+    finally:
+        _pending_counts.reset(token)
+
+
+@contextmanager
+def _counting(commitment_ids):
+    """Count what the block's writes change in these commitments' PartyStatus rows (or their being public).
+    Blocks never nest: an inner block's change would be counted twice."""
+    if _counting_now.get():
+        raise RuntimeError("counting blocks do not nest")
+    ids = sorted(set(commitment_ids))
+    with party_status_counts_kept():
+        before = _party_status_tally(ids)
+        token = _counting_now.set(True)
+        try:
+            yield
+        finally:
+            _counting_now.reset(token)
+        difference = _pending_counts.get()
+        difference.update(_party_status_tally(ids))
+        difference.subtract(before)
+
+
+def _party_status_counts_add(difference: Counter) -> None:
+    """Add {(party pk, status): n} to the kept counts: the missing rows created, then every row concerned locked
+    in key order and rewritten, in three queries."""
+    changed = {key: n for key, n in difference.items() if n}
+    if not changed:
+        return
+    PartyStatusCount.objects.bulk_create(
+        [PartyStatusCount(party_id=party_id, status=status) for party_id, status in sorted(changed)],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
+    rows = list(
+        PartyStatusCount.objects.select_for_update()
+        .filter(
+            party__in={party_id for party_id, _status in changed}, status__in={status for _party, status in changed}
+        )
+        .order_by("party", "status")
+    )
+    stale = []
+    for row in rows:
+        if n := changed.get((row.party_id, row.status)):
+            row.count += n
+            stale.append(row)
+    PartyStatusCount.objects.bulk_update(stale, ["count"], batch_size=500)
+
+
+def party_status_counts_rebuild() -> None:
+    """Count every party's public commitments by its status again, from its PartyStatus rows (after a bulk load:
+    seed_synthetic, restore, a migration; commitments_refresh_all)."""
+    with transaction.atomic():
+        PartyStatusCount.objects.all().delete()
+        rows = (
+            PartyStatus.objects.public()
+            .order_by("party", "status")
+            .values_list("party", "status")
+            .annotate(n=Count("pk"))
+        )
+        PartyStatusCount.objects.bulk_create(
+            (PartyStatusCount(party_id=party_id, status=status, count=n) for party_id, status, n in rows),
+            batch_size=1000,
+        )
 
 
 def _lock_commitments(*pks) -> list[Commitment]:
@@ -300,26 +407,30 @@ def _lock_commitments(*pks) -> list[Commitment]:
 def _refresh_commitments(update: ProgressUpdate, *other_pks) -> None:
     """Recompute the current status of the update's commitment (and of the others, e.g. the one it moved
     from), each under its row lock."""
-    for commitment in _lock_commitments(update.commitment_id, *other_pks):
-        commitment_refresh_status(commitment=commitment)
-        if commitment.pk == update.commitment_id:
-            # The caller's update then shows its commitment as it now stands.
-            update.commitment = commitment
+    with party_status_counts_kept():
+        for commitment in _lock_commitments(update.commitment_id, *other_pks):
+            commitment_refresh_status(commitment=commitment)
+            if commitment.pk == update.commitment_id:
+                # The caller's update then shows its commitment as it now stands.
+                update.commitment = commitment
 
 
 REBIND_CHUNK = 200
 
 
 def _rebind_in_chunks(queryset) -> int:
-    """Sync then refresh the commitments of `queryset`, a chunk at a time, each chunk locked in key order."""
+    """Sync then refresh the commitments of `queryset`, a chunk at a time, each chunk locked in key order; the
+    kept counts once, after the last chunk."""
     changed = 0
     pks = list(queryset.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(pks), REBIND_CHUNK):
-        chunk = list(
-            Commitment.objects.select_for_update().filter(pk__in=pks[start : start + REBIND_CHUNK]).order_by("pk")
-        )
-        _sync_many(chunk)
-        changed += _refresh_many(chunk)
+    with party_status_counts_kept():
+        for start in range(0, len(pks), REBIND_CHUNK):
+            chunk = list(
+                Commitment.objects.select_for_update().filter(pk__in=pks[start : start + REBIND_CHUNK]).order_by("pk")
+            )
+            with _counting([commitment.pk for commitment in chunk]):
+                _sync_many(chunk)
+                changed += _refresh_many(chunk)
     return changed
 
 
@@ -356,7 +467,9 @@ def commitment_bindings_changed(*, commitment) -> None:
 def commitments_refresh_all() -> int:
     """Recompute whom every commitment binds and every record; returns how many overall records changed."""
     public_pages_changed()
-    return _rebind_in_chunks(Commitment.objects.all())
+    changed = _rebind_in_chunks(Commitment.objects.all())
+    party_status_counts_rebuild()
+    return changed
 
 
 def _require_editor(user):
@@ -730,10 +843,11 @@ def commitment_restore(*, commitment: Commitment, history_id: int, editor, expec
     _save_with_history(current, user=editor, reason=restored_reason(record))
     current.themes.set([row.theme_id for row in record.themes.all()])
     current.parties.set([row.party_id for row in record.parties.all()])
-    party_statuses_sync(commitment=current)
-    refreshed = commitment_refresh_status(commitment=current)
-    search_index_refresh(objects=[refreshed])
-    return refreshed
+    with _counting([current.pk]):  # whom it binds, then what each record says
+        _sync_many([current])
+        _refresh_many([current])
+    search_index_refresh(objects=[current])
+    return current
 
 
 # --- Soft delete and undo --------------------------------------------------------------------------------
@@ -777,7 +891,8 @@ def commitment_delete(*, commitment: Commitment, editor) -> Commitment:
     if commitment.deleted_at is not None:
         raise ValidationError(_("This commitment is already deleted."))
     commitment.deleted_at = timezone.now()
-    _save_with_history(commitment, user=editor, reason=_("Deleted"), update_fields=["deleted_at", "updated_at"])
+    with _counting([commitment.pk]):  # its parties' counts lose it
+        _save_with_history(commitment, user=editor, reason=_("Deleted"), update_fields=["deleted_at", "updated_at"])
     status_changes_store(commitment_ids=[commitment.pk])
     search_index_refresh(objects=[commitment])
     return commitment
@@ -791,8 +906,12 @@ def commitment_undelete(*, commitment: Commitment, editor) -> Commitment:
     if commitment.deleted_at is None:
         raise ValidationError(_("This commitment is not deleted."))
     commitment.deleted_at = None
-    _save_with_history(commitment, user=editor, reason=_("Deletion undone"), update_fields=["deleted_at", "updated_at"])
-    refreshed = commitment_refresh_status(commitment=commitment)
+    with _counting([commitment.pk]):  # its parties' counts have it again
+        _save_with_history(
+            commitment, user=editor, reason=_("Deletion undone"), update_fields=["deleted_at", "updated_at"]
+        )
+        _refresh_many([commitment])
+    refreshed = commitment
     search_index_refresh(objects=[refreshed])
     return refreshed
 
@@ -816,7 +935,8 @@ def reference_save(*, obj, editor, reason: str = ""):
     before = _binding_facts(obj)
     obj.full_clean()
     _save_with_history(obj, user=editor, reason=reason or (_("Changed") if obj.pk else _("Added")))
-    _reference_bindings_changed(obj, before)
+    with party_status_counts_kept():  # an endorsement moved between instruments rebinds both
+        _reference_bindings_changed(obj, before)
     search_index_refresh(objects=[obj])
     return obj
 
@@ -866,7 +986,8 @@ def reference_restore(*, obj, history_id: int, editor):
     before = _binding_facts(current)
     current.full_clean()
     _save_with_history(current, user=editor, reason=restored_reason(record))
-    _reference_bindings_changed(current, before)
+    with party_status_counts_kept():
+        _reference_bindings_changed(current, before)
     search_index_refresh(objects=[current])
     return current
 
@@ -887,12 +1008,16 @@ def reference_delete(*, obj, user) -> None:
         if isinstance(obj, Party)
         else []
     )
-    obj.delete()
-    search_index_refresh(targets=search_targets_before)
-    if isinstance(obj, Endorsement):
-        instrument_bindings_changed(instrument=obj.instrument)
-    for commitment in _lock_commitments(*named):
-        commitment_refresh_status(commitment=commitment)
+    # Their locks first, then the party's rows go (its kept counts with it): the refreshes below count the
+    # commitments' other parties, and never wait for a lock while holding the party's rows.
+    locked = _lock_commitments(*named)
+    with party_status_counts_kept():
+        obj.delete()
+        search_index_refresh(targets=search_targets_before)
+        if isinstance(obj, Endorsement):
+            instrument_bindings_changed(instrument=obj.instrument)
+        for commitment in locked:
+            commitment_refresh_status(commitment=commitment)
 
 
 @transaction.atomic

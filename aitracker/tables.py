@@ -11,6 +11,7 @@ from django.db.models import (
     Max,
     OuterRef,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -26,7 +27,7 @@ from .cache import cached_summary, generation_expression, read_generation
 from .fragments import cached_fragments
 from .i18n import translated_html, translated_order
 from .links import slug_url
-from .models import STATUS_VALUES, Commitment, Endorsement, Party, PartyStatus, Status
+from .models import STATUS_VALUES, Commitment, Endorsement, Party, PartyStatus, PartyStatusCount, Status
 from .templatetags.aitracker_tags import progress_bar_html, status_badge_html, time_tag
 
 MAX_PER_PAGE = 100
@@ -281,26 +282,17 @@ class PartyPageData(TableQuerysetData):
 
 
 def attach_status_counts(parties, as_of=None):
-    """Give each party `status_counts` ({status: n}, every status) and `bound_count`, from the kept counts of
-    every party (one grouped query per data generation, not one per page: a party can be bound by thousands of
-    commitments, and the table shows 25 parties a page). As of a day: the commitments of the instruments
-    adopted by then, each party's status on them that day (aitracker/asof.py), kept the same way."""
+    """Give each party `status_counts` ({status: n}, every status) and `bound_count`: today, from the kept counts
+    (models.PartyStatusCount, a few rows per party: one query for the page). As of a day: the commitments of
+    the instruments adopted by then, each party's status on them that day (aitracker/asof.py), counted for
+    every party once per data generation (cache.cached_summary)."""
     if as_of:
         counts = cached_summary(f"party-status-counts:{as_of}", lambda: _every_partys_status_counts_as_of(as_of))
     else:
-        counts = cached_summary("party-status-counts:all", _every_partys_status_counts)
+        counts = PartyStatusCount.objects.by_party(party.pk for party in parties)
     for party in parties:
         party.status_counts = counts.get(party.pk, dict.fromkeys(STATUS_VALUES, 0))
         party.bound_count = sum(party.status_counts.values())
-
-
-def _every_partys_status_counts():
-    counts = {}
-    for party_id, status, n in (
-        PartyStatus.objects.public().order_by().values_list("party", "status").annotate(n=Count("pk"))
-    ):
-        counts.setdefault(party_id, dict.fromkeys(STATUS_VALUES, 0))[status] = n
-    return counts
 
 
 def _every_partys_status_counts_as_of(day):
@@ -314,10 +306,11 @@ def _every_partys_status_counts_as_of(day):
 
 
 def _party_status_count(status=None):
-    rows = PartyStatus.objects.public().filter(party=OuterRef("pk"))
+    """A party's kept count in `status` (every status summed when None), for sorting by it."""
+    rows = PartyStatusCount.objects.public().filter(party=OuterRef("pk"))
     if status:
         rows = rows.filter(status=status)
-    return Coalesce(Subquery(rows.order_by().values("party").annotate(n=Count("pk")).values("n")), 0)
+    return Coalesce(Subquery(rows.order_by().values("party").annotate(n=Sum("count")).values("n")), 0)
 
 
 class StatusCountColumn(tables.Column):

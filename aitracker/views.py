@@ -69,6 +69,7 @@ from .models import (
     OfficialText,
     Party,
     PartyStatus,
+    PartyStatusCount,
     ProgressUpdate,
     SearchEntry,
     Status,
@@ -318,10 +319,8 @@ def party_status_counts_of_commitment(commitment):
 
 
 def party_status_counts_of_party(party):
-    """{status: count} over the commitments binding the party, by its own status, kept until the next write."""
-    return cached_summary(
-        f"party-status-counts:party:{party.pk}", PartyStatus.objects.public().filter(party=party).status_counts
-    )
+    """{status: count} over the commitments binding the party, by its own status (models.PartyStatusCount)."""
+    return PartyStatusCount.objects.by_party([party.pk]).get(party.pk, dict.fromkeys(STATUS_VALUES, 0))
 
 
 def commitment_timeline(commitment):

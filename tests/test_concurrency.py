@@ -16,7 +16,7 @@ from django.db import connection
 
 from aitracker import charts, services
 from aitracker.models import Commitment, Status
-from tests.factories import make_commitment, make_editor, make_update
+from tests.factories import make_commitment, make_editor, make_endorsement, make_instrument, make_party, make_update
 
 # serialized_rollback: a plain flush after the test would let the next serialized test meet duplicate content types.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -177,8 +177,11 @@ def test_concurrent_writes_never_lose_a_status(interleaving, scenario):
         interleaving.run(*writes)
         for stored, implied in stored_and_implied(*commitments):
             assert stored == implied, f"round {round_number}: stored {stored}, the published updates say {implied}"
-        # The progress chart's stored rows too (aitracker/charts.py), written under the same locks.
+        # The progress chart's stored rows too (aitracker/charts.py), written under the same locks, and the
+        # parties' kept counts.
         assert charts.status_by_month() == charts.replayed_status_by_month(), f"round {round_number}: the chart"
+        kept, counted = _kept_and_counted()
+        assert kept == counted, f"round {round_number}: the parties' counts"
 
 
 def test_the_commitment_lock_alone_keeps_the_status(monkeypatch, interleaving):
@@ -193,6 +196,49 @@ def test_the_commitment_lock_alone_keeps_the_status(monkeypatch, interleaving):
         assert stored == implied, f"round {round_number}: stored {stored}, the published updates say {implied}"
         assert charts.status_by_month() == charts.replayed_status_by_month(), f"round {round_number}: the chart"
         assert not interleaving.both_read, "the second transaction read the updates before the first committed"
+
+
+def _kept_and_counted():
+    from tests.test_party_status_counts import kept, recounted
+
+    return kept(), recounted()
+
+
+def test_publications_on_two_commitments_keep_their_shared_parties_counts(monkeypatch, interleaving):
+    """Two commitments binding the same parties, a publication naming them on each, in parallel: without the
+    generation's lock the two transactions hold different commitments and meet at the parties' kept counts
+    (models.PartyStatusCount), whose rows they lock in key order. Neither count is lost and neither transaction
+    deadlocks, whether the counts' rows exist already (odd rounds: a third commitment has that status) or are
+    new to both (even rounds: the first statuses of their kind)."""
+    monkeypatch.setattr(services, "public_pages_changed", lambda **kwargs: None)
+    editor = make_editor()
+    for round_number in range(ROUNDS // 3):
+        instrument = make_instrument()
+        parties = [make_party() for _ in range(3)]
+        for party in parties:
+            make_endorsement(instrument=instrument, party=party)
+        commitments = [make_commitment(instrument=instrument) for _ in range(3)]
+        status = ["stalled", "reversed", "achieved"][round_number % 3]
+        existing = round_number % 2
+        if existing:
+            make_update(commitment=commitments[2], state="published", parties=parties, status=status)
+        waiting = [
+            make_update(
+                commitment=commitment, state="submitted", reported_on=date(2025, 3, 1), parties=parties, status=status
+            )
+            for commitment in commitments[:2]
+        ]
+        interleaving.run(
+            *(
+                lambda update=update: services.progress_update_publish(update=update, editor=editor)
+                for update in waiting
+            )
+        )
+        assert interleaving.both_read, "the two transactions did not meet"
+        kept, counted = _kept_and_counted()
+        assert kept == counted, f"round {round_number}"
+        assert all(kept[party.pk, status] == 2 + existing for party in parties), f"round {round_number}"
+        assert all(kept.get((party.pk, "not_assessed"), 0) == 1 - existing for party in parties), f"round {round_number}"
 
 
 def test_other_connections_see_the_new_generation_exactly_when_the_write_commits():

@@ -40,6 +40,7 @@ from django.utils import timezone
 from aitracker.models import (
     AlertDelivery,
     DataGeneration,
+    PartyStatusCount,
     SearchEntry,
     StatusChange,
     Subscriber,
@@ -50,7 +51,7 @@ from aitracker.models import (
 FORMAT = "aitracker-backup"
 VERSION = 1
 # Bookkeeping, or personal data kept out of backups on purpose (see the module's docstring).
-NOT_BACKED_UP = {DataGeneration, SearchEntry, StatusChange, Subscriber, Subscription, AlertDelivery}
+NOT_BACKED_UP = {DataGeneration, PartyStatusCount, SearchEntry, StatusChange, Subscriber, Subscription, AlertDelivery}
 # Personal data written blank (see the module's docstring): the rows are kept, not who sent them.
 BLANKED_FIELDS = {Suggestion: ("name", "email")}
 # Created by `migrate` on every database, with other primary keys there: referred to by natural key.
