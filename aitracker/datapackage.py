@@ -7,11 +7,11 @@ descriptor is valid served by the site and saved in a folder beside the files. E
 
 from dataclasses import dataclass, field
 
-from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .cache import cached_summary
 from .links import absolute_url
 from .models import STATUS_VALUES, Commitment, Confidence, Endorsement, Instrument, Party, ProgressUpdate, Theme
 
@@ -237,22 +237,31 @@ DATASETS = [
             {"fields": "commitment", "reference": {"resource": "commitments", "fields": "slug"}},
             {"fields": "instrument", "reference": {"resource": "instruments", "fields": "slug"}},
         ],
-        count=lambda: ProgressUpdate.objects.public().count(),
+        count=lambda: Commitment.objects.public().published_update_count(),
     ),
 ]
 DATASETS_BY_NAME = {dataset.name: dataset for dataset in DATASETS}
 
 
 def last_published():
-    """When the data last changed in a way a reader would date a copy by: the latest publication or correction."""
-    latest = ProgressUpdate.objects.public().aggregate(published=Max("published_at"), corrected=Max("corrected_at"))
-    moments = [moment for moment in latest.values() if moment]
+    """When the data last changed in a way a reader would date a copy by: the latest publication or correction.
+
+    Each read from its index, latest first (a few rows), not a maximum over every published update."""
+    updates = ProgressUpdate.objects.public()
+    moments = [
+        updates.order_by("-published_at").values_list("published_at", flat=True).first(),
+        updates.filter(corrected_at__isnull=False)
+        .order_by("-corrected_at")
+        .values_list("corrected_at", flat=True)
+        .first(),
+    ]
+    moments = [moment for moment in moments if moment]
     return max(moments) if moments else None
 
 
 def data_package() -> dict:
     """The Frictionless (tabular) Data Package describing every download."""
-    updated = last_published()
+    updated = cached_summary("data-last-published", last_published)
     resources = []
     for dataset in DATASETS:
         schema = {"fields": [column.table_schema() for column in dataset.columns], "primaryKey": dataset.primary_key}

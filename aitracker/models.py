@@ -569,6 +569,8 @@ class ProgressUpdate(models.Model):
                 name="update_commitment_timeline",
             ),
             models.Index(fields=["state", "-published_at"], name="update_state_published"),
+            # The latest correction (datapackage.last_published): the few corrected updates alone.
+            models.Index(fields=["-corrected_at"], name="update_corrected", condition=Q(corrected_at__isnull=False)),
             models.Index(fields=["state", "-reported_on", "-published_at", "-id"], name="update_state_reported"),
             models.Index(fields=["author", "state"], name="update_author_state"),
         ]

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import (
     Case,
     Count,
+    Exists,
     IntegerField,
     OuterRef,
     Q,
@@ -152,6 +153,14 @@ class CommitmentQuerySet(ReviewedQuerySetMixin, models.QuerySet):
             computed_update_on=Subquery(latest.values("reported_on")[:1]),
         )
 
+    def published_update_count(self) -> int:
+        """How many public updates these commitments have: `ProgressUpdate.objects.public()` counted from the
+        commitments' side, which SQLite reads as a join (0.13 s at 10,000 commitments) where it would read the
+        updates' own public() check row by row (0.7 s)."""
+        update = domain.ProgressUpdate
+        published = Q(updates__state=update.State.PUBLISHED, updates__deleted_at__isnull=True)
+        return self.public().aggregate(n=Count("updates", filter=published))["n"]
+
     def status_counts(self):
         """{status: count} over this queryset, every status present (zero where none)."""
         counts = dict(self.order_by().values_list("current_status").annotate(n=Count("pk")))
@@ -191,8 +200,16 @@ def reverse_order(order) -> tuple:
 
 class ProgressUpdateQuerySet(models.QuerySet):
     def public(self):
+        """Published, not deleted, of a commitment that is not deleted.
+
+        The commitment is checked with EXISTS, a lookup of its primary key for each update read, rather than a
+        join: with a join, SQLite reads "the latest N published updates" by scanning every commitment (to build
+        a Bloom filter or to drive the join, then sorting their updates) instead of walking the updates' index
+        in order and stopping at N: at 10,000 commitments, 156 ms for the latest publication instead of 0.07 ms,
+        ten times that at 100,000 (bench/README.md)."""
+        live_commitment = domain.Commitment.objects.filter(pk=OuterRef("commitment_id"), deleted_at__isnull=True)
         return self.filter(
-            state=domain.ProgressUpdate.State.PUBLISHED, deleted_at__isnull=True, commitment__deleted_at__isnull=True
+            Exists(live_commitment), state=domain.ProgressUpdate.State.PUBLISHED, deleted_at__isnull=True
         )
 
     def latest_first(self):

@@ -238,7 +238,9 @@ def test_publications_on_two_commitments_keep_their_shared_parties_counts(monkey
         kept, counted = _kept_and_counted()
         assert kept == counted, f"round {round_number}"
         assert all(kept[party.pk, status] == 2 + existing for party in parties), f"round {round_number}"
-        assert all(kept.get((party.pk, "not_assessed"), 0) == 1 - existing for party in parties), f"round {round_number}"
+        assert all(kept.get((party.pk, "not_assessed"), 0) == 1 - existing for party in parties), (
+            f"round {round_number}"
+        )
 
 
 def test_other_connections_see_the_new_generation_exactly_when_the_write_commits():

@@ -75,3 +75,20 @@ def test_every_described_column_is_the_downloads_header(client, db):
 def test_the_package_is_plain_json(client, db):
     response = client.get(reverse("datapackage"))
     assert json.loads(response.content)["name"] == "aitracker"
+
+
+def test_the_count_of_updates_is_that_of_the_public_ones(editor):
+    """The data page counts the updates from the commitments' side (a faster plan on SQLite): the same number as
+    ProgressUpdate.objects.public(), drafts, deleted updates and the updates of a deleted commitment left out."""
+    from aitracker import services
+    from aitracker.models import Commitment, ProgressUpdate
+    from tests import factories
+
+    kept, gone = factories.make_commitment(), factories.make_commitment()
+    for commitment in (kept, gone):
+        factories.make_update(commitment=commitment, state="published")
+        factories.make_update(commitment=commitment, state="draft")
+    deleted = factories.make_update(commitment=kept, state="published")
+    services.progress_update_delete(update=deleted, editor=editor)
+    services.commitment_delete(commitment=gone, editor=editor)
+    assert Commitment.objects.public().published_update_count() == ProgressUpdate.objects.public().count() == 1
