@@ -17,7 +17,7 @@ into and out of each status.
 """
 
 import datetime
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, F, OuterRef
@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from .asof import end_of_day
 from .cache import cached_summary
-from .models import Commitment, ProgressUpdate, Status, StatusChange
+from .models import Commitment, ProgressUpdate, Status, StatusChange, StatusChangeCount
 from .services import NOT_ASSESSED, UpdateFacts, records_from_updates, update_order
 
 ASSESSMENT = ProgressUpdate.Kind.ASSESSMENT.value
@@ -180,10 +180,12 @@ def commitment_changes(commitment_ids) -> dict[int, list[tuple[int, str, str]]]:
     }
 
 
-def status_changes_store(*, commitment_ids) -> None:
+def status_changes_store(*, commitment_ids) -> Counter:
     """Make the commitments' StatusChange rows those of their replay (services call it in the transaction
-    of any write that refreshes their records, under their row locks)."""
+    of any write that refreshes their records, under their row locks); returns the difference to the kept
+    counts of status_change_tally(), {(month, status, previous): n} (services keep them)."""
     ids = sorted(set(commitment_ids))
+    difference = Counter()
     for start in range(0, len(ids), STORE_CHUNK):
         chunk = ids[start : start + STORE_CHUNK]
         wanted = commitment_changes(chunk)
@@ -197,6 +199,9 @@ def status_changes_store(*, commitment_ids) -> None:
         stale = [pk for pk in chunk if stored.get(pk, []) != wanted[pk]]
         if not stale:
             continue
+        for pk in stale:
+            difference.update(wanted[pk])
+            difference.subtract(stored.get(pk, ()))
         StatusChange.objects.filter(commitment__in=stale).delete()
         StatusChange.objects.bulk_create(
             [
@@ -206,19 +211,32 @@ def status_changes_store(*, commitment_ids) -> None:
             ],
             batch_size=1000,
         )
+    return difference
+
+
+def status_change_tally(*, instrument=None):
+    """Rows (month, status, previous, how many) over the stored StatusChange rows (only public commitments have
+    any), of one instrument's commitments or of all: one grouped query."""
+    rows = StatusChange.objects.order_by()
+    if instrument is not None:
+        rows = rows.filter(commitment__instrument=instrument)
+    return (
+        rows.values("month", "status", "previous")
+        .annotate(n=Count("pk"))
+        .order_by("month", "status", "previous")
+        .values_list("month", "status", "previous", "n")
+    )
 
 
 def status_by_month(*, instrument=None) -> dict:
     """{"months": [first day of each month], "counts": {status: [count at the end of each month]}} from the
-    first instrument's adoption to this month; empty months when there is nothing. One grouped query over the
-    stored rows (only public commitments have any), whatever the number of commitments or updates."""
-    rows = StatusChange.objects.order_by()
+    first instrument's adoption to this month; empty months when there is nothing. Site-wide, from the kept
+    counts (models.StatusChangeCount, a few thousand rows at most); for an instrument, one grouped query over
+    its commitments' rows. Whatever the number of updates."""
     if instrument is not None:
-        rows = rows.filter(commitment__instrument=instrument)
+        return _counts_from(status_change_tally(instrument=instrument))
     return _counts_from(
-        rows.values("month", "status", "previous")
-        .annotate(n=Count("pk"))
-        .values_list("month", "status", "previous", "n")
+        StatusChangeCount.objects.filter(count__gt=0).order_by().values_list("month", "status", "previous", "count")
     )
 
 

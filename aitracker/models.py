@@ -403,9 +403,20 @@ class Commitment(ReviewedMixin, models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["current_status", "instrument"], name="commitment_status"),
+            # Public commitments only (every public read says so), and covering the counts by status and by
+            # instrument and status: a scan of the index alone (122 ms -> 9 ms at 100,000 on SQLite).
+            models.Index(
+                fields=["current_status", "instrument"],
+                name="commitment_public_status",
+                condition=Q(deleted_at__isnull=True),
+            ),
             models.Index(fields=["last_update_on"], name="commitment_last_update"),
-            models.Index(fields=["last_reviewed_on"], name="commitment_last_reviewed"),
+            # Public commitments only, covering the count of stale ones (49 ms -> a few at 100,000 on SQLite).
+            models.Index(
+                fields=["last_reviewed_on"],
+                name="commitment_public_reviewed",
+                condition=Q(deleted_at__isnull=True),
+            ),
             models.Index(fields=["current_progress"], name="commitment_progress"),
             models.Index(fields=["reference"], name="commitment_reference"),
             models.Index(fields=["title"], name="commitment_title"),
@@ -785,9 +796,9 @@ class PartyStatusCount(models.Model):
     its PartyStatus rows, kept as data so that the parties table, a party's page and the search read a few
     rows instead of counting thousands (5.5 million PartyStatus rows at 100,000 commitments).
 
-    Derived data, like PartyStatus: only the services write it (`services.party_status_counts_keep`, the
-    difference the write made to its commitments' rows, in the same transaction; `party_status_counts_rebuild`
-    after a bulk load). A (party, status) with no commitment may have no row, or a row of 0."""
+    Derived data, like PartyStatus: only the services write it (services.kept_counts: the difference the write
+    made to its commitments' rows, in the same transaction; `kept_counts_rebuild` after a bulk load). A
+    (party, status) with no commitment may have no row, or a row of 0."""
 
     party = models.ForeignKey(
         Party, verbose_name=_("party"), on_delete=models.CASCADE, related_name="+", db_index=False
@@ -1067,3 +1078,28 @@ class StatusChange(models.Model):
 
     def __str__(self):
         return f"{self.commitment_id} · {self.month} · {self.previous} → {self.status}"
+
+
+class StatusChangeCount(models.Model):
+    """How many public commitments changed from `previous` to `status` at the end of `month` (their StatusChange
+    rows counted): the site-wide progress chart's data, a few thousand rows however many commitments (915,769
+    StatusChange rows at 100,000 commitments took 115 ms to group on SQLite).
+
+    Derived data: only the services write it (the difference `charts.status_changes_store` makes, applied with
+    the parties' counts: services.kept_counts), and `services.kept_counts_rebuild` after a bulk load."""
+
+    month = models.PositiveIntegerField(_("month"))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    previous = models.CharField(_("previous status"), max_length=20, choices=Status.choices, blank=True)
+    count = models.PositiveIntegerField(_("count"), default=0)
+
+    class Meta:
+        ordering = ["month", "status", "previous"]
+        verbose_name = _("status change count")
+        verbose_name_plural = _("status change counts")
+        constraints = [
+            models.UniqueConstraint(fields=["month", "status", "previous"], name="status_change_count_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.month} · {self.previous} → {self.status} · {self.count}"

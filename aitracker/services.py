@@ -56,6 +56,7 @@ from .models import (
     ProgressUpdate,
     Source,
     Status,
+    StatusChangeCount,
     Subscriber,
     Subscription,
     Suggestion,
@@ -268,10 +269,13 @@ def _refresh_many(commitments) -> int:
 
 
 def status_changes_store(*, commitment_ids) -> None:
-    """The progress chart's rows of these commitments (aitracker/charts.py, which imports this module)."""
+    """The progress chart's rows of these commitments (aitracker/charts.py, which imports this module), and the
+    difference they make to its kept counts."""
     from .charts import status_changes_store as store
 
-    store(commitment_ids=commitment_ids)
+    difference = store(commitment_ids=commitment_ids)
+    with kept_counts():
+        _pending_counts.get().update({("chart", *key): n for key, n in difference.items()})
 
 
 def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
@@ -283,21 +287,32 @@ def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
     return commitment
 
 
-# --- The kept counts per party and status (models.PartyStatusCount) --------------------------------------
+# --- The kept counts (models.PartyStatusCount, models.StatusChangeCount) -----------------------------------
 #
-# Every write that changes PartyStatus rows, or whether their commitment is public, does so inside a
-# `_counting(commitment pks)` block: the block reads the tally of those commitments' rows before and after and
-# adds the difference to the pending one; the outermost `party_status_counts_kept()` block applies it once, at
-# its end. Once per transaction where it can be: the rows are then locked once, in key order, so two writes
-# counting the same parties wait for each other and never deadlock (a second application could otherwise wait
-# on another transaction's new row while holding rows that transaction waits for).
+# Counts over every public commitment, kept as data so that a page reads a few rows instead of counting
+# millions: each party's commitments by its status (from the PartyStatus rows), and the progress chart's changes
+# per month (from the StatusChange rows). Every write that changes PartyStatus rows, or whether their commitment
+# is public, does so inside a `_counting(commitment pks)` block: the block reads the tally of those commitments'
+# rows before and after and adds the difference to the pending one; status_changes_store adds the chart's. The
+# outermost `kept_counts()` block applies it once, at its end. Once per transaction where it can be: the rows
+# are then locked once, in key order, so two writes counting the same rows wait for each other and never
+# deadlock (a second application could otherwise wait on another transaction's new row while holding rows that
+# transaction waits for).
 
-_pending_counts: ContextVar[Counter | None] = ContextVar("pending_party_status_counts", default=None)
-_counting_now: ContextVar[bool] = ContextVar("counting_party_status_counts", default=False)
+_pending_counts: ContextVar[Counter | None] = ContextVar("pending_kept_counts", default=None)
+_counting_now: ContextVar[frozenset | None] = ContextVar("counting_commitments", default=None)
+
+
+def _kept_count_models() -> dict:
+    """{kind: (model, its key fields)} of the pending counts' keys (kind, *key)."""
+    return {
+        "party": (PartyStatusCount, ("party_id", "status")),
+        "chart": (StatusChangeCount, ("month", "status", "previous")),
+    }
 
 
 def _party_status_tally(commitment_ids) -> Counter:
-    """{(party pk, status): n} over the PartyStatus rows of these commitments that are public."""
+    """{("party", party pk, status): n} over the PartyStatus rows of these commitments that are public."""
     tally = Counter()
     for start in range(0, len(commitment_ids), 2000):
         rows = (
@@ -308,14 +323,14 @@ def _party_status_tally(commitment_ids) -> Counter:
             .annotate(n=Count("pk"))
         )
         for party_id, status, n in rows:
-            tally[party_id, status] += n
+            tally["party", party_id, status] += n
     return tally
 
 
 @contextmanager
-def party_status_counts_kept():
-    """Apply the counting blocks' difference to PartyStatusCount once, at the end of this block (nested: at the
-    end of the outermost), in the block's transaction."""
+def kept_counts():
+    """Apply the difference pending from the block's writes to the kept counts once, at the end of this block
+    (nested: at the end of the outermost), in the block's transaction."""
     if _pending_counts.get() is not None:
         yield
         return
@@ -324,7 +339,7 @@ def party_status_counts_kept():
         # The block's writes and their counts commit together or not at all.
         with transaction.atomic():
             yield
-            _party_status_counts_add(_pending_counts.get())
+            _kept_counts_add(_pending_counts.get())
     finally:
         _pending_counts.reset(token)
 
@@ -332,51 +347,54 @@ def party_status_counts_kept():
 @contextmanager
 def _counting(commitment_ids):
     """Count what the block's writes change in these commitments' PartyStatus rows (or their being public).
-    Blocks never nest: an inner block's change would be counted twice."""
-    if _counting_now.get():
-        raise RuntimeError("counting blocks do not nest")
-    ids = sorted(set(commitment_ids))
-    with party_status_counts_kept():
-        before = _party_status_tally(ids)
-        token = _counting_now.set(True)
+    Inside a block counting them already, a block counts nothing more (the outer one's difference holds it); a
+    block inside one counting other commitments would count some changes twice, and is refused."""
+    ids = frozenset(commitment_ids)
+    outer = _counting_now.get()
+    if outer is not None:
+        if not ids <= outer:
+            raise RuntimeError("a counting block inside one counting other commitments")
+        yield
+        return
+    ordered = sorted(ids)
+    with kept_counts():
+        before = _party_status_tally(ordered)
+        token = _counting_now.set(ids)
         try:
             yield
         finally:
             _counting_now.reset(token)
         difference = _pending_counts.get()
-        difference.update(_party_status_tally(ids))
+        difference.update(_party_status_tally(ordered))
         difference.subtract(before)
 
 
-def _party_status_counts_add(difference: Counter) -> None:
-    """Add {(party pk, status): n} to the kept counts: the missing rows created, then every row concerned locked
-    in key order and rewritten, in three queries."""
-    changed = {key: n for key, n in difference.items() if n}
-    if not changed:
-        return
-    PartyStatusCount.objects.bulk_create(
-        [PartyStatusCount(party_id=party_id, status=status) for party_id, status in sorted(changed)],
-        ignore_conflicts=True,
-        batch_size=500,
-    )
-    rows = list(
-        PartyStatusCount.objects.select_for_update()
-        .filter(
-            party__in={party_id for party_id, _status in changed}, status__in={status for _party, status in changed}
+def _kept_counts_add(difference: Counter) -> None:
+    """Add {(kind, *key): n} to the kept counts: for each kind, the missing rows created, then every row
+    concerned locked in key order and rewritten, in three queries."""
+    for kind, (model, fields) in _kept_count_models().items():
+        changed = {tuple(key[1:]): n for key, n in difference.items() if key[0] == kind and n}
+        if not changed:
+            continue
+        model.objects.bulk_create(
+            [model(**dict(zip(fields, key, strict=True))) for key in sorted(changed)],
+            ignore_conflicts=True,
+            batch_size=500,
         )
-        .order_by("party", "status")
-    )
-    stale = []
-    for row in rows:
-        if n := changed.get((row.party_id, row.status)):
-            row.count += n
-            stale.append(row)
-    PartyStatusCount.objects.bulk_update(stale, ["count"], batch_size=500)
+        concerned = {f"{field}__in": {key[i] for key in changed} for i, field in enumerate(fields)}
+        stale = []
+        for row in model.objects.select_for_update().filter(**concerned).order_by(*fields):
+            if n := changed.get(tuple(getattr(row, field) for field in fields)):
+                row.count += n
+                stale.append(row)
+        model.objects.bulk_update(stale, ["count"], batch_size=500)
 
 
-def party_status_counts_rebuild() -> None:
-    """Count every party's public commitments by its status again, from its PartyStatus rows (after a bulk load:
-    seed_synthetic, restore, a migration; commitments_refresh_all)."""
+def kept_counts_rebuild() -> None:
+    """Count again, from the rows they count (after a bulk load: seed_synthetic, restore, a migration;
+    commitments_refresh_all): every party's public commitments by its status, the chart's changes per month."""
+    from .charts import status_change_tally
+
     with transaction.atomic():
         PartyStatusCount.objects.all().delete()
         rows = (
@@ -387,6 +405,14 @@ def party_status_counts_rebuild() -> None:
         )
         PartyStatusCount.objects.bulk_create(
             (PartyStatusCount(party_id=party_id, status=status, count=n) for party_id, status, n in rows),
+            batch_size=1000,
+        )
+        StatusChangeCount.objects.all().delete()
+        StatusChangeCount.objects.bulk_create(
+            (
+                StatusChangeCount(month=month, status=status, previous=previous, count=n)
+                for month, status, previous, n in status_change_tally()
+            ),
             batch_size=1000,
         )
 
@@ -407,7 +433,7 @@ def _lock_commitments(*pks) -> list[Commitment]:
 def _refresh_commitments(update: ProgressUpdate, *other_pks) -> None:
     """Recompute the current status of the update's commitment (and of the others, e.g. the one it moved
     from), each under its row lock."""
-    with party_status_counts_kept():
+    with kept_counts():
         for commitment in _lock_commitments(update.commitment_id, *other_pks):
             commitment_refresh_status(commitment=commitment)
             if commitment.pk == update.commitment_id:
@@ -423,7 +449,7 @@ def _rebind_in_chunks(queryset) -> int:
     kept counts once, after the last chunk."""
     changed = 0
     pks = list(queryset.order_by("pk").values_list("pk", flat=True))
-    with party_status_counts_kept():
+    with kept_counts():
         for start in range(0, len(pks), REBIND_CHUNK):
             chunk = list(
                 Commitment.objects.select_for_update().filter(pk__in=pks[start : start + REBIND_CHUNK]).order_by("pk")
@@ -468,7 +494,7 @@ def commitments_refresh_all() -> int:
     """Recompute whom every commitment binds and every record; returns how many overall records changed."""
     public_pages_changed()
     changed = _rebind_in_chunks(Commitment.objects.all())
-    party_status_counts_rebuild()
+    kept_counts_rebuild()
     return changed
 
 
@@ -891,9 +917,9 @@ def commitment_delete(*, commitment: Commitment, editor) -> Commitment:
     if commitment.deleted_at is not None:
         raise ValidationError(_("This commitment is already deleted."))
     commitment.deleted_at = timezone.now()
-    with _counting([commitment.pk]):  # its parties' counts lose it
+    with _counting([commitment.pk]):  # its parties' counts and the chart lose it
         _save_with_history(commitment, user=editor, reason=_("Deleted"), update_fields=["deleted_at", "updated_at"])
-    status_changes_store(commitment_ids=[commitment.pk])
+        status_changes_store(commitment_ids=[commitment.pk])
     search_index_refresh(objects=[commitment])
     return commitment
 
@@ -935,7 +961,7 @@ def reference_save(*, obj, editor, reason: str = ""):
     before = _binding_facts(obj)
     obj.full_clean()
     _save_with_history(obj, user=editor, reason=reason or (_("Changed") if obj.pk else _("Added")))
-    with party_status_counts_kept():  # an endorsement moved between instruments rebinds both
+    with kept_counts():  # an endorsement moved between instruments rebinds both
         _reference_bindings_changed(obj, before)
     search_index_refresh(objects=[obj])
     return obj
@@ -986,7 +1012,7 @@ def reference_restore(*, obj, history_id: int, editor):
     before = _binding_facts(current)
     current.full_clean()
     _save_with_history(current, user=editor, reason=restored_reason(record))
-    with party_status_counts_kept():
+    with kept_counts():
         _reference_bindings_changed(current, before)
     search_index_refresh(objects=[current])
     return current
@@ -1011,7 +1037,7 @@ def reference_delete(*, obj, user) -> None:
     # Their locks first, then the party's rows go (its kept counts with it): the refreshes below count the
     # commitments' other parties, and never wait for a lock while holding the party's rows.
     locked = _lock_commitments(*named)
-    with party_status_counts_kept():
+    with kept_counts():
         obj.delete()
         search_index_refresh(targets=search_targets_before)
         if isinstance(obj, Endorsement):

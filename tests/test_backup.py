@@ -27,6 +27,7 @@ from aitracker.models import (
     PartyStatusCount,
     ProgressUpdate,
     StatusChange,
+    StatusChangeCount,
     Subscriber,
     Suggestion,
     Theme,
@@ -101,7 +102,8 @@ def database_contents() -> dict:
 
 def empty_the_database() -> None:
     """What a new, migrated database holds: the tables empty but for the groups the migrations create."""
-    tables = [StatusChange._meta.db_table, PartyStatusCount._meta.db_table]  # derived rows, not in the backup
+    # Derived rows, not in the backup.
+    tables = [StatusChange._meta.db_table, StatusChangeCount._meta.db_table, PartyStatusCount._meta.db_table]
     for model in backup_models():
         tables.append(model._meta.db_table)
         tables += [f.remote_field.through._meta.db_table for f in model._meta.many_to_many]

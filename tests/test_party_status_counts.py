@@ -131,19 +131,26 @@ def test_a_deleted_commitment_leaves_its_parties_counts(bound, editor):
 
 def test_a_rebuild_counts_again_from_the_rows(bound):
     PartyStatusCount.objects.update(count=99)
-    services.party_status_counts_rebuild()
+    services.kept_counts_rebuild()
     assert kept() == recounted()
 
 
-def test_counting_blocks_never_nest(bound):
-    with services._counting([bound["first"].pk]), pytest.raises(RuntimeError), services._counting([1]):
-        pass
+def test_a_counting_block_inside_another_counts_nothing_more(bound, editor):
+    """A write counting a commitment inside one that counts it already (a commitment saved, then rebound) adds
+    its difference once; one counting other commitments inside would count twice, and is refused."""
+    first = bound["first"]
+    with services._counting([first.pk]):
+        services.commitment_delete(commitment=first, editor=editor)
+    assert kept() == recounted()
+    with services._counting([first.pk]), pytest.raises(RuntimeError):  # noqa: SIM117 (the inner one raises)
+        with services._counting([first.pk + 1]):
+            pass
 
 
 def test_a_failed_write_leaves_the_counts_as_they_were(bound, editor):
     """The block's writes and their counts commit together or not at all."""
     before = kept()
-    with pytest.raises(ZeroDivisionError), services.party_status_counts_kept():
+    with pytest.raises(ZeroDivisionError), services.kept_counts():
         services.commitment_delete(commitment=bound["first"], editor=editor)
         raise ZeroDivisionError
     assert kept() == before

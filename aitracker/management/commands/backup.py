@@ -43,6 +43,7 @@ from aitracker.models import (
     PartyStatusCount,
     SearchEntry,
     StatusChange,
+    StatusChangeCount,
     Subscriber,
     Subscription,
     Suggestion,
@@ -51,7 +52,16 @@ from aitracker.models import (
 FORMAT = "aitracker-backup"
 VERSION = 1
 # Bookkeeping, or personal data kept out of backups on purpose (see the module's docstring).
-NOT_BACKED_UP = {DataGeneration, PartyStatusCount, SearchEntry, StatusChange, Subscriber, Subscription, AlertDelivery}
+NOT_BACKED_UP = {
+    DataGeneration,
+    PartyStatusCount,
+    SearchEntry,
+    StatusChange,
+    StatusChangeCount,
+    Subscriber,
+    Subscription,
+    AlertDelivery,
+}
 # Personal data written blank (see the module's docstring): the rows are kept, not who sent them.
 BLANKED_FIELDS = {Suggestion: ("name", "email")}
 # Created by `migrate` on every database, with other primary keys there: referred to by natural key.

@@ -22,7 +22,7 @@ from aitracker.cache import public_pages_changed
 from aitracker.charts import status_changes_store
 from aitracker.models import Commitment
 from aitracker.search import search_index_rebuild
-from aitracker.services import party_status_counts_rebuild
+from aitracker.services import kept_counts_rebuild
 
 from .backup import FORMAT, VERSION, applied_migrations, backup_models, dump_record, open_text
 
@@ -153,7 +153,7 @@ class Command(BaseCommand):
             # restored (backups do not hold them).
             search_index_rebuild()
             status_changes_store(commitment_ids=Commitment.objects.values_list("pk", flat=True))
-            party_status_counts_rebuild()
+            kept_counts_rebuild()
         # Pages cached before the restore would show what the database no longer holds.
         public_pages_changed()
         self.stdout.write(

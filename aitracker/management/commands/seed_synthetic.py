@@ -291,7 +291,7 @@ class Command(BaseCommand):
             status_changes_store(commitment_ids=Commitment.objects.values_list("pk", flat=True))
             counts["status changes"] = StatusChange.objects.count()
             # The parties' counts by status (the parties table's, a party page's), from the PartyStatus rows.
-            services.party_status_counts_rebuild()
+            services.kept_counts_rebuild()
         # Statistics for the planner now (PostgreSQL's autovacuum would gather them a little later, SQLite never
         # by itself): without them, the first queries on freshly loaded tables can take seconds instead of
         # milliseconds on PostgreSQL, and SQLite reads the table's first page through the partial status
