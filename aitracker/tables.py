@@ -1,8 +1,10 @@
 """The public tables (commitments, parties): what each column shows and how it sorts; their downloads."""
 
+import hashlib
 from collections.abc import Sequence
 
 import django_tables2 as tables
+from django.conf import settings
 from django.db.models import (
     Case,
     Count,
@@ -48,6 +50,9 @@ def _ordered(queryset, is_descending, *fields):
     return queryset.order_by(*expressions, "pk"), True
 
 
+KEY_BLOCK = 1000
+
+
 class PageByKeysData(TableQuerysetData):
     """A page of a sorted queryset in two steps: the page's primary keys first, sorting only the sort keys and
     the ids, then the page's rows by key. Sorting whole rows (the text of every commitment) for a page near
@@ -87,8 +92,33 @@ class PageByKeysData(TableQuerysetData):
     def __getitem__(self, key):
         if not isinstance(key, slice) or key.step is not None:
             return super().__getitem__(key)
+        if key.stop is not None and settings.AITRACKER_SUMMARY_CACHE_SECONDS > 0 and hasattr(self.table, "paginator"):
+            return KeyedRows(self.data, self._kept_keys(key.start or 0, key.stop))
+        return KeyedRows(self.data, self._page_keys(key.start or 0, key.stop))
+
+    def _kept_keys(self, start, stop):
+        """The keys of rows start to stop from blocks of KEY_BLOCK keys kept under the data generation (cache.
+        cached_summary), named by the keys' query itself (its filters, order and language): a block is read
+        from the database once per generation, and every page in it, from any visitor, reads one kept value
+        instead of walking an index past every row before it (43 ms for the middle page at 100,000)."""
+        if stop >= len(self):
+            # The last page, up to a full page (as _page_keys fills it): a write may have added rows since.
+            stop = start + self.table.paginator.per_page
+        query = str(self.data.prefetch_related(None).values_list("pk", flat=True).query)
+        name = hashlib.sha256(query.encode()).hexdigest()[:32]
+        first, last = start // KEY_BLOCK, (stop - 1) // KEY_BLOCK
+        keys = []
+        for block in range(first, last + 1):
+            keys += cached_summary(
+                f"table-keys:{name}:{block}",
+                lambda block=block: self._page_keys(block * KEY_BLOCK, (block + 1) * KEY_BLOCK, whole=False),
+            )
+        return keys[start - first * KEY_BLOCK : stop - first * KEY_BLOCK]
+
+    def _page_keys(self, start, stop, whole=True):
+        """The keys of rows start to stop, of one snapshot. `whole`: a page of the table (the last one filled up
+        to a full page if a write has added rows since the count)."""
         keys = self.data.prefetch_related(None).values_list("pk", flat=True)
-        start, stop = key.start or 0, key.stop
         total = len(self) if stop is not None else None
         page_keys = None
         if total is not None and start > total // 2 and self._generation is not None:
@@ -103,13 +133,11 @@ class PageByKeysData(TableQuerysetData):
             if rows and rows[0][1] == self._generation:
                 page_keys = [pk for pk, _generation in reversed(rows)]
         if page_keys is None:
-            if total is not None and key.stop >= total and hasattr(self.table, "paginator"):
+            if whole and total is not None and stop >= total and hasattr(self.table, "paginator"):
                 # The last page, cut at a count a write has since made one too few: up to a full page.
                 stop = start + self.table.paginator.per_page
-            else:
-                stop = key.stop
             page_keys = list(keys[start:stop])
-        return KeyedRows(self.data, page_keys)
+        return page_keys
 
 
 class KeyedRows(Sequence):

@@ -1,0 +1,59 @@
+"""The commitments table's page keys read from blocks kept under the data generation (tables.PageByKeysData):
+every page, in every order, is the page read from the database, and a write that moves rows moves them on the
+kept pages at once."""
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from aitracker import tables
+from tests.test_fragments import fragments_on as fragments_on  # the fixture
+from tests.test_fragments import lean_and_plain
+
+pytestmark = pytest.mark.django_db
+
+ORDERS = ["", "-last_update_on", "title", "-current_status", "instrument"]
+
+
+def row_links(html: bytes) -> list[str]:
+    """The commitments of the table's rows, in order."""
+    body = html.decode().split("<tbody>")[1].split("</tbody>")[0]
+    return list(dict.fromkeys(re.findall(r'<a href="(/commitments/[^"/]+/)"', body)))
+
+
+@pytest.fixture
+def seeded(fragments_on, monkeypatch):
+    # Blocks of 7 keys, pages of 5: pages that fall in one block, across two, the first and the last.
+    monkeypatch.setattr(tables, "KEY_BLOCK", 7)
+    call_command("seed_synthetic", commitments=33, updates_per_commitment=3, instruments=3, seed=5, stdout=StringIO())
+    return fragments_on
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_every_page_from_kept_blocks_is_the_page_read_from_the_database(client, seeded, order):
+    shown = []
+    for page in range(1, 8):
+        url = f"/commitments/?per_page=5&page={page}" + (f"&sort={order}" if order else "")
+        lean, plain = lean_and_plain(client, seeded, url)
+        assert lean == plain, url
+        shown += row_links(lean)
+    # Every commitment once, over the seven pages.
+    assert len(shown) == len(set(shown)) == 33
+
+
+def test_a_write_moves_the_rows_of_the_kept_pages(client, seeded, editor):
+    from aitracker import services
+    from aitracker.models import Commitment
+
+    url = "/commitments/?per_page=5&page=1&sort=title"
+    before = row_links(client.get(url).content)
+    last = Commitment.objects.public().order_by("-title", "-pk").first()
+    assert last.get_absolute_url() not in before
+    last.title = "A title that sorts first"
+    services.commitment_save(commitment=last, editor=editor)
+    after = client.get(url).content
+    assert row_links(after)[0] == last.get_absolute_url()
+    assert row_links(after)[1:] == before[:4]
+    assert after == lean_and_plain(client, seeded, url)[1]
