@@ -804,7 +804,7 @@ class PartyStatusCount(models.Model):
         Party, verbose_name=_("party"), on_delete=models.CASCADE, related_name="+", db_index=False
     )
     status = models.CharField(_("status"), max_length=20, choices=Status.choices)
-    count = models.PositiveIntegerField(_("count"), default=0)
+    count = models.IntegerField(_("count"), default=0)
 
     objects = PartyStatusCountQuerySet.as_manager()
 
@@ -1091,7 +1091,7 @@ class StatusChangeCount(models.Model):
     month = models.PositiveIntegerField(_("month"))
     status = models.CharField(_("status"), max_length=20, choices=Status.choices)
     previous = models.CharField(_("previous status"), max_length=20, choices=Status.choices, blank=True)
-    count = models.PositiveIntegerField(_("count"), default=0)
+    count = models.IntegerField(_("count"), default=0)
 
     class Meta:
         ordering = ["month", "status", "previous"]

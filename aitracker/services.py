@@ -297,7 +297,10 @@ def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
 # outermost `kept_counts()` block applies it once, at its end. Once per transaction where it can be: the rows
 # are then locked once, in key order, so two writes counting the same rows wait for each other and never
 # deadlock (a second application could otherwise wait on another transaction's new row while holding rows that
-# transaction waits for).
+# transaction waits for). A transaction that calls several services (an admin form's inlines, a CSV import)
+# applies once per service: what keeps two of those apart is the data generation's row lock, which every
+# service that counts takes first (public_pages_changed), so they never interleave. Only an exception aborts a
+# block: a savepoint rolled back inside one would leave its difference pending.
 
 _pending_counts: ContextVar[Counter | None] = ContextVar("pending_kept_counts", default=None)
 _counting_now: ContextVar[frozenset | None] = ContextVar("counting_commitments", default=None)
@@ -383,6 +386,7 @@ def _kept_counts_add(difference: Counter) -> None:
         )
         concerned = {f"{field}__in": {key[i] for key in changed} for i, field in enumerate(fields)}
         stale = []
+        # A key missing here lost its row to a deletion committed meanwhile (a party's, by cascade): skipped.
         for row in model.objects.select_for_update().filter(**concerned).order_by(*fields):
             if n := changed.get(tuple(getattr(row, field) for field in fields)):
                 row.count += n
@@ -973,7 +977,11 @@ def _binding_facts(obj):
     if obj.pk is None:
         return None
     # An instrument's adoption day decides from which month the progress chart counts its commitments.
-    fields = {Endorsement: ("instrument_id", "relation"), Instrument: ("adoption", "adopted_on"), Party: ("un_member",)}
+    fields = {
+        Endorsement: ("instrument_id", "relation", "party_id"),
+        Instrument: ("adoption", "adopted_on"),
+        Party: ("un_member",),
+    }
     names = fields.get(type(obj))
     if not names:
         return ()
@@ -1028,22 +1036,26 @@ def reference_delete(*, obj, user) -> None:
     obj._history_user = user
     # What shows the object (an instrument's commitments and updates), read while it still exists.
     search_targets_before = search_targets([obj])
-    # The updates naming a party lose it with it: one that named it alone then speaks for its whole commitment.
-    named = (
-        list(ProgressUpdate.objects.filter(parties=obj).values_list("commitment_id", flat=True).distinct())
-        if isinstance(obj, Party)
-        else []
-    )
+    named, named_by = [], []
+    if isinstance(obj, Party):
+        # The updates naming a party lose it with it: one that named it alone then speaks for its whole
+        # commitment.
+        named = list(ProgressUpdate.objects.filter(parties=obj).values_list("commitment_id", flat=True).distinct())
+        # A commitment naming parties binds those alone: without this one, maybe its instrument's endorsers.
+        named_by = list(Commitment.objects.filter(parties=obj).values_list("pk", flat=True))
     # Their locks first, then the party's rows go (its kept counts with it): the refreshes below count the
     # commitments' other parties, and never wait for a lock while holding the party's rows.
-    locked = _lock_commitments(*named)
+    locked = _lock_commitments(*named, *named_by)
     with kept_counts():
         obj.delete()
         search_index_refresh(targets=search_targets_before)
         if isinstance(obj, Endorsement):
             instrument_bindings_changed(instrument=obj.instrument)
+        if named_by:
+            _rebind_in_chunks(Commitment.objects.filter(pk__in=named_by))
         for commitment in locked:
-            commitment_refresh_status(commitment=commitment)
+            if commitment.pk not in named_by:
+                commitment_refresh_status(commitment=commitment)
 
 
 @transaction.atomic

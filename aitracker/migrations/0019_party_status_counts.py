@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
                         verbose_name="status",
                     ),
                 ),
-                ("count", models.PositiveIntegerField(default=0, verbose_name="count")),
+                ("count", models.IntegerField(default=0, verbose_name="count")),
                 (
                     "party",
                     models.ForeignKey(

@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
                         verbose_name="previous status",
                     ),
                 ),
-                ("count", models.PositiveIntegerField(default=0, verbose_name="count")),
+                ("count", models.IntegerField(default=0, verbose_name="count")),
             ],
             options={
                 "verbose_name": "status change count",
