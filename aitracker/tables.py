@@ -393,16 +393,13 @@ def _party_status_count(status=None):
 
 
 class StatusCountColumn(tables.Column):
-    """How many commitments binding the party are in `status` (all of them when None); sorts by that count."""
+    """How many commitments binding the party are in `status` (all of them when None); sorts by that count
+    (PartyTable.order_by_count: today's kept counts, or those of the day the table is as of)."""
 
     def __init__(self, status=None, **kwargs):
         self.status = status
         accessor = f"status_counts__{status}" if status else "bound_count"
         super().__init__(accessor=accessor, attrs={"th": {"class": "num"}, "td": {"class": "num"}}, **kwargs)
-
-    def order(self, queryset, is_descending):
-        key = f"count_{self.status or 'bound'}"
-        return _by_count(queryset.annotate(**{key: _party_status_count(self.status)}), key, is_descending)
 
 
 def _by_count(queryset, key, is_descending):
@@ -495,6 +492,46 @@ class PartyTable(LeanTable):
 
     def order_endorsed_count(self, queryset, is_descending):
         return _by_count(queryset, "endorsed_count", is_descending)
+
+    def order_by_count(self, status, queryset, is_descending):
+        """By the count the column shows: today's kept counts, or, as of a day, that day's (the same kept
+        summary the cells read), so that the order is the one the cells show."""
+        key = f"count_{status or 'bound'}"
+        if not self.as_of:
+            return _by_count(queryset.annotate(**{key: _party_status_count(status)}), key, is_descending)
+        counts = cached_summary(
+            f"party-status-counts:{self.as_of}", lambda: _every_partys_status_counts_as_of(self.as_of)
+        )
+        whens = [
+            When(pk=party_id, then=Value(statuses[status] if status else sum(statuses.values())))
+            for party_id, statuses in counts.items()
+        ]
+        count = Case(*whens, default=Value(0), output_field=IntegerField()) if whens else Value(0)
+        return _by_count(queryset.annotate(**{key: count}), key, is_descending)
+
+    def order_bound_count(self, queryset, is_descending):
+        return self.order_by_count(None, queryset, is_descending)
+
+    def order_not_assessed(self, queryset, is_descending):
+        return self.order_by_count(Status.NOT_ASSESSED, queryset, is_descending)
+
+    def order_not_started(self, queryset, is_descending):
+        return self.order_by_count(Status.NOT_STARTED, queryset, is_descending)
+
+    def order_in_progress(self, queryset, is_descending):
+        return self.order_by_count(Status.IN_PROGRESS, queryset, is_descending)
+
+    def order_partly_achieved(self, queryset, is_descending):
+        return self.order_by_count(Status.PARTLY_ACHIEVED, queryset, is_descending)
+
+    def order_achieved(self, queryset, is_descending):
+        return self.order_by_count(Status.ACHIEVED, queryset, is_descending)
+
+    def order_stalled(self, queryset, is_descending):
+        return self.order_by_count(Status.STALLED, queryset, is_descending)
+
+    def order_reversed(self, queryset, is_descending):
+        return self.order_by_count(Status.REVERSED, queryset, is_descending)
 
 
 def with_endorsed_count(parties, as_of=None):

@@ -381,3 +381,26 @@ def test_a_bad_date_on_a_download_is_a_400_with_a_message(client, story, name):
     response = client.get(reverse("data_download", kwargs={"name": name, "export": "csv"}), {"as_of": "2025-02-30"})
     assert response.status_code == 400
     assert "No record for this date" in response.content.decode()
+
+
+def test_the_parties_table_sorts_by_the_counts_of_the_day_it_shows(client, story):
+    """Sorted by a status column as of a day, the order is that of the day's counts, which the cells show."""
+    zembla = factories.make_party(name="Zembla", slug="zembla")
+    factories.make_endorsement(instrument=story["instrument"], party=zembla, date=date(2025, 2, 11))
+    for day, status in ((date(2025, 3, 15), "stalled"), (date(2025, 6, 25), "in_progress")):
+        factories.make_update(
+            commitment=story["commitment"],
+            state="published",
+            parties=[zembla],
+            reported_on=day,
+            published_at=moment(day),
+            status=status,
+        )
+
+    def order(**query):
+        table = client.get(reverse("party_list"), {"sort": "-stalled", **query}).context["table"]
+        return [(row.record.slug, row.record.status_counts["stalled"]) for row in table.paginated_rows]
+
+    # Today Freedonia is stalled, Zembla in progress; on 1 April 2025, the other way round.
+    assert order() == [("freedonia", 1), ("zembla", 0)]
+    assert order(as_of="2025-04-01") == [("zembla", 1), ("freedonia", 0)]
