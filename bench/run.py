@@ -74,14 +74,15 @@ def database_urls(kind: str, sizes: list[str], db_dir: Path) -> dict[str, str]:
 _PICK = """
 import json
 from django.db.models import Count, Q
-from aitracker.models import Commitment, Instrument, Party, ProgressUpdate, Theme
-public = ProgressUpdate.objects.public()
+from aitracker.models import Commitment, Instrument, Party, Theme
 # The commitment with the most published updates among those that bind every signatory (most do), so that
 # the page shows the same things at both sizes.
 commitment = (
     Commitment.objects.public()
     .filter(parties=None)
-    .annotate(n=Count("updates", filter=Q(updates__in=public)))
+    # The published updates of these (public) commitments, counted on the join: `updates__in=public` is a
+    # subquery over every update in the aggregate's FILTER, which PostgreSQL ran for over ten minutes at 100,000.
+    .annotate(n=Count("updates", filter=Q(updates__state="published", updates__deleted_at__isnull=True)))
     .order_by("-n", "pk")
     .values("slug", "n")
     .first()
