@@ -306,26 +306,23 @@ _pending_counts: ContextVar[Counter | None] = ContextVar("pending_kept_counts", 
 _counting_now: ContextVar[frozenset | None] = ContextVar("counting_commitments", default=None)
 
 
-def _kept_count_models() -> dict:
-    """{kind: (model, its key fields)} of the pending counts' keys (kind, *key)."""
-    return {
-        "party": (PartyStatusCount, ("party_id", "status")),
-        "chart": (StatusChangeCount, ("month", "status", "previous")),
-    }
+# {kind: (model, its key fields)} of the pending counts' keys (kind, *key).
+KEPT_COUNT_MODELS = {
+    "party": (PartyStatusCount, ("party_id", "status")),
+    "chart": (StatusChangeCount, ("month", "status", "previous")),
+}
 
 
-def _party_status_tally(commitment_ids) -> Counter:
-    """{("party", party pk, status): n} over the PartyStatus rows of these commitments that are public."""
+def _party_status_tally(commitment_ids=None) -> Counter:
+    """{("party", party pk, status): n} over the PartyStatus rows of these commitments that are public (of every
+    public commitment when None)."""
+    rows = PartyStatus.objects.public().order_by()
+    chunks = [rows] if commitment_ids is None else []
+    for start in range(0, len(commitment_ids or ()), 2000):
+        chunks.append(rows.filter(commitment__in=commitment_ids[start : start + 2000]))
     tally = Counter()
-    for start in range(0, len(commitment_ids), 2000):
-        rows = (
-            PartyStatus.objects.public()
-            .filter(commitment__in=commitment_ids[start : start + 2000])
-            .order_by()
-            .values_list("party", "status")
-            .annotate(n=Count("pk"))
-        )
-        for party_id, status, n in rows:
+    for chunk in chunks:
+        for party_id, status, n in chunk.values_list("party", "status").annotate(n=Count("pk")):
             tally["party", party_id, status] += n
     return tally
 
@@ -375,7 +372,7 @@ def _counting(commitment_ids):
 def _kept_counts_add(difference: Counter) -> None:
     """Add {(kind, *key): n} to the kept counts: for each kind, the missing rows created, then every row
     concerned locked in key order and rewritten, in three queries."""
-    for kind, (model, fields) in _kept_count_models().items():
+    for kind, (model, fields) in KEPT_COUNT_MODELS.items():
         changed = {tuple(key[1:]): n for key, n in difference.items() if key[0] == kind and n}
         if not changed:
             continue
@@ -400,25 +397,11 @@ def kept_counts_rebuild() -> None:
     from .charts import status_change_tally
 
     with transaction.atomic():
-        PartyStatusCount.objects.all().delete()
-        rows = (
-            PartyStatus.objects.public()
-            .order_by("party", "status")
-            .values_list("party", "status")
-            .annotate(n=Count("pk"))
-        )
-        PartyStatusCount.objects.bulk_create(
-            (PartyStatusCount(party_id=party_id, status=status, count=n) for party_id, status, n in rows),
-            batch_size=1000,
-        )
-        StatusChangeCount.objects.all().delete()
-        StatusChangeCount.objects.bulk_create(
-            (
-                StatusChangeCount(month=month, status=status, previous=previous, count=n)
-                for month, status, previous, n in status_change_tally()
-            ),
-            batch_size=1000,
-        )
+        for model, _fields in KEPT_COUNT_MODELS.values():
+            model.objects.all().delete()
+        tally = _party_status_tally()
+        tally.update({("chart", month, status, previous): n for month, status, previous, n in status_change_tally()})
+        _kept_counts_add(tally)
 
 
 def _lock_commitments(*pks) -> list[Commitment]:
@@ -941,9 +924,8 @@ def commitment_undelete(*, commitment: Commitment, editor) -> Commitment:
             commitment, user=editor, reason=_("Deletion undone"), update_fields=["deleted_at", "updated_at"]
         )
         _refresh_many([commitment])
-    refreshed = commitment
-    search_index_refresh(objects=[refreshed])
-    return refreshed
+    search_index_refresh(objects=[commitment])
+    return commitment
 
 
 # --- Reference data and sources: the writes behind the admin's forms, inlines, deletes and "Revert" --------

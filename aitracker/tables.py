@@ -365,13 +365,16 @@ def attach_status_counts(parties, as_of=None):
     (models.PartyStatusCount, a few rows per party: one query for the page). As of a day: the commitments of
     the instruments adopted by then, each party's status on them that day (aitracker/asof.py), counted for
     every party once per data generation (cache.cached_summary)."""
-    if as_of:
-        counts = cached_summary(f"party-status-counts:{as_of}", lambda: _every_partys_status_counts_as_of(as_of))
-    else:
-        counts = PartyStatusCount.objects.by_party(party.pk for party in parties)
+    counts = _status_counts_as_of(as_of) if as_of else PartyStatusCount.objects.by_party(p.pk for p in parties)
     for party in parties:
         party.status_counts = counts.get(party.pk, dict.fromkeys(STATUS_VALUES, 0))
         party.bound_count = sum(party.status_counts.values())
+
+
+def _status_counts_as_of(day) -> dict:
+    """{party pk: {status: n}} of every party as of the day, kept under the data generation: what the parties
+    table shows as of a day, and sorts by."""
+    return cached_summary(f"party-status-counts:{day}", lambda: _every_partys_status_counts_as_of(day))
 
 
 def _every_partys_status_counts_as_of(day):
@@ -499,9 +502,7 @@ class PartyTable(LeanTable):
         key = f"count_{status or 'bound'}"
         if not self.as_of:
             return _by_count(queryset.annotate(**{key: _party_status_count(status)}), key, is_descending)
-        counts = cached_summary(
-            f"party-status-counts:{self.as_of}", lambda: _every_partys_status_counts_as_of(self.as_of)
-        )
+        counts = _status_counts_as_of(self.as_of)
         whens = [
             When(pk=party_id, then=Value(statuses[status] if status else sum(statuses.values())))
             for party_id, statuses in counts.items()
