@@ -90,20 +90,60 @@ def reset_cache_breaker() -> None:
 
 def read_generation(*, using=None) -> int:
     """The data generation as this connection sees it now (a query each time; see current_generation())."""
-    # The one query of a page served from the cache, so through the cursor: building it with the ORM cost
-    # 25 times as much as running it (0.7 ms against 28 µs on SQLite, measured on the two-core VM).
-    with connections[using or DEFAULT_DB_ALIAS].cursor() as cursor:
-        opts, quote = DataGeneration._meta, cursor.db.ops.quote_name
-        sql = _READ_GENERATION_SQL.format(
-            value=quote(opts.get_field("value").column), table=quote(opts.db_table), pk=quote(opts.pk.column)
-        )
-        cursor.execute(sql, [GENERATION_PK])
-        row = cursor.fetchone()
-    value = row[0] if row else None
+    connection = connections[using or DEFAULT_DB_ALIAS]
+    value = _read_generation_on_kept_connection(connection)
+    if value is None:
+        # The one query of a page served from the cache, so through the cursor: building it with the ORM cost
+        # 25 times as much as running it (0.7 ms against 28 µs on SQLite, measured on the two-core VM).
+        with connection.cursor() as cursor:
+            cursor.execute(_generation_sql(cursor.db.ops.quote_name, "%s"), [GENERATION_PK])
+            row = cursor.fetchone()
+        value = row[0] if row else None
     if value is None:
         # The migration creates the row; a flushed database (tests) has lost it.
         value = _create_generation(using)
     return value
+
+
+def _generation_sql(quote, placeholder) -> str:
+    opts = DataGeneration._meta
+    return (
+        _READ_GENERATION_SQL.format(
+            value=quote(opts.get_field("value").column), table=quote(opts.db_table), pk=quote(opts.pk.column)
+        )
+        % placeholder
+    )
+
+
+def _read_generation_on_kept_connection(connection) -> int | None:
+    """The generation read on the driver's connection that Django keeps between requests (`connection.connection`),
+    or None to read it through Django's cursor: no connection is open yet, queries are being logged (DEBUG, a
+    test's CaptureQueriesContext, so that they count it), no row, or the kept connection failed.
+
+    Why: it is the only query of a page served from the cache, and the first of every public request. Through
+    Django's cursor on a kept connection it is preceded by Django's health check (CONN_HEALTH_CHECKS), a
+    `SELECT 1` of its own: on PostgreSQL two round trips instead of one, and hits served at 0.5 to 0.6 of /healthz.
+    This read is the health check: if the server dropped the connection (a restart, an idle timeout), the
+    driver's error is caught here, the connection closed outside a transaction, and Django's cursor opens a new
+    one and reads again, so no visitor sees the failure (tests/test_faults.py, tests/test_cache.py). Every
+    later query of the request still goes through Django, health check included.
+    """
+    raw = connection.connection
+    if raw is None or connection.queries_logged:
+        return None
+    try:
+        cursor = raw.cursor()
+        try:
+            # The key is a constant integer, so no parameter (and no placeholder style to tell apart).
+            cursor.execute(_generation_sql(connection.ops.quote_name, str(int(GENERATION_PK))))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+    except connection.Database.Error:
+        if not connection.in_atomic_block:
+            connection.close()
+        return None
+    return row[0] if row else None
 
 
 def _create_generation(using) -> int:
@@ -261,6 +301,30 @@ def accepts_gzip(request) -> bool:
     return weights.get("gzip", 0.0) > 0
 
 
+def compressed_body(content: bytes) -> bytes | None:
+    """A public body compressed once, to be kept beside it, rather than by GZipMiddleware on every hit; None when
+    compressing does not pay (as GZipMiddleware decides). BREACH needs a secret in the page and an attacker's
+    input reflected beside it; a public answer holds no secret, and gzip still pads the header by a random
+    length as Django's middleware does."""
+    compressed = compress_string(content, max_random_bytes=GZIP_MAX_RANDOM_BYTES)
+    if len(content) < GZIP_MIN_BYTES or len(compressed) >= len(content):
+        return None
+    return compressed
+
+
+def kept_response(request, content: bytes, compressed: bytes | None, *, status=200, headers=None) -> HttpResponse:
+    """A kept public body as a response: compressed if the client takes gzip and a compressed copy was kept
+    (compression middleware leaves an encoded response alone), varying on Accept-Encoding either way."""
+    if compressed is not None and accepts_gzip(request):
+        response = HttpResponse(compressed, status=status, headers=headers)
+        response["Content-Encoding"] = "gzip"
+        response["Content-Length"] = str(len(compressed))
+    else:
+        response = HttpResponse(content, status=status, headers=headers)
+    patch_vary_headers(response, ("Accept-Encoding",))
+    return response
+
+
 def cache_public_page(view):
     """Serve a public page from the cache to anonymous visitors, keyed by generation, language and full URL."""
 
@@ -291,13 +355,7 @@ def cache_public_page(view):
         entry = _cache_call("get", key)
         if entry is not None:
             status, content, headers, compressed = entry
-            if compressed is not None and accepts_gzip(request):
-                response = HttpResponse(compressed, status=status, headers=headers)
-                response["Content-Encoding"] = "gzip"
-                response["Content-Length"] = str(len(compressed))
-            else:
-                response = HttpResponse(content, status=status, headers=headers)
-            patch_vary_headers(response, ("Accept-Encoding",))
+            response = kept_response(request, content, compressed, status=status, headers=headers)
             response[STATUS_HEADER] = "hit"
             return response
         response = view(request, *args, **kwargs)
@@ -308,13 +366,8 @@ def cache_public_page(view):
             _mark_public(response, etag)
             if response.streaming:
                 return
-            # Compressed once here rather than by GZipMiddleware on every hit. BREACH needs a secret in the page
-            # and an attacker's input reflected beside it; a public page holds no secret, and gzip still pads
-            # the header by a random length as Django's middleware does.
             content = response.content
-            compressed = compress_string(content, max_random_bytes=GZIP_MAX_RANDOM_BYTES)
-            if len(content) < GZIP_MIN_BYTES or len(compressed) >= len(content):
-                compressed = None
+            compressed = compressed_body(content)
             headers = dict(response.items())
             _cache_call("set", key, (response.status_code, content, headers, compressed), seconds)
             if not cache_is_down():
@@ -333,8 +386,9 @@ API_KEY_PREFIX = "aitracker:api"
 
 
 def cached_api_data(generation: int, identity: str, compute):
-    """The data of an API answer, kept under the data generation read at the start of the request and the
-    answer's identity (address, language, day): like a cached page, unreachable once a write commits.
+    """An API answer (its body as sent, and compressed), kept under the data generation read at the start of the
+    request and the answer's identity (address, language, day, media type): like a cached page, unreachable once
+    a write commits.
 
     Kept only if no write committed while it was computed, as for cached_summary. Off when
     AITRACKER_PAGE_CACHE_SECONDS is 0 (as in the tests)."""

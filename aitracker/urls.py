@@ -14,9 +14,9 @@ from .sitemaps import SITEMAPS, favicon, robots_txt, sitemap_index
 # Outside them, for machines, one address each: /healthz, /readyz, /robots.txt, /favicon.ico, the sitemaps
 # (which list every page in every language with its alternates), static files, and the API (/api/v1/).
 localized_patterns = [
-    path("admin/", admin.site.urls),
-    path("", include("aitracker.staff_urls")),
-    # Public site: anonymous visitors get these from the page cache (aitracker.cache).
+    # Public site: anonymous visitors get these from the page cache (aitracker.cache). First, because Django tries
+    # the patterns in order and these are most of the requests: after the staff pages, finding /commitments/
+    # cost 28 failed matches (0.2 ms, a third of a page served from the cache). No two patterns overlap.
     path("", cache_public_page(views.DashboardView.as_view()), name="dashboard"),
     path("commitments/", cache_public_page(views.CommitmentListView.as_view()), name="commitment_list"),
     path("commitments/<slug:slug>/", cache_public_page(views.CommitmentDetailView.as_view()), name="commitment_detail"),
@@ -55,9 +55,14 @@ localized_patterns = [
     path("follow/confirm/<str:token>/", follow_views.confirm, name="follow_confirm"),
     path("follow/unsubscribe/<str:token>/", follow_views.unsubscribe, name="follow_unsubscribe"),
     path("follow/manage/<str:token>/", follow_views.manage, name="follow_manage"),
+    path("admin/", admin.site.urls),
+    path("", include("aitracker.staff_urls")),
 ]
 
 urlpatterns = [
+    # The read API and its documentation: never language-prefixed. Before the pages, so that finding an API
+    # address does not first try every localized pattern (no page's address starts with api/).
+    path("api/v1/", include("aitracker.api.urls")),
     *i18n_patterns(*localized_patterns, prefix_default_language=False),
     path("robots.txt", robots_txt, name="robots_txt"),
     path("favicon.ico", favicon, name="favicon"),
@@ -70,8 +75,6 @@ urlpatterns = [
         {"sitemaps": SITEMAPS},
         name="sitemap_section",
     ),
-    # The read API and its documentation: never language-prefixed.
-    path("api/v1/", include("aitracker.api.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
 ]

@@ -2,6 +2,7 @@
 JSON errors with the field at fault, CORS, ETag/304, the rate limit, and a cache that a publication clears."""
 
 import csv
+import gzip
 import io
 import uuid
 
@@ -292,6 +293,30 @@ def test_answers_are_cached_and_a_publication_clears_them(client, world, editor,
     after = get_json(client, url)
     row = next(row for row in after["results"] if row["slug"] == commitment.slug)
     assert row["status"] == "reversed" and row["title"] == "Changed behind the cache's back"
+
+
+def test_a_kept_answer_is_the_body_rendered_once_plain_or_compressed(client, world, settings):
+    settings.AITRACKER_PAGE_CACHE_SECONDS = 600
+    url = f"{API}/commitments/?ordering=-title"
+    first = client.get(url)
+    plain = client.get(url)
+    zipped = client.get(url, HTTP_ACCEPT_ENCODING="gzip")
+    assert first.content == plain.content and first["Content-Type"] == plain["Content-Type"] == "application/json"
+    assert zipped["Content-Encoding"] == "gzip" and gzip.decompress(zipped.content) == plain.content
+    assert "Accept-Encoding" in plain["Vary"] and "Accept-Encoding" in zipped["Vary"]
+    assert plain["ETag"] == zipped["ETag"] == first["ETag"]
+    # A client that refuses gzip is never sent the compressed copy.
+    assert "Content-Encoding" not in client.get(url, HTTP_ACCEPT_ENCODING="gzip;q=0")
+
+
+def test_an_indented_answer_is_kept_apart_from_the_compact_one(client, world, settings):
+    settings.AITRACKER_PAGE_CACHE_SECONDS = 600
+    url = f"{API}/themes/"
+    compact = client.get(url)
+    indented = client.get(url, HTTP_ACCEPT="application/json; indent=2")
+    assert b"\n  " in indented.content and b"\n" not in compact.content
+    assert indented.json() == compact.json() and indented["ETag"] != compact["ETag"]
+    assert client.get(url).content == compact.content
 
 
 def test_the_schema_and_its_documentation_page(client, db):

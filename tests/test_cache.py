@@ -145,6 +145,44 @@ def test_a_hit_runs_one_tiny_query_the_data_generation(client, cache_on, world, 
     assert "datageneration" in queries.captured_queries[0]["sql"]
 
 
+def test_the_generation_read_on_the_kept_connection_is_the_one_django_reads(cache_on, world):
+    connection.ensure_connection()
+    direct = page_cache.read_generation()  # on the driver's connection: no query is being logged
+    with CaptureQueriesContext(connection) as queries:
+        through_django = page_cache.read_generation()
+    assert len(queries) == 1 and direct == through_django
+    page_cache.public_pages_changed()
+    assert page_cache.read_generation() == direct + 1
+
+
+class FailingOnce:
+    """The driver's connection, whose next cursor fails as one the server has dropped would."""
+
+    def __init__(self, real):
+        self.real, self.failures = real, 1
+
+    def cursor(self, *args, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise connection.Database.OperationalError("server closed the connection unexpectedly")
+        return self.real.cursor(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_failed_read_on_the_kept_connection_is_read_again_through_django(cache_on, world):
+    connection.ensure_connection()
+    expected = page_cache.read_generation()
+    real = connection.connection
+    connection.connection = failing = FailingOnce(real)
+    try:
+        assert page_cache.read_generation() == expected
+    finally:
+        connection.connection = real
+    assert failing.failures == 0
+
+
 def test_a_request_reads_the_generation_once(client, cache_on, world, django_assert_num_queries):
     """The page and each of its kept counts are kept under the generation the request read first."""
     cache_on.AITRACKER_PAGE_CACHE_SECONDS = 0

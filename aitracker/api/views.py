@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from .. import asof
-from ..cache import cached_api_data, current_generation
+from ..cache import cached_api_data, compressed_body, current_generation, kept_response
 from ..filters import CommitmentFilter, EndorsementFilter, PartyFilter, UpdateFilter
 from ..fragments import cached_pieces
 from ..links import absolute_url
@@ -224,19 +224,32 @@ class ApiViewSet(viewsets.ReadOnlyModelViewSet):
 
     def serve(self, request, respond):
         generation = current_generation(request._request)
-        # The address from the configured site, not the Host; the day too, for the staleness filters.
-        identity = f"{get_language()}|{timezone.localdate()}|{absolute_url(request._request.get_full_path())}"
+        renderer, media_type = request.accepted_renderer, request.accepted_media_type
+        # The address from the configured site, not the Host; the day too, for the staleness filters; the media
+        # type asked for, whose parameters (`indent`) change the body.
+        path = absolute_url(request._request.get_full_path())
+        identity = f"{get_language()}|{timezone.localdate()}|{media_type}|{path}"
         digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
         etag = f'"{generation}-{digest}"'
         if etag in _if_none_match(request):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        answer = None
 
         def compute():
-            response = respond()
-            return response.data if response.status_code == 200 else None
+            # The body rendered once, as DRF would render the answer, and kept with its compressed copy: a
+            # repeat is then bytes from the cache, not the data encoded and compressed again.
+            nonlocal answer
+            answer = respond()
+            if answer.status_code != 200:
+                return None
+            content = renderer.render(answer.data, media_type, self.get_renderer_context())
+            return content, compressed_body(content)
 
-        data = cached_api_data(generation, digest, compute)
-        return Response(data, headers={"ETag": etag})
+        kept = cached_api_data(generation, digest, compute)
+        if kept is None:
+            return answer
+        content_type = f"{renderer.media_type}; charset={renderer.charset}" if renderer.charset else renderer.media_type
+        return kept_response(request._request, *kept, headers={"Content-Type": content_type, "ETag": etag})
 
 
 def _if_none_match(request):
