@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import (
     Case,
+    CharField,
     Count,
     Exists,
     IntegerField,
@@ -190,7 +191,9 @@ class CommitmentQuerySet(ReviewedQuerySetMixin, models.QuerySet):
     def with_first_theme_name(self):
         """Annotate `first_theme_name`, the alphabetically first theme's name, to sort by themes."""
         first = domain.Theme.objects.filter(commitments=OuterRef("pk")).order_by("name").values("name")[:1]
-        return self.annotate(first_theme_name=Subquery(first))
+        # Its type given: in another language the name is modeltranslation's fallback over the translated
+        # columns, which Django cannot type by itself when the page matches nothing.
+        return self.annotate(first_theme_name=Subquery(first, output_field=CharField()))
 
 
 def reverse_order(order) -> tuple:

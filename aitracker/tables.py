@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 import django_tables2 as tables
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db.models import (
     Case,
     Count,
@@ -104,7 +105,12 @@ class PageByKeysData(TableQuerysetData):
         if stop >= len(self):
             # The last page, up to a full page (as _page_keys fills it): a write may have added rows since.
             stop = start + self.table.paginator.per_page
-        query = str(self.data.prefetch_related(None).values_list("pk", flat=True).query)
+        try:
+            query = str(self.data.prefetch_related(None).values_list("pk", flat=True).query)
+        except EmptyResultSet:
+            # Django knows the rows without asking the database: none (a search or filter that matches nothing,
+            # a filter form with errors). Such a query has no SQL to name a block by.
+            return []
         name = hashlib.sha256(query.encode()).hexdigest()[:32]
         first, last = start // KEY_BLOCK, (stop - 1) // KEY_BLOCK
         keys = []

@@ -57,3 +57,20 @@ def test_a_write_moves_the_rows_of_the_kept_pages(client, seeded, editor):
     assert row_links(after)[0] == last.get_absolute_url()
     assert row_links(after)[1:] == before[:4]
     assert after == lean_and_plain(client, seeded, url)[1]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/commitments/?q=nothing-has-this-word",
+        "/commitments/?q=nothing-has-this-word&sort=themes",
+        "/commitments/?party=nowhere",
+        "/fr/commitments/?q=nothing-has-this-word&sort=themes",
+        "/fr/commitments/?q=nothing-has-this-word&sort=-themes",
+    ],
+)
+def test_a_filter_that_matches_nothing_shows_an_empty_table(client, seeded, url):
+    # A search with no match filters by an empty list of keys, which Django cannot even write as SQL.
+    response = client.get(url)
+    assert response.status_code == 200
+    assert re.search(r">0 (commitments|engagement)", response.content.decode())
