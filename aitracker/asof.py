@@ -134,6 +134,9 @@ def as_they_stood(updates) -> list:
     return updates
 
 
+KEYS_PER_QUERY = 10_000
+
+
 def records_as_of(commitment_ids, day: datetime.date) -> dict:
     """{commitment id: the services' records of it (None: overall; party id: that party's)} as of `day`, in two
     queries. `commitment_ids` may be a list or a values() queryset. Which parties an update names is as now."""
@@ -143,9 +146,13 @@ def records_as_of(commitment_ids, day: datetime.date) -> dict:
         )
     )
     named = defaultdict(list)
-    if rows:
-        links = ProgressUpdate.parties.through.objects.filter(progressupdate__in=[row[1] for row in rows])
-        for update_id, party_id in links.values_list("progressupdate_id", "party_id"):
+    links = ProgressUpdate.parties.through.objects
+    update_ids = [row[1] for row in rows]
+    # In blocks: every party's counts as of a day read every public update, more keys than SQLite takes in one
+    # statement ("too many SQL variables").
+    for start in range(0, len(update_ids), KEYS_PER_QUERY):
+        block = links.filter(progressupdate__in=update_ids[start : start + KEYS_PER_QUERY])
+        for update_id, party_id in block.values_list("progressupdate_id", "party_id"):
             named[update_id].append(party_id)
     facts = defaultdict(list)
     for commitment_id, *row in rows:

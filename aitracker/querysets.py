@@ -14,6 +14,7 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
+    F,
     IntegerField,
     OuterRef,
     Q,
@@ -21,10 +22,11 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 # The models module imports this one first; its classes are looked up when a query runs, never at import.
+from . import i18n
 from . import models as domain
 
 
@@ -190,9 +192,20 @@ class CommitmentQuerySet(ReviewedQuerySetMixin, models.QuerySet):
 
     def with_first_theme_name(self):
         """Annotate `first_theme_name`, the alphabetically first theme's name, to sort by themes."""
-        first = domain.Theme.objects.filter(commitments=OuterRef("pk")).order_by("name").values("name")[:1]
-        # Its type given: in another language the name is modeltranslation's fallback over the translated
-        # columns, which Django cannot type by itself when the page matches nothing.
+        # The name as the page shows it: the page's language, or English where it has no translation. Written
+        # out, because modeltranslation turns values("name") into two columns (the language's and English),
+        # which a subquery cannot return.
+        language = i18n.current_language()
+        name = F(i18n.localized_name("name", language))
+        if language != i18n.SOURCE_LANGUAGE:
+            english = F(i18n.localized_name("name", i18n.SOURCE_LANGUAGE))
+            name = Coalesce(NullIf(name, Value("")), english, output_field=CharField())
+        first = (
+            domain.Theme.objects.filter(commitments=OuterRef("pk"))
+            .annotate(shown_name=name)
+            .order_by("shown_name")
+            .values("shown_name")[:1]
+        )
         return self.annotate(first_theme_name=Subquery(first, output_field=CharField()))
 
 

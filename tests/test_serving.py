@@ -162,8 +162,11 @@ def gunicorn_config(**env) -> dict:
         "app = App(usage='', prog='gunicorn')\n"
         "app.load_config_from_file('gunicorn.conf.py')\n"
         "c = app.cfg\n"
+        "import runpy\n"
+        "heap = runpy.run_path('gunicorn.conf.py')['limit_heap_growth']()\n"
         "print(json.dumps({'forwarded_allow_ips': c.forwarded_allow_ips, "
-        "'secure_scheme_headers': c.secure_scheme_headers, 'forwarder_headers': c.forwarder_headers}))\n"
+        "'secure_scheme_headers': c.secure_scheme_headers, 'forwarder_headers': c.forwarder_headers, "
+        "'post_fork_is_ours': c.post_fork.__module__ != 'gunicorn.config', 'heap_limited': heap}))\n"
     )
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "FORWARDED_ALLOW_IPS"))}
     full_env.update({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 64, "DJANGO_ALLOWED_HOSTS": "127.0.0.1", **env})
@@ -191,6 +194,13 @@ def test_gunicorn_follows_django_in_development_too():
     """DJANGO_TRUST_X_FORWARDED_PROTO only counts in production (settings.py): gunicorn follows the setting,
     not the variable."""
     assert gunicorn_config(DJANGO_DEBUG="1", DJANGO_TRUST_X_FORWARDED_PROTO="1")["secure_scheme_headers"] == {}
+
+
+def test_each_worker_fixes_glibcs_malloc_thresholds():
+    """The hook that keeps a worker's heap from growing with every large page (gunicorn.conf.py): gunicorn runs it
+    in each new worker, and glibc takes both thresholds (this machine runs glibc, as Debian does)."""
+    config = gunicorn_config()
+    assert config["post_fork_is_ours"] and config["heap_limited"]
 
 
 def free_port() -> int:

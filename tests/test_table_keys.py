@@ -74,3 +74,29 @@ def test_a_filter_that_matches_nothing_shows_an_empty_table(client, seeded, url)
     response = client.get(url)
     assert response.status_code == 200
     assert re.search(r">0 (commitments|engagement)", response.content.decode())
+
+
+@pytest.mark.parametrize("language", ["fr", "zh-hans"])
+def test_sorting_by_themes_in_another_language_follows_the_names_shown(client, seeded, language):
+    from aitracker.models import Commitment, Theme
+
+    theme = Theme.objects.order_by("-slug").first()
+    # The last theme in English, first in this language (a digit sorts before any letter or character).
+    Theme.objects.filter(pk=theme.pk).update(**{{"fr": "name_fr", "zh-hans": "name_zh_hans"}[language]: "0 first"})
+    page = client.get(f"/{language}/commitments/?sort=themes&per_page=5").content.decode()
+    first_link = re.search(rf'<tbody>.*?<a href="/{language}/commitments/([^"/]+)/"', page, re.S)
+    first = Commitment.objects.get(slug=first_link[1])
+    assert theme in first.themes.all()
+    assert client.get(f"/{language}/commitments/?sort=-themes").status_code == 200
+
+
+def test_every_partys_counts_as_of_a_day_read_the_updates_in_blocks(client, seeded, monkeypatch):
+    from datetime import date, timedelta
+
+    from aitracker import asof
+
+    url = f"/parties/?as_of={date.today() - timedelta(days=1)}"
+    whole = client.get(url)
+    monkeypatch.setattr(asof, "KEYS_PER_QUERY", 4)
+    seeded.AITRACKER_SUMMARY_CACHE_SECONDS = 0
+    assert whole.status_code == 200 and client.get(url).content == whole.content
