@@ -138,7 +138,7 @@ KEYS_PER_QUERY = 10_000
 
 
 def records_as_of(commitment_ids, day: datetime.date) -> dict:
-    """{commitment id: the services' records of it (None: overall; party id: that party's)} as of `day`, in two
+    """{commitment id: the services' records of it (None: overall; party id: that party's)} as of `day`, in a few
     queries. `commitment_ids` may be a list or a values() queryset. Which parties an update names is as now."""
     rows = list(
         updates_as_of(ProgressUpdate.objects.public().filter(commitment__in=commitment_ids), day).values_list(

@@ -140,7 +140,8 @@ def _read_generation_on_kept_connection(connection) -> int | None:
         finally:
             cursor.close()
     except connection.Database.Error:
-        if not connection.in_atomic_block:
+        # Closed only if it is dead and holds no transaction: a busy database or a timeout leaves it as it is.
+        if not connection.in_atomic_block and connection.get_autocommit() and not connection.is_usable():
             connection.close()
         return None
     return row[0] if row else None

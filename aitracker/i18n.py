@@ -187,14 +187,16 @@ def translated_value(model, field: str, prefix: str = ""):
     (an untranslated row sorts among the others, by its English). `prefix` reaches it through a relation
     ("instrument__"). Texts compare as the database compares them (SQLite: by code point; PostgreSQL: by the
     database's collation); Chinese text sorts by code point, not by pinyin."""
-    from django.db.models import F, TextField
-    from django.db.models.functions import Coalesce
+    from django.db.models import F, TextField, Value
+    from django.db.models.functions import Coalesce, NullIf
 
     language = current_language()
     english = F(prefix + localized_name(field, SOURCE_LANGUAGE))
     if language == SOURCE_LANGUAGE:
         return english
-    return Coalesce(F(prefix + localized_name(field, language)), english, output_field=TextField())
+    # An empty translation is no translation (the admin saves "" for a field left blank), as translation_of reads it.
+    translated = NullIf(F(prefix + localized_name(field, language)), Value(""))
+    return Coalesce(translated, english, output_field=TextField())
 
 
 def translated_order(model, field: str):

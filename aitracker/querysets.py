@@ -14,7 +14,6 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
-    F,
     IntegerField,
     OuterRef,
     Q,
@@ -22,7 +21,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 # The models module imports this one first; its classes are looked up when a query runs, never at import.
@@ -192,17 +191,11 @@ class CommitmentQuerySet(ReviewedQuerySetMixin, models.QuerySet):
 
     def with_first_theme_name(self):
         """Annotate `first_theme_name`, the alphabetically first theme's name, to sort by themes."""
-        # The name as the page shows it: the page's language, or English where it has no translation. Written
-        # out, because modeltranslation turns values("name") into two columns (the language's and English),
-        # which a subquery cannot return.
-        language = i18n.current_language()
-        name = F(i18n.localized_name("name", language))
-        if language != i18n.SOURCE_LANGUAGE:
-            english = F(i18n.localized_name("name", i18n.SOURCE_LANGUAGE))
-            name = Coalesce(NullIf(name, Value("")), english, output_field=CharField())
+        # The name as the page shows it (the page's language, or English), written out: modeltranslation turns
+        # values("name") into two columns (the language's and English), which a subquery cannot return.
         first = (
             domain.Theme.objects.filter(commitments=OuterRef("pk"))
-            .annotate(shown_name=name)
+            .annotate(shown_name=i18n.translated_value(domain.Theme, "name"))
             .order_by("shown_name")
             .values("shown_name")[:1]
         )

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import caches
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.test import RequestFactory
@@ -143,6 +143,38 @@ def test_a_hit_runs_one_tiny_query_the_data_generation(client, cache_on, world, 
     with django_assert_num_queries(1) as queries:
         assert client.get(url)["X-Page-Cache"] == "hit"
     assert "datageneration" in queries.captured_queries[0]["sql"]
+
+
+class CountingCursors:
+    """The driver's connection, counting the cursors asked of it directly."""
+
+    def __init__(self, real):
+        self.real, self.cursors = real, 0
+
+    def cursor(self, *args, **kwargs):
+        if not args and not kwargs:
+            self.cursors += 1
+        return self.real.cursor(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_hit_reads_the_generation_on_the_kept_connection(client, cache_on, world):
+    url = reverse("dashboard")
+    client.get(url)
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    wrapper.ensure_connection()
+    real, django_cursors = wrapper.connection, []
+    wrapper.connection = counting = CountingCursors(real)
+    wrapper.cursor = lambda: django_cursors.append(1) or type(wrapper).cursor(wrapper)
+    try:
+        assert client.get(url)["X-Page-Cache"] == "hit"
+    finally:
+        wrapper.connection = real
+        del wrapper.cursor
+    # One read on the driver's connection; Django's cursor (and its health check) not used at all.
+    assert counting.cursors == 1 and django_cursors == []
 
 
 def test_the_generation_read_on_the_kept_connection_is_the_one_django_reads(cache_on, world):

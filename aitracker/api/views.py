@@ -14,6 +14,7 @@ from django.db.models import F, IntegerField, Prefetch, Value
 from django.db.models.functions import Coalesce
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
@@ -225,13 +226,16 @@ class ApiViewSet(viewsets.ReadOnlyModelViewSet):
     def serve(self, request, respond):
         generation = current_generation(request._request)
         renderer, media_type = request.accepted_renderer, request.accepted_media_type
-        # The address from the configured site, not the Host; the day too, for the staleness filters; the media
-        # type asked for, whose parameters (`indent`) change the body.
+        # The address from the configured site, not the Host; the day too, for the staleness filters; the
+        # indentation the Accept header asks for (`application/json; indent=2`), the one thing of it that
+        # changes the body.
         path = absolute_url(request._request.get_full_path())
-        identity = f"{get_language()}|{timezone.localdate()}|{media_type}|{path}"
+        indent = renderer.get_indent(media_type, self.get_renderer_context())
+        identity = f"{get_language()}|{timezone.localdate()}|{indent}|{path}"
         digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
-        etag = f'"{generation}-{digest}"'
-        if etag in _if_none_match(request):
+        # Weak: the same answer is sent compressed or not (as GZipMiddleware marks a tag it compresses).
+        etag = f'W/"{generation}-{digest}"'
+        if etag.removeprefix("W/") in _if_none_match(request):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         answer = None
 
@@ -249,7 +253,9 @@ class ApiViewSet(viewsets.ReadOnlyModelViewSet):
         if kept is None:
             return answer
         content_type = f"{renderer.media_type}; charset={renderer.charset}" if renderer.charset else renderer.media_type
-        return kept_response(request._request, *kept, headers={"Content-Type": content_type, "ETag": etag})
+        response = kept_response(request._request, *kept, headers={"Content-Type": content_type, "ETag": etag})
+        patch_vary_headers(response, ("Accept",))
+        return response
 
 
 def _if_none_match(request):
