@@ -388,7 +388,7 @@ API_KEY_PREFIX = "aitracker:api"
 
 def cached_api_data(generation: int, identity: str, compute):
     """An API answer (its body as sent, and compressed), kept under the data generation read at the start of the
-    request and the answer's identity (address, language, day, media type): like a cached page, unreachable once
+    request and the answer's identity (address, language, day, indentation): like a cached page, unreachable once
     a write commits.
 
     Kept only if no write committed while it was computed, as for cached_summary. Off when

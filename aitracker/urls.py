@@ -16,7 +16,7 @@ from .sitemaps import SITEMAPS, favicon, robots_txt, sitemap_index
 localized_patterns = [
     # Public site: anonymous visitors get these from the page cache (aitracker.cache). First, because Django tries
     # the patterns in order and these are most of the requests: after the staff pages, finding /commitments/
-    # cost 28 failed matches (0.2 ms, a third of a page served from the cache). No two patterns overlap.
+    # cost 28 failed matches (60-70 µs against 25-30 µs now, of a ~0.5 ms hit). No two patterns overlap.
     path("", cache_public_page(views.DashboardView.as_view()), name="dashboard"),
     path("commitments/", cache_public_page(views.CommitmentListView.as_view()), name="commitment_list"),
     path("commitments/<slug:slug>/", cache_public_page(views.CommitmentDetailView.as_view()), name="commitment_detail"),

@@ -230,7 +230,8 @@ class ApiViewSet(viewsets.ReadOnlyModelViewSet):
         # indentation the Accept header asks for (`application/json; indent=2`), the one thing of it that
         # changes the body.
         path = absolute_url(request._request.get_full_path())
-        indent = renderer.get_indent(media_type, self.get_renderer_context())
+        context = self.get_renderer_context()
+        indent = renderer.get_indent(media_type, context)
         identity = f"{get_language()}|{timezone.localdate()}|{indent}|{path}"
         digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
         # Weak: the same answer is sent compressed or not (as GZipMiddleware marks a tag it compresses).
@@ -246,7 +247,7 @@ class ApiViewSet(viewsets.ReadOnlyModelViewSet):
             answer = respond()
             if answer.status_code != 200:
                 return None
-            content = renderer.render(answer.data, media_type, self.get_renderer_context())
+            content = renderer.render(answer.data, media_type, context)
             return content, compressed_body(content)
 
         kept = cached_api_data(generation, digest, compute)
