@@ -313,16 +313,22 @@ def compressed_body(content: bytes) -> bytes | None:
     return compressed
 
 
+def _send_compressed(response, compressed: bytes) -> None:
+    response.content = compressed
+    response["Content-Encoding"] = "gzip"
+    response["Content-Length"] = str(len(compressed))
+    patch_vary_headers(response, ("Accept-Encoding",))
+
+
 def kept_response(request, content: bytes, compressed: bytes | None, *, status=200, headers=None) -> HttpResponse:
     """A kept public body as a response: compressed if the client takes gzip and a compressed copy was kept
     (compression middleware leaves an encoded response alone), varying on Accept-Encoding either way."""
     if compressed is not None and accepts_gzip(request):
-        response = HttpResponse(compressed, status=status, headers=headers)
-        response["Content-Encoding"] = "gzip"
-        response["Content-Length"] = str(len(compressed))
+        response = HttpResponse(status=status, headers=headers)
+        _send_compressed(response, compressed)
     else:
         response = HttpResponse(content, status=status, headers=headers)
-    patch_vary_headers(response, ("Accept-Encoding",))
+        patch_vary_headers(response, ("Accept-Encoding",))
     return response
 
 
@@ -371,6 +377,10 @@ def cache_public_page(view):
             compressed = compressed_body(content)
             headers = dict(response.items())
             _cache_call("set", key, (response.status_code, content, headers, compressed), seconds)
+            if compressed is not None and accepts_gzip(request):
+                # The copy just kept is what this visitor gets too: the compression middleware leaves an encoded
+                # answer alone, so the page is compressed once, not twice.
+                _send_compressed(response, compressed)
             if not cache_is_down():
                 response[STATUS_HEADER] = "miss"
 

@@ -58,6 +58,35 @@ def test_public_pages_are_compressed_from_the_first_request_and_from_the_cache(c
         assert "Accept-Encoding" in again["Vary"], url
 
 
+def test_a_page_the_cache_has_not_seen_is_compressed_once(client, cache_on, world, monkeypatch):
+    """The copy kept for later visitors is the body sent now: compressing it again for this answer would double
+    the cost of every page a crawler asks for."""
+    from django.middleware import gzip as gzip_middleware
+    from django.utils.text import compress_string
+
+    from aitracker import cache
+
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return compress_string(*args, **kwargs)
+
+    # Where the page cache and Django's compression middleware each find it.
+    monkeypatch.setattr(cache, "compress_string", counted)
+    monkeypatch.setattr(gzip_middleware, "compress_string", counted)
+    for url in public_urls(world):
+        calls.clear()
+        first = client.get(url, headers=GZIP)
+        assert first["X-Page-Cache"] == "miss", url
+        assert first["Content-Encoding"] == "gzip" and int(first["Content-Length"]) == len(first.content), url
+        assert len(calls) == 1, url
+        again = client.get(url, headers=GZIP)
+        assert again["X-Page-Cache"] == "hit" and again.content == first.content, url
+        assert body(first) == body(client.get(url)), url
+        assert first["Vary"] == again["Vary"] and first["ETag"] == again["ETag"], url
+
+
 def test_downloads_are_compressed(client, cache_on, world):
     for export in ("csv", "json"):
         response = client.get(reverse("commitment_list") + f"?_export={export}", headers=GZIP)
