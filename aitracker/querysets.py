@@ -138,6 +138,23 @@ class CommitmentQuerySet(ReviewedQuerySetMixin, models.QuerySet):
         rows = {row.pk: row for row in self.order_by().filter(pk__in=keys)}
         return [rows[pk] for pk in keys if pk in rows]
 
+    def in_key_order_with_themes(self, keys):
+        """in_key_order(), without the themes' prefetch, each row with `theme_list`: its themes in their order
+        (Theme.Meta.ordering), read in one query of the rows' links to their themes. A prefetch builds a
+        related manager and a queryset for every row: more than half the cost of reading a page of rows."""
+        rows = self.prefetch_related(None).in_key_order(keys)
+        links = (
+            domain.Commitment.themes.through.objects.filter(commitment_id__in=[row.pk for row in rows])
+            .select_related("theme")
+            .order_by(*(f"theme__{field}" for field in domain.Theme._meta.ordering), "theme_id")
+        )
+        themes = {row.pk: [] for row in rows}
+        for link in links:
+            themes[link.commitment_id].append(link.theme)
+        for row in rows:
+            row.theme_list = themes[row.pk]
+        return rows
+
     def with_status(self, status):
         return self.filter(current_status=status)
 

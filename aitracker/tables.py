@@ -271,12 +271,16 @@ class CommitmentTable(LeanTable):
         if isinstance(data, KeyedRows):
 
             def render(keys):
-                return {record.pk: self._cells(record, columns) for record in data.queryset.in_key_order(keys)}
+                records = data.queryset.in_key_order_with_themes(keys)
+                return {record.pk: self._cells(record, columns) for record in records}
 
             kept = cached_fragments(f"commitment-row:{self.as_of or ''}", data.keys, render)
             cells = [kept[pk] for pk in data.keys if pk in kept]
         else:
-            cells = [self._cells(row.record, columns) for row in self.paginated_rows]
+            records = [row.record for row in self.paginated_rows]
+            for record in records:
+                record.theme_list = record.themes.all()
+            cells = [self._cells(record, columns) for record in records]
         rows = [
             format_html('<tr class="{}">{}</tr>', "odd" if number % 2 else "even", row_cells)
             for number, row_cells in enumerate(cells)
@@ -311,7 +315,7 @@ class CommitmentTable(LeanTable):
         )
 
     def render_themes(self, record):
-        themes = record.themes.all()
+        themes = record.theme_list  # the rows' themes, read with them (body_html)
         if not themes:
             return "—"
         links = ((slug_url("theme_detail", theme.slug), translated_html(theme, "name")) for theme in themes)

@@ -94,3 +94,25 @@ def test_the_parties_tables_rows_are_django_tables2s(real_data, language):
             bodies.append(table.body_html())
             assert bodies[-1] == generic_body(table), query
         assert "<td >—</td>" in bodies[-1], "a party with no region"
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_table_rows_list_each_commitments_themes_as_its_page_does(client, language):
+    """The rows read their themes in one query of the links (querysets.in_key_order_with_themes), not by a
+    prefetch: the same themes, in the same order, as the commitment's own themes."""
+    themes = [
+        factories.make_theme(slug=slug, name=name, name_fr=name_fr)
+        for slug, name, name_fr in [("w", "Work", "Travail"), ("a", "Access", "Accès"), ("m", "Markets", "Marchés")]
+    ]
+    instrument = factories.make_instrument()
+    several = factories.make_commitment(instrument=instrument, title="Several themes", themes=themes)
+    factories.make_commitment(instrument=instrument, title="No theme")
+    prefix = "" if language == "en" else f"/{language}"
+    page = client.get(f"{prefix}/commitments/").content.decode()
+    with translation.override(language):
+        names = [theme.name_fr if language == "fr" else theme.name for theme in several.themes.all()]
+    assert [theme.slug for theme in several.themes.all()] == ["a", "m", "w"]
+    row = next(row for row in page.split("<tr") if "Several themes" in row)
+    assert [row.index(f">{name}</a>") for name in names] == sorted(row.index(f">{name}</a>") for name in names)
+    empty = next(row for row in page.split("<tr") if "No theme" in row)
+    assert "—" in empty
