@@ -131,6 +131,27 @@ def confidence_badge(confidence):
     return confidence_badge_html(confidence)
 
 
+@register.simple_tag(takes_context=True)
+def update_article(context, update, show_commitment=False, show_sources=True):
+    """`{% update_article update show_commitment=True show_sources=False %}`: a progress update's article
+    (aitracker/markup.py), with the links to correct it for a viewer who may."""
+    from aitracker.markup import update_article_html  # it builds on this module's helpers
+
+    perms = context.get("perms")
+    staff_links = bool(perms) and "aitracker.publish_progressupdate" in perms
+    return mark_safe(
+        update_article_html(update, show_commitment=show_commitment, show_sources=show_sources, staff_links=staff_links)
+    )
+
+
+@register.simple_tag
+def party_rows(rows, party_status=""):
+    """`{% party_rows party_rows party_status %}`: a commitment's rows for the parties it binds (aitracker/markup.py)."""
+    from aitracker.markup import party_rows_html  # it builds on this module's helpers
+
+    return mark_safe(party_rows_html(rows, party_status=party_status))
+
+
 @register.inclusion_tag("aitracker/includes/status_bar.html")
 def status_bar(counts, label=""):
     """A stacked bar (decorative SVG) plus the same numbers as text, for a {status: count} mapping."""
