@@ -1,6 +1,7 @@
 """Synthetic data at scale, for the benchmark: deterministic for a seed, written with bulk inserts."""
 
 import contextlib
+import itertools
 import random
 import re
 import time
@@ -137,6 +138,8 @@ UNPUBLISHED_STATES = [ProgressUpdate.State.DRAFT.value, ProgressUpdate.State.SUB
 SOURCES_PER_PUBLISHED_UPDATE = [1, 1, 1, 2, 2, 3]
 CONFIDENCES = list(Confidence.values)
 CONFIDENCE_WEIGHTS = [70, 22, 8]
+# The same draws as rng.choices(CONFIDENCES, CONFIDENCE_WEIGHTS), which adds the weights up on every call.
+CONFIDENCE_CUMULATIVE = list(itertools.accumulate(CONFIDENCE_WEIGHTS))
 STATUS_WORDS = {status.value: str(status.label).lower() for status in Status}
 # Plain strings from here on: the rows below skip the fields' conversions, and psycopg would write an
 # enumeration member's name rather than its value.
@@ -455,6 +458,7 @@ class Seeder:
             source=_next_id(Source),
         )
         self.markup = {}  # summary template: its rendering (_rendered)
+        self.days = {}  # day: as summaries spell it (_spelt)
         self.counts = dict.fromkeys(
             ["instruments", "parties", "endorsements", "themes", "commitments", "updates", "sources"], 0
         )
@@ -688,7 +692,7 @@ class Seeder:
         count = self.updates_per_commitment
         span = max(1, (BASE_DATE - adopted_on).days)
         days = sorted(randint(0, span) for _ in range(count))
-        analysts, editor, rendered = self.analysts, self.editors[0], self._rendered
+        analysts, editor, rendered, spelt = self.analysts, self.editors[0], self._rendered, self._spelt
         # A few commitments are still being assessed: every update is unpublished.
         never_published = random() < 0.04
         status, facts = None, []
@@ -737,7 +741,7 @@ class Seeder:
                 template = f"{event} on {{date}}. Our reading: **{STATUS_WORDS[status]}**; " + ASSESSMENT_END
             else:
                 template = "Searched the news and official records on {date}: nothing new on {reference}."
-            summary, summary_html = rendered(template, f"{reported_on:%-d %B %Y}", reference)
+            summary, summary_html = rendered(template, spelt(reported_on), reference)
             updates.append(
                 (
                     pk,
@@ -747,7 +751,7 @@ class Seeder:
                     progress if kind == ASSESSMENT else None,
                     summary,
                     summary_html,
-                    rng.choices(CONFIDENCES, CONFIDENCE_WEIGHTS)[0],
+                    rng.choices(CONFIDENCES, cum_weights=CONFIDENCE_CUMULATIVE)[0],
                     kind,
                     choice(analysts),
                     state,
@@ -791,6 +795,14 @@ class Seeder:
             self._insert(StatusChange, STATUS_CHANGE_COLUMNS, rows)
             count += len(rows)
         return count
+
+    def _spelt(self, day):
+        """The day as a summary writes it ("3 March 2025"): a few thousand days for millions of updates."""
+        try:
+            return self.days[day]
+        except KeyError:
+            spelt = self.days[day] = f"{day:%-d %B %Y}"
+            return spelt
 
     def _rendered(self, template, date, reference):
         """The summary `template` filled in with the date and reference, and its HTML as the services would store
