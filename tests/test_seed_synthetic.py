@@ -1,12 +1,16 @@
 """seed_synthetic: deterministic for a seed, consistent denormalised statuses, and careful with existing data."""
 
+import html
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
+from django.utils.html import strip_tags
+from django.utils.translation import override
 
 from aitracker import services
+from aitracker.charts import status_changes_store
 from aitracker.models import (
     Commitment,
     Endorsement,
@@ -14,10 +18,14 @@ from aitracker.models import (
     Party,
     PartyStatus,
     ProgressUpdate,
+    SearchEntry,
     Source,
     Status,
+    StatusChange,
     Theme,
 )
+from aitracker.rendering import render_markdown
+from aitracker.search import search_index_rebuild
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -148,3 +156,52 @@ def test_rejects_impossible_sizes():
         seed(commitments=0)
     with pytest.raises(CommandError):
         seed(commitments=3, instruments=4)
+
+
+def test_status_changes_are_those_the_chart_stores():
+    """The seeder writes the StatusChange rows itself, from the chart's replay: storing them again through
+    charts.status_changes_store, from nothing, gives the same rows."""
+    seed(commitments=60, updates_per_commitment=8)
+    fields = ["commitment", "month", "status", "previous"]
+    seeded = list(StatusChange.objects.order_by("commitment", "month").values_list(*fields))
+    assert len({row[0] for row in seeded}) > 50
+    StatusChange.objects.all().delete()
+    status_changes_store(commitment_ids=Commitment.objects.values_list("pk", flat=True))
+    assert list(StatusChange.objects.order_by("commitment", "month").values_list(*fields)) == seeded
+
+
+def test_the_search_entries_of_updates_read_each_language_with_its_fallback():
+    """The rebuild builds millions of update entries from plain rows, sharing what does not change between
+    languages: each is what the update, read through its models in that language, says."""
+    seed(commitments=12, updates_per_commitment=5, instruments=2)
+    update, unrendered = ProgressUpdate.objects.public().order_by("pk")[:2]
+    # Translations of some of it, so that the languages differ: a French summary, the commitment's French title
+    # and the instrument's Chinese short title; and a summary whose HTML is missing in every language (rendered).
+    ProgressUpdate.objects.filter(pk=update.pk).update(
+        summary_fr="Un *résumé* & plus", summary_html_fr="<p>Un <em>résumé</em> &amp; plus</p>"
+    )
+    ProgressUpdate.objects.filter(pk=unrendered.pk).update(summary="Un **texte** à rendre", summary_html="")
+    Commitment.objects.filter(pk=update.commitment_id).update(title_fr="Un titre")
+    Instrument.objects.filter(pk=update.commitment.instrument_id).update(short_title_zh_hans="文书")
+    Source.objects.create(update=update, url="https://example.org/x", title="Sans éditeur", publisher="")
+    search_index_rebuild()
+    entries = SearchEntry.objects.filter(kind=SearchEntry.Kind.UPDATE)
+    assert entries.count() == 3 * ProgressUpdate.objects.public().count()
+    for entry in entries:
+        with override(entry.language):
+            shown = ProgressUpdate.objects.select_related("commitment__instrument").get(pk=entry.object_id)
+            commitment, sources = shown.commitment, list(shown.sources.order_by("pk"))
+            rendered = shown.summary_html or render_markdown(shown.summary)
+            publishers = sorted({source.publisher for source in sources if source.publisher})
+            assert (entry.title, entry.heading, entry.body, entry.context, entry.url, entry.date) == (
+                " · ".join(source.title for source in sources)[:500],
+                commitment.title,
+                " ".join([html.unescape(strip_tags(rendered)), *publishers]),
+                f"{commitment.instrument.short_title} {commitment.reference}",
+                f"{commitment.get_absolute_url()}#update-{shown.pk}",
+                shown.reported_on,
+            ), (entry.language, entry.object_id)
+    french = entries.get(object_id=update.pk, language="fr")
+    assert french.body.startswith("Un résumé & plus") and french.heading == "Un titre"
+    assert entries.get(object_id=update.pk, language="zh-hans").context.startswith("文书 ")
+    assert entries.get(object_id=unrendered.pk, language="zh-hans").body.startswith("Un texte à rendre")

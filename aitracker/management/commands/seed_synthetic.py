@@ -1,6 +1,7 @@
 """Synthetic data at scale, for the benchmark: deterministic for a seed, written with bulk inserts."""
 
 import contextlib
+import itertools
 import random
 import re
 import time
@@ -20,7 +21,7 @@ from simple_history.manager import HistoryManager
 
 from aitracker import services
 from aitracker.cache import public_pages_changed
-from aitracker.charts import status_changes_store
+from aitracker.charts import STORE_CHUNK, commitment_changes
 from aitracker.i18n import SOURCE_LANGUAGE, localized_name, translated_fields
 from aitracker.models import (
     Commitment,
@@ -137,6 +138,8 @@ UNPUBLISHED_STATES = [ProgressUpdate.State.DRAFT.value, ProgressUpdate.State.SUB
 SOURCES_PER_PUBLISHED_UPDATE = [1, 1, 1, 2, 2, 3]
 CONFIDENCES = list(Confidence.values)
 CONFIDENCE_WEIGHTS = [70, 22, 8]
+# The same draws as rng.choices(CONFIDENCES, CONFIDENCE_WEIGHTS), which adds the weights up on every call.
+CONFIDENCE_CUMULATIVE = list(itertools.accumulate(CONFIDENCE_WEIGHTS))
 STATUS_WORDS = {status.value: str(status.label).lower() for status in Status}
 # Plain strings from here on: the rows below skip the fields' conversions, and psycopg would write an
 # enumeration member's name rather than its value.
@@ -206,12 +209,32 @@ PARTY_STATUS_COLUMNS = [
     "last_reviewed_on",
     "latest_update",
 ]
+STATUS_CHANGE_COLUMNS = ["commitment", "month", "status", "previous"]
+# The tables the seeder fills with plain rows (Seeder._insert), whose indexes are built after the load.
+LOADED_MODELS = [
+    Endorsement,
+    Commitment,
+    Commitment.themes.through,
+    Commitment.parties.through,
+    ProgressUpdate,
+    ProgressUpdate.parties.through,
+    Source,
+    PartyStatus,
+]
 ASSESSMENT, CHECK = ProgressUpdate.Kind.ASSESSMENT.value, ProgressUpdate.Kind.CHECK.value
 REGIONS = list(Party.Region.values)
 BATCH = 2000
 # For the length of the seed on SQLite (see _fast_sqlite): a cache of 2 GiB (negative: in KiB), enough for the
-# indexes of the big tables at 100,000 commitments.
-SQLITE_PRAGMAS = {"journal_mode": "OFF", "synchronous": "OFF", "cache_size": -2_097_152, "temp_store": "MEMORY"}
+# indexes of the big tables at 100,000 commitments; and freed pages left as they are rather than overwritten
+# with zeros (Debian's SQLite is built with secure_delete on): --flush and the search index's rebuild free
+# gigabytes.
+SQLITE_PRAGMAS = {
+    "journal_mode": "OFF",
+    "synchronous": "OFF",
+    "cache_size": -2_097_152,
+    "temp_store": "MEMORY",
+    "secure_delete": "OFF",
+}
 
 
 @dataclass
@@ -273,30 +296,38 @@ class Command(BaseCommand):
                 "an empty database; use --flush to delete the existing data first (never on real data)."
             )
         started = time.perf_counter()
+        phase = _Phases(self.stdout if options["verbosity"] >= 2 else None)
         # With DEBUG on, Django would keep the text of every huge INSERT in connection.queries.
         with override_settings(DEBUG=False), _fast_sqlite(), transaction.atomic():
             public_pages_changed()
             if flush:
-                self._flush()
+                with phase("flush"):
+                    self._flush()
             seeder = Seeder(rng=random.Random(seed), updates_per_commitment=updates_per_commitment)
-            counts = seeder.run(commitments=commitments, instruments=instruments)
-            self._reset_sequences()
+            with phase("rows"), _indexes_after_load(LOADED_MODELS):
+                counts = seeder.run(commitments=commitments, instruments=instruments)
+                self._reset_sequences()
+                phase.start("indexes")
             # The rebuild reads the updates by id, in lists: without statistics on the new rows, SQLite would
             # rather walk its index of published updates, all of them for every list (hours at 100,000
             # commitments instead of seconds).
-            with connection.cursor() as cursor:
+            with phase("analyze updates"), connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(ProgressUpdate._meta.db_table)}")
-            counts["search entries"] = search_index_rebuild()
+            with phase("search index"):
+                counts["search entries"] = search_index_rebuild()
             # The progress chart's months of change, replayed from the updates as the services would.
-            status_changes_store(commitment_ids=Commitment.objects.values_list("pk", flat=True))
-            counts["status changes"] = StatusChange.objects.count()
+            with phase("status changes"):
+                counts["status changes"] = seeder.status_changes()
             # The parties' counts by status (the parties table's, a party page's), from the PartyStatus rows.
-            services.kept_counts_rebuild()
+            with phase("kept counts"):
+                services.kept_counts_rebuild()
+            phase.start("commit")
         # Statistics for the planner now (PostgreSQL's autovacuum would gather them a little later, SQLite never
         # by itself): without them, the first queries on freshly loaded tables can take seconds instead of
         # milliseconds on PostgreSQL, and SQLite reads the table's first page through the partial status
         # index (a scan and a sort of every commitment) instead of instrument by instrument.
-        with connection.cursor() as cursor:
+        phase.stop()
+        with phase("analyze"), connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         elapsed = time.perf_counter() - started
         summary = ", ".join(f"{count:,} {name}" for name, count in counts.items())
@@ -340,6 +371,57 @@ class Command(BaseCommand):
                 cursor.execute(sql)
 
 
+class _Phases:
+    """How long each phase of the seed takes, written to `out` as it ends (-v2); nothing when out is None."""
+
+    def __init__(self, out):
+        self.out, self.name, self.started = out, None, 0.0
+
+    def start(self, name):
+        self.stop()
+        self.name, self.started = name, time.perf_counter()
+
+    def stop(self):
+        if self.name is not None and self.out is not None:
+            self.out.write(f"  {self.name}: {time.perf_counter() - self.started:.1f} s")
+        self.name = None
+
+    @contextlib.contextmanager
+    def __call__(self, name):
+        self.start(name)
+        try:
+            yield
+        finally:
+            self.stop()
+
+
+@contextlib.contextmanager
+def _indexes_after_load(models):
+    """On SQLite, the tables' indexes dropped during the block and created again at its end: SQLite sorts a
+    table's rows into a new index many times faster than it inserts them one by one into several indexes in
+    random order. Those of the tables' own constraints (a primary key, UNIQUE in the table) stay; a unique index
+    created again still refuses the block's rows if they repeat a key. Inside the block's transaction, so the
+    indexes are back if it fails."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    tables = sorted({model._meta.db_table for model in models})
+    marks = ", ".join(["%s"] * len(tables))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({marks}) "
+            "ORDER BY name",
+            tables,
+        )
+        indexes = cursor.fetchall()
+        for name, _sql in indexes:
+            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+    yield
+    with connection.cursor() as cursor:
+        for _name, sql in indexes:
+            cursor.execute(sql)
+
+
 @contextlib.contextmanager
 def _fast_sqlite():
     """On SQLite, no journal and no syncing while seeding, and a large page cache: in WAL mode every page of a
@@ -376,6 +458,7 @@ class Seeder:
             source=_next_id(Source),
         )
         self.markup = {}  # summary template: its rendering (_rendered)
+        self.days = {}  # day: as summaries spell it (_spelt)
         self.counts = dict.fromkeys(
             ["instruments", "parties", "endorsements", "themes", "commitments", "updates", "sources"], 0
         )
@@ -609,7 +692,7 @@ class Seeder:
         count = self.updates_per_commitment
         span = max(1, (BASE_DATE - adopted_on).days)
         days = sorted(randint(0, span) for _ in range(count))
-        analysts, editor, rendered = self.analysts, self.editors[0], self._rendered
+        analysts, editor, rendered, spelt = self.analysts, self.editors[0], self._rendered, self._spelt
         # A few commitments are still being assessed: every update is unpublished.
         never_published = random() < 0.04
         status, facts = None, []
@@ -658,7 +741,7 @@ class Seeder:
                 template = f"{event} on {{date}}. Our reading: **{STATUS_WORDS[status]}**; " + ASSESSMENT_END
             else:
                 template = "Searched the news and official records on {date}: nothing new on {reference}."
-            summary, summary_html = rendered(template, f"{reported_on:%-d %B %Y}", reference)
+            summary, summary_html = rendered(template, spelt(reported_on), reference)
             updates.append(
                 (
                     pk,
@@ -668,7 +751,7 @@ class Seeder:
                     progress if kind == ASSESSMENT else None,
                     summary,
                     summary_html,
-                    rng.choices(CONFIDENCES, CONFIDENCE_WEIGHTS)[0],
+                    rng.choices(CONFIDENCES, cum_weights=CONFIDENCE_CUMULATIVE)[0],
                     kind,
                     choice(analysts),
                     state,
@@ -697,6 +780,29 @@ class Seeder:
                 )
                 self.ids.source += 1
         return facts
+
+    def status_changes(self) -> int:
+        """Every commitment's StatusChange rows, replayed from its updates by the chart's own rule
+        (charts.commitment_changes), as charts.status_changes_store would write them into the empty table and in
+        its order, but as plain rows (its bulk_create built a model and compiled SQL value by value for each of
+        them); returns how many."""
+        ids = sorted(Commitment.objects.values_list("pk", flat=True))
+        count = 0
+        for start in range(0, len(ids), STORE_CHUNK):
+            chunk = ids[start : start + STORE_CHUNK]
+            wanted = commitment_changes(chunk)
+            rows = [(pk, *change) for pk in chunk for change in wanted[pk]]
+            self._insert(StatusChange, STATUS_CHANGE_COLUMNS, rows)
+            count += len(rows)
+        return count
+
+    def _spelt(self, day):
+        """The day as a summary writes it ("3 March 2025"): a few thousand days for millions of updates."""
+        try:
+            return self.days[day]
+        except KeyError:
+            spelt = self.days[day] = f"{day:%-d %B %Y}"
+            return spelt
 
     def _rendered(self, template, date, reference):
         """The summary `template` filled in with the date and reference, and its HTML as the services would store
@@ -737,36 +843,23 @@ class Seeder:
                 for row in rows:
                     copy.write_row(row)
             return
-        date_memo, datetime_memo = {}, {}
-        converting = []
+        # Dates as the fields store them, column by column: each distinct value adapted once, the rest done by
+        # zip and map in C (a Python call per value took a fifth of the load).
+        adapters = {}
         for index, name in enumerate(columns):
             kind = model._meta.get_field(name).get_internal_type()
             if kind == "DateTimeField":
-                converting.append((index, _memoised(ops.adapt_datetimefield_value, datetime_memo)))
+                adapters[index] = ops.adapt_datetimefield_value
             elif kind == "DateField":
-                converting.append((index, _memoised(ops.adapt_datefield_value, date_memo)))
-        if converting:
-            rows = [_converted(row, converting) for row in rows]
+                adapters[index] = ops.adapt_datefield_value
+        if adapters:
+            values = list(zip(*rows, strict=True))
+            for index, adapt in adapters.items():
+                adapted = {value: adapt(value) for value in set(values[index]) if value is not None}
+                adapted[None] = None
+                values[index] = map(adapted.__getitem__, values[index])
+            rows = list(zip(*values, strict=True))
         # One prepared statement stepped row by row in C (sqlite3's executemany): faster than statements of a
         # thousand rows, whose parameters Python has to flatten and Django to rewrite from %s to ?.
         with connection.cursor() as cursor:
             cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
-
-
-def _converted(row, converting):
-    row = list(row)
-    for index, adapt in converting:
-        if row[index] is not None:
-            row[index] = adapt(row[index])
-    return row
-
-
-def _memoised(adapt, memo):
-    def adapted(value):
-        try:
-            return memo[value]
-        except KeyError:
-            memo[value] = result = adapt(value)
-            return result
-
-    return adapted
