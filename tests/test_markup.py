@@ -33,7 +33,13 @@ def updates(db):
     acting = [
         factories.make_party(slug="zed", name="Zed & Partners", name_fr="Zed & associés", name_zh_hans="泽德"),
         factories.make_party(
-            slug="fr", name="France", name_fr="France", name_zh_hans="法国", kind="country", country="FR", un_member=True
+            slug="fr",
+            name="France",
+            name_fr="France",
+            name_zh_hans="法国",
+            kind="country",
+            country="FR",
+            un_member=True,
         ),
     ]
     made = [
@@ -91,7 +97,7 @@ def updates(db):
         link_failures=2,
         title='A "quoted" <title>',
     )
-    sources.filter(pk=sources[1].pk).update(url="https://example.org/?a=1&b=\"2\"", link_failures=1, publisher="")
+    sources.filter(pk=sources[1].pk).update(url='https://example.org/?a=1&b="2"', link_failures=1, publisher="")
     return commitment, made
 
 
@@ -120,7 +126,11 @@ def test_an_update_is_the_same_built_in_python_as_through_its_template(updates, 
                 lean = update_article_html(
                     update, show_commitment=show_commitment, show_sources=show_sources, staff_links=staff_links
                 )
-            assert lean == plain, (viewer, update.pk, [l for l in difflib.ndiff(plain.splitlines(), lean.splitlines()) if l[0] in "+-"])
+            assert lean == plain, (
+                viewer,
+                update.pk,
+                [line for line in difflib.ndiff(plain.splitlines(), lean.splitlines()) if line[0] in "+-"],
+            )
 
 
 def test_the_variants_show_what_they_are_meant_to(updates):

@@ -103,7 +103,11 @@ def test_the_table_rows_list_each_commitments_themes_as_its_page_does(client, la
     themes = [
         factories.make_theme(slug=slug, name=name, name_fr=name_fr)
         # Not in the same order in French.
-        for slug, name, name_fr in [("w", "Work", "Accès au travail"), ("a", "Access", "Zones"), ("m", "Markets", "Marchés")]
+        for slug, name, name_fr in [
+            ("w", "Work", "Accès au travail"),
+            ("a", "Access", "Zones"),
+            ("m", "Markets", "Marchés"),
+        ]
     ]
     instrument = factories.make_instrument()
     several = factories.make_commitment(instrument=instrument, title="Several themes", themes=themes)

@@ -146,7 +146,7 @@ def update_article(context, update, show_commitment=False, show_sources=True):
 
 @register.simple_tag
 def party_rows(rows, party_status=""):
-    """`{% party_rows party_rows party_status %}`: a commitment's rows for the parties it binds (aitracker/markup.py)."""
+    """`{% party_rows party_rows party_status %}`: a commitment's rows for the parties it binds (markup.py)."""
     from aitracker.markup import party_rows_html  # it builds on this module's helpers
 
     return mark_safe(party_rows_html(rows, party_status=party_status))
