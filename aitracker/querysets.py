@@ -103,6 +103,16 @@ def stale_after_days() -> int:
     return settings.AITRACKER_STALE_AFTER_DAYS
 
 
+def linked_lists(model, relation: str, keys) -> dict:
+    """{key: [the `model` rows linked to it through the many-to-many `relation`]} for every key, in one query:
+    the one a prefetch of them makes, so in its order (the model's, in the page's language, as modeltranslation
+    rewrites it), without the related manager and queryset a prefetch builds for every row it fills."""
+    lists = {key: [] for key in keys}
+    for row in model.objects.filter(**{f"{relation}__in": list(lists)}).annotate(linked_key=F(f"{relation}__id")):
+        lists[row.linked_key].append(row)
+    return lists
+
+
 class ReviewedQuerySetMixin:
     def stale(self):
         """Not reviewed since stale_cutoff() (never reviewed counts as stale)."""
@@ -144,10 +154,7 @@ class CommitmentQuerySet(ReviewedQuerySetMixin, models.QuerySet):
         query, the one a prefetch makes (so in its order: Theme's, in the page's language). A prefetch also
         builds a related manager and a queryset for every row: more than half the cost of a page of rows."""
         rows = self.prefetch_related(None).in_key_order(keys)
-        themes = {row.pk: [] for row in rows}
-        linked = domain.Theme.objects.filter(commitments__in=list(themes)).annotate(commitment_key=F("commitments__id"))
-        for theme in linked:
-            themes[theme.commitment_key].append(theme)
+        themes = linked_lists(domain.Theme, "commitments", [row.pk for row in rows])
         for row in rows:
             row.theme_list = themes[row.pk]
         return rows

@@ -78,6 +78,7 @@ from .models import (
     stale_cutoff,
 )
 from .paging import page_or_404
+from .querysets import linked_lists
 from .search import MAX_QUERY_LENGTH, RESULTS_PER_KIND, search
 from .tables import CommitmentTable, PartyTable, with_endorsed_count
 
@@ -333,10 +334,7 @@ def commitment_timeline(commitment):
     # Their parties and sources in one query each, as lists (`party_list`, `source_list`: markup.py shows them):
     # a prefetch builds a related manager and a queryset for every update, most of the cost of a timeline.
     keys = [update.pk for update in updates]
-    parties, sources = {key: [] for key in keys}, {key: [] for key in keys}
-    # The query a prefetch makes, so in its order (Party's, in the page's language: modeltranslation's).
-    for party in Party.objects.filter(updates__in=keys).annotate(update_key=F("updates__id")):
-        parties[party.update_key].append(party)
+    parties, sources = linked_lists(Party, "updates", keys), {key: [] for key in keys}
     for source in Source.objects.filter(update_id__in=keys):
         sources[source.update_id].append(source)
     previous = None
