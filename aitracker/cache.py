@@ -21,12 +21,11 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import F, Subquery
 from django.http import HttpResponse, HttpResponseNotModified
 from django.middleware.csp import get_nonce
-from django.middleware.gzip import GZipMiddleware
 from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
-from django.utils.text import compress_string
 from django.utils.translation import get_language
 
+from .compression import gzip_page, pieces_of
 from .models import DataGeneration
 
 logger = logging.getLogger(__name__)
@@ -41,9 +40,9 @@ UNCACHEABLE_CACHE_CONTROL = {"private", "no-cache", "no-store"}
 # The request being served by a public view, so that everything it reads under a generation reads the same one.
 _current_request = ContextVar("aitracker_current_request", default=None)
 REQUEST_ATTRIBUTE = "aitracker_data_generation"
-# Compressed as GZipMiddleware would (which skips what is already encoded): the same floor, the same padding.
+# Compressed as GZipMiddleware would (which skips what is already encoded): the same floor (the same padding:
+# compression.py).
 GZIP_MIN_BYTES = 200
-GZIP_MAX_RANDOM_BYTES = GZipMiddleware.max_random_bytes
 _READ_GENERATION_SQL = "SELECT {value} FROM {table} WHERE {pk} = %s"
 
 
@@ -302,12 +301,12 @@ def accepts_gzip(request) -> bool:
     return weights.get("gzip", 0.0) > 0
 
 
-def compressed_body(content: bytes) -> bytes | None:
+def compressed_body(content: bytes, request=None) -> bytes | None:
     """A public body compressed once, to be kept beside it, rather than by GZipMiddleware on every hit; None when
     compressing does not pay (as GZipMiddleware decides). BREACH needs a secret in the page and an attacker's
     input reflected beside it; a public answer holds no secret, and gzip still pads the header by a random
-    length as Django's middleware does."""
-    compressed = compress_string(content, max_random_bytes=GZIP_MAX_RANDOM_BYTES)
+    length as Django's middleware does. The kept fragments in it are not compressed again (compression.py)."""
+    compressed = gzip_page(content, pieces_of(request if request is not None else _current_request.get()))
     if len(content) < GZIP_MIN_BYTES or len(compressed) >= len(content):
         return None
     return compressed
@@ -374,7 +373,7 @@ def cache_public_page(view):
             if response.streaming:
                 return
             content = response.content
-            compressed = compressed_body(content)
+            compressed = compressed_body(content, request)
             headers = dict(response.items())
             _cache_call("set", key, (response.status_code, content, headers, compressed), seconds)
             if compressed is not None and accepts_gzip(request):

@@ -22,7 +22,8 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
-from .cache import _cache_call, cache_is_down, current_generation, read_generation
+from .cache import _cache_call, _current_request, cache_is_down, current_generation, read_generation
+from .compression import MIN_PIECE_BYTES, deflate_piece, note_piece
 
 FRAGMENT_KEY_PREFIX = "aitracker:fragment"
 # Their own cache where settings.CACHES has one (apart from the pages in each worker's memory), else the default.
@@ -71,11 +72,28 @@ def cached_pieces(name: str, parts, compute, *, request=None) -> dict:
 
 
 def cached_fragments(name: str, parts, render, *, request=None) -> dict:
-    """{part: html} for every part, as cached_pieces(); render(missing_parts) returns {part: safe html}."""
-    kept = cached_pieces(
-        name, parts, lambda missing: {part: str(html) for part, html in render(missing).items()}, request=request
-    )
-    return {part: mark_safe(html) for part, html in kept.items()}
+    """{part: html} for every part, as cached_pieces(); render(missing_parts) returns {part: safe html}.
+
+    A large piece is kept with its compressed form, which the page's compression takes instead of compressing
+    the piece again (aitracker/compression.py)."""
+    keep = fragment_seconds() > 0
+
+    def compute(missing):
+        kept = {}
+        for part, html in render(missing).items():
+            html = str(html)
+            data = html.encode() if keep and len(html) >= MIN_PIECE_BYTES else b""
+            kept[part] = (html, deflate_piece(data)) if len(data) >= MIN_PIECE_BYTES else html
+        return kept
+
+    request = request if request is not None else _current_request.get()
+    shown = {}
+    for part, value in cached_pieces(name, parts, compute, request=request).items():
+        if isinstance(value, tuple):
+            value, deflated = value
+            note_piece(request, value.encode(), deflated)
+        shown[part] = mark_safe(value)
+    return shown
 
 
 def cached_fragment(name: str, part, render, *, request=None) -> str:

@@ -35,7 +35,7 @@ from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 
 from .auth import address_failures
-from .cache import accepts_gzip
+from .cache import GZIP_MIN_BYTES, accepts_gzip, compressed_body
 from .i18n import SOURCE_LANGUAGE, hreflang, strip_language_prefix
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,20 @@ class CompressionMiddleware(GZipMiddleware):
             # What GZipMiddleware would do, but for "gzip;q=0", which it reads as a yes.
             patch_vary_headers(response, ("Accept-Encoding",))
             return response
-        return super().process_response(request, response)
+        if response.streaming or response.has_header("Content-Encoding") or len(response.content) < GZIP_MIN_BYTES:
+            return super().process_response(request, response)
+        # What GZipMiddleware does with a body, with the page's kept fragments not compressed again.
+        patch_vary_headers(response, ("Accept-Encoding",))
+        compressed = compressed_body(response.content, request)
+        if compressed is None:
+            return response
+        response.content = compressed
+        response.headers["Content-Length"] = str(len(compressed))
+        etag = response.get("ETag")
+        if etag and etag.startswith('"'):
+            response.headers["ETag"] = "W/" + etag
+        response.headers["Content-Encoding"] = "gzip"
+        return response
 
 
 class SecurityHeadersMiddleware:
