@@ -351,7 +351,8 @@ class CommitmentDetailView(AsOfMixin, DetailView):
     template_name = "aitracker/commitment_detail.html"
 
     def get_queryset(self):
-        return Commitment.objects.public().with_related()
+        # Its themes and parties are read by the page's fragment, only when that is not kept.
+        return Commitment.objects.public().select_related("instrument")
 
     def chosen_party_status(self):
         """The ?party_status= filter of the parties' table: a status, or "" for all (an unknown value is said so
