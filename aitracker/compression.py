@@ -41,6 +41,11 @@ def deflate_piece(data: bytes) -> bytes:
     return _deflated(data, zlib.Z_SYNC_FLUSH)
 
 
+def inflate_piece(deflated: bytes) -> bytes:
+    """The bytes a kept stream stands for."""
+    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(deflated)
+
+
 def note_piece(request, data: bytes, deflated: bytes) -> None:
     """Tell this request's compression that `data` (a fragment in the page) is kept compressed as `deflated`."""
     if request is not None:

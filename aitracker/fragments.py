@@ -23,7 +23,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 from .cache import _cache_call, _current_request, cache_is_down, current_generation, read_generation
-from .compression import MIN_PIECE_BYTES, deflate_piece, note_piece
+from .compression import MIN_PIECE_BYTES, deflate_piece, inflate_piece, note_piece
 
 FRAGMENT_KEY_PREFIX = "aitracker:fragment"
 # Their own cache where settings.CACHES has one (apart from the pages in each worker's memory), else the default.
@@ -74,24 +74,32 @@ def cached_pieces(name: str, parts, compute, *, request=None) -> dict:
 def cached_fragments(name: str, parts, render, *, request=None) -> dict:
     """{part: html} for every part, as cached_pieces(); render(missing_parts) returns {part: safe html}.
 
-    A large piece is kept with its compressed form, which the page's compression takes instead of compressing
-    the piece again (aitracker/compression.py)."""
+    A large piece is kept compressed, as the raw DEFLATE stream that the page's compression takes as it is
+    (aitracker/compression.py): a fifth of its size in the cache, and inflating it costs less than compressing
+    it again for every page that shows it."""
     keep = fragment_seconds() > 0
+    rendered = {}  # part: (html, its bytes), of the pieces rendered now
 
     def compute(missing):
         kept = {}
         for part, html in render(missing).items():
             html = str(html)
             data = html.encode() if keep and len(html) >= MIN_PIECE_BYTES else b""
-            kept[part] = (html, deflate_piece(data)) if len(data) >= MIN_PIECE_BYTES else html
+            if len(data) >= MIN_PIECE_BYTES:
+                rendered[part] = html, data
+                kept[part] = (deflate_piece(data),)
+            else:
+                kept[part] = html
         return kept
 
     request = request if request is not None else _current_request.get()
     shown = {}
     for part, value in cached_pieces(name, parts, compute, request=request).items():
         if isinstance(value, tuple):
-            value, deflated = value
-            note_piece(request, value.encode(), deflated)
+            (deflated,) = value
+            html, data = rendered.get(part) or (None, inflate_piece(deflated))
+            note_piece(request, data, deflated)
+            value = data.decode() if html is None else html
         shown[part] = mark_safe(value)
     return shown
 
