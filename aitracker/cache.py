@@ -312,7 +312,7 @@ def compressed_body(content: bytes, request=None) -> bytes | None:
     return compressed
 
 
-def _send_compressed(response, compressed: bytes) -> None:
+def send_compressed(response, compressed: bytes) -> None:
     response.content = compressed
     response["Content-Encoding"] = "gzip"
     response["Content-Length"] = str(len(compressed))
@@ -324,7 +324,7 @@ def kept_response(request, content: bytes, compressed: bytes | None, *, status=2
     (compression middleware leaves an encoded response alone), varying on Accept-Encoding either way."""
     if compressed is not None and accepts_gzip(request):
         response = HttpResponse(status=status, headers=headers)
-        _send_compressed(response, compressed)
+        send_compressed(response, compressed)
     else:
         response = HttpResponse(content, status=status, headers=headers)
         patch_vary_headers(response, ("Accept-Encoding",))
@@ -379,7 +379,7 @@ def cache_public_page(view):
             if compressed is not None and accepts_gzip(request):
                 # The copy just kept is what this visitor gets too: the compression middleware leaves an encoded
                 # answer alone, so the page is compressed once, not twice.
-                _send_compressed(response, compressed)
+                send_compressed(response, compressed)
             if not cache_is_down():
                 response[STATUS_HEADER] = "miss"
 

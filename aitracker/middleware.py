@@ -35,7 +35,7 @@ from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 
 from .auth import address_failures
-from .cache import GZIP_MIN_BYTES, accepts_gzip, compressed_body
+from .cache import GZIP_MIN_BYTES, accepts_gzip, compressed_body, send_compressed
 from .i18n import SOURCE_LANGUAGE, hreflang, strip_language_prefix
 
 logger = logging.getLogger(__name__)
@@ -122,12 +122,10 @@ class CompressionMiddleware(GZipMiddleware):
         compressed = compressed_body(response.content, request)
         if compressed is None:
             return response
-        response.content = compressed
-        response.headers["Content-Length"] = str(len(compressed))
+        send_compressed(response, compressed)
         etag = response.get("ETag")
         if etag and etag.startswith('"'):
             response.headers["ETag"] = "W/" + etag
-        response.headers["Content-Encoding"] = "gzip"
         return response
 
 
