@@ -22,6 +22,7 @@ from simple_history.models import HistoricalRecords
 from .links import slug_url
 from .querysets import (
     CommitmentQuerySet,
+    CommitmentStatusCountQuerySet,
     EndorsementQuerySet,
     InstrumentQuerySet,
     OfficialTextQuerySet,
@@ -818,6 +819,81 @@ class PartyStatusCount(models.Model):
 
     def __str__(self):
         return f"{self.party_id} · {self.status} · {self.count}"
+
+
+class StatusCount(models.Model):
+    """How many public commitments stand at a status, by their overall record: the dashboard's and the
+    commitments table's total, kept as data like the counts below.
+
+    Derived data: only the services write it (services.kept_counts, from the commitments a write changes;
+    `kept_counts_rebuild` after a bulk load)."""
+
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, unique=True)
+    count = models.IntegerField(_("count"), default=0)
+
+    objects = CommitmentStatusCountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["status"]
+        verbose_name = _("status count")
+        verbose_name_plural = _("status counts")
+
+    def __str__(self):
+        return f"{self.status} · {self.count}"
+
+
+class InstrumentStatusCount(models.Model):
+    """How many public commitments of an instrument stand at a status (overall record): the dashboard's and
+    the instruments page's bars and the table's count when it is filtered by an instrument, a few rows read
+    instead of a count over every commitment (a GROUP BY over 100,000 took 198 ms on SQLite).
+
+    Derived data, like StatusCount. An (instrument, status) with no commitment may have no row, or a row of 0."""
+
+    instrument = models.ForeignKey(
+        Instrument, verbose_name=_("instrument"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    count = models.IntegerField(_("count"), default=0)
+
+    objects = CommitmentStatusCountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["instrument", "status"]
+        verbose_name = _("instrument status count")
+        verbose_name_plural = _("instrument status counts")
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "status"], name="instrument_status_count_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.instrument_id} · {self.status} · {self.count}"
+
+
+class ThemeStatusCount(models.Model):
+    """How many public commitments under a theme stand at a status (overall record): the dashboard's, the
+    themes page's and a theme's page bars, and the table's count when it is filtered by a theme (a GROUP BY
+    over every commitment's themes took 414 ms at 100,000 on SQLite).
+
+    Derived data, like StatusCount. A theme's rows go with it (a commitment loses the theme)."""
+
+    theme = models.ForeignKey(
+        Theme, verbose_name=_("theme"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    count = models.IntegerField(_("count"), default=0)
+
+    objects = CommitmentStatusCountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["theme", "status"]
+        verbose_name = _("theme status count")
+        verbose_name_plural = _("theme status counts")
+        constraints = [
+            models.UniqueConstraint(fields=["theme", "status"], name="theme_status_count_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.theme_id} · {self.status} · {self.count}"
 
 
 class SearchEntry(models.Model):

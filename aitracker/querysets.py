@@ -19,6 +19,7 @@ from django.db.models import (
     OuterRef,
     Q,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -339,6 +340,35 @@ class SuggestionQuerySet(models.QuerySet):
 
     def waiting(self):
         return self.filter(state=domain.Suggestion.State.NEW)
+
+
+class CommitmentStatusCountQuerySet(models.QuerySet):
+    """The kept counts of public commitments by status: overall (models.StatusCount), by instrument
+    (InstrumentStatusCount) and by theme (ThemeStatusCount)."""
+
+    def public(self):
+        """Every row counts public commitments only."""
+        return self.all()
+
+    def counts(self) -> dict:
+        """{status: count}, every status present (zero where none): of StatusCount's rows, or summed."""
+        counts = dict.fromkeys(domain.STATUS_VALUES, 0)
+        for status, n in self.public().order_by().values_list("status").annotate(n=Sum("count")):
+            counts[status] = n
+        return counts
+
+    def by(self, field: str, pks=None) -> dict:
+        """{(pk,): {status: count}, every status present} by `field` ("instrument" or "theme") for these pks
+        (all when None), in one query: the shape of CommitmentQuerySet.status_counts_by(field). A key with no
+        public commitment is left out."""
+        rows = self.public()
+        if pks is not None:
+            rows = rows.filter(**{f"{field}__in": list(pks)})
+        counts = {}
+        for pk, status, n in rows.order_by().values_list(field, "status", "count"):
+            if n:
+                counts.setdefault((pk,), dict.fromkeys(domain.STATUS_VALUES, 0))[status] = n
+        return counts
 
 
 class PartyStatusCountQuerySet(models.QuerySet):

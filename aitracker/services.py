@@ -48,6 +48,7 @@ from .models import (
     Commitment,
     Endorsement,
     Instrument,
+    InstrumentStatusCount,
     LinkStatus,
     OfficialText,
     Party,
@@ -57,10 +58,12 @@ from .models import (
     Source,
     Status,
     StatusChangeCount,
+    StatusCount,
     Subscriber,
     Subscription,
     Suggestion,
     Theme,
+    ThemeStatusCount,
 )
 from .rendering import render_markdown
 from .search import search_index_refresh, search_targets
@@ -287,20 +290,23 @@ def commitment_refresh_status(*, commitment: Commitment) -> Commitment:
     return commitment
 
 
-# --- The kept counts (models.PartyStatusCount, models.StatusChangeCount) -----------------------------------
+# --- The kept counts (models.PartyStatusCount, StatusCount, InstrumentStatusCount, ThemeStatusCount, -----------
+# StatusChangeCount)
 #
 # Counts over every public commitment, kept as data so that a page reads a few rows instead of counting
-# millions: each party's commitments by its status (from the PartyStatus rows), and the progress chart's changes
-# per month (from the StatusChange rows). Every write that changes PartyStatus rows, or whether their commitment
-# is public, does so inside a `_counting(commitment pks)` block: the block reads the tally of those commitments'
-# rows before and after and adds the difference to the pending one; status_changes_store adds the chart's. The
-# outermost `kept_counts()` block applies it once, at its end. Once per transaction where it can be: the rows
-# are then locked once, in key order, so two writes counting the same rows wait for each other and never
-# deadlock (a second application could otherwise wait on another transaction's new row while holding rows that
-# transaction waits for). A transaction that calls several services (an admin form's inlines, a CSV import)
-# applies once per service: what keeps two of those apart is the data generation's row lock, which every
-# service that counts takes first (public_pages_changed), so they never interleave. Only an exception aborts a
-# block: a savepoint rolled back inside one would leave its difference pending.
+# millions: each party's commitments by its status (from the PartyStatus rows); the commitments by their overall
+# status, in all, by instrument and by theme (from the Commitment rows and their themes); and the progress
+# chart's changes per month (from the StatusChange rows). Every write that changes PartyStatus rows, a
+# commitment's status, instrument or themes, or whether it is public, does so inside a `_counting(commitment
+# pks)` block: the block reads the tally of those commitments' rows before and after and adds the difference to
+# the pending one; status_changes_store adds the chart's. The outermost `kept_counts()` block applies it once, at
+# its end. Once per transaction where it can be: the rows are then locked once, in key order, so two writes
+# counting the same rows wait for each other and never deadlock (a second application could otherwise wait on
+# another transaction's new row while holding rows that transaction waits for). A transaction that calls several
+# services (an admin form's inlines, a CSV import) applies once per service: what keeps two of those apart is
+# the data generation's row lock, which every service that counts takes first (public_pages_changed), so they
+# never interleave. Only an exception aborts a block: a savepoint rolled back inside one would leave its
+# difference pending.
 
 _pending_counts: ContextVar[Counter | None] = ContextVar("pending_kept_counts", default=None)
 _counting_now: ContextVar[frozenset | None] = ContextVar("counting_commitments", default=None)
@@ -309,21 +315,38 @@ _counting_now: ContextVar[frozenset | None] = ContextVar("counting_commitments",
 # {kind: (model, its key fields)} of the pending counts' keys (kind, *key).
 KEPT_COUNT_MODELS = {
     "party": (PartyStatusCount, ("party_id", "status")),
+    "status": (StatusCount, ("status",)),
+    "instrument": (InstrumentStatusCount, ("instrument_id", "status")),
+    "theme": (ThemeStatusCount, ("theme_id", "status")),
     "chart": (StatusChangeCount, ("month", "status", "previous")),
 }
 
 
-def _party_status_tally(commitment_ids=None) -> Counter:
-    """{("party", party pk, status): n} over the PartyStatus rows of these commitments that are public (of every
-    public commitment when None)."""
-    rows = PartyStatus.objects.public().order_by()
-    chunks = [rows] if commitment_ids is None else []
-    for start in range(0, len(commitment_ids or ()), 2000):
-        chunks.append(rows.filter(commitment__in=commitment_ids[start : start + 2000]))
+def _tally(commitment_ids=None) -> Counter:
+    """{(kind, *key): n} over these commitments that are public (every public commitment when None): their
+    PartyStatus rows by party and status, and the commitments by overall status, in all, by instrument and by
+    theme. Four grouped queries per 2,000 commitments."""
+    parties = PartyStatus.objects.public().order_by()
+    commitments = Commitment.objects.public().order_by()
+    themes = Commitment.themes.through.objects.filter(commitment__in=Commitment.objects.public()).order_by()
+    if commitment_ids is None:
+        chunks = [(parties, commitments, themes)]
+    else:
+        chunks = []
+        for start in range(0, len(commitment_ids), 2000):
+            ids = commitment_ids[start : start + 2000]
+            chunks.append(
+                (parties.filter(commitment__in=ids), commitments.filter(pk__in=ids), themes.filter(commitment__in=ids))
+            )
     tally = Counter()
-    for chunk in chunks:
-        for party_id, status, n in chunk.values_list("party", "status").annotate(n=Count("pk")):
+    for parties, commitments, themes in chunks:
+        for party_id, status, n in parties.values_list("party", "status").annotate(n=Count("pk")):
             tally["party", party_id, status] += n
+        for instrument_id, status, n in commitments.values_list("instrument", "current_status").annotate(n=Count("pk")):
+            tally["instrument", instrument_id, status] += n
+            tally["status", status] += n
+        for theme_id, status, n in themes.values_list("theme", "commitment__current_status").annotate(n=Count("pk")):
+            tally["theme", theme_id, status] += n
     return tally
 
 
@@ -345,10 +368,12 @@ def kept_counts():
 
 
 @contextmanager
-def _counting(commitment_ids):
-    """Count what the block's writes change in these commitments' PartyStatus rows (or their being public).
-    Inside a block counting them already, a block counts nothing more (the outer one's difference holds it); a
-    block inside one counting other commitments would count some changes twice, and is refused."""
+def _counting(commitment_ids, *, new=False):
+    """Count what the block's writes change in these commitments' rows (their PartyStatus rows, status,
+    instrument, themes, or their being public). `new`: the commitments were added in this transaction, just
+    before the block, and are counted from nothing. Inside a block counting them already, a block counts
+    nothing more (the outer one's difference holds it); a block inside one counting other commitments would
+    count some changes twice, and is refused."""
     ids = frozenset(commitment_ids)
     outer = _counting_now.get()
     if outer is not None:
@@ -358,14 +383,14 @@ def _counting(commitment_ids):
         return
     ordered = sorted(ids)
     with kept_counts():
-        before = _party_status_tally(ordered)
+        before = Counter() if new else _tally(ordered)
         token = _counting_now.set(ids)
         try:
             yield
         finally:
             _counting_now.reset(token)
         difference = _pending_counts.get()
-        difference.update(_party_status_tally(ordered))
+        difference.update(_tally(ordered))
         difference.subtract(before)
 
 
@@ -393,13 +418,14 @@ def _kept_counts_add(difference: Counter) -> None:
 
 def kept_counts_rebuild() -> None:
     """Count again, from the rows they count (after a bulk load: seed_synthetic, restore, a migration;
-    commitments_refresh_all): every party's public commitments by its status, the chart's changes per month."""
+    commitments_refresh_all): every party's public commitments by its status, the public commitments by status
+    (in all, by instrument, by theme), the chart's changes per month."""
     from .charts import status_change_tally
 
     with transaction.atomic():
         for model, _fields in KEPT_COUNT_MODELS.values():
             model.objects.all().delete()
-        tally = _party_status_tally()
+        tally = _tally()
         tally.update({("chart", month, status, previous): n for month, status, previous, n in status_change_tally()})
         _kept_counts_add(tally)
 
@@ -853,10 +879,10 @@ def commitment_restore(*, commitment: Commitment, history_id: int, editor, expec
             attname = current._meta.get_field(field).attname
             setattr(current, attname, getattr(record, attname))
     current.full_clean()
-    _save_with_history(current, user=editor, reason=restored_reason(record))
-    current.themes.set([row.theme_id for row in record.themes.all()])
-    current.parties.set([row.party_id for row in record.parties.all()])
-    with _counting([current.pk]):  # whom it binds, then what each record says
+    with _counting([current.pk]):  # its instrument and themes, whom it binds, then what each record says
+        _save_with_history(current, user=editor, reason=restored_reason(record))
+        current.themes.set([row.theme_id for row in record.themes.all()])
+        current.parties.set([row.party_id for row in record.parties.all()])
         _sync_many([current])
         _refresh_many([current])
     search_index_refresh(objects=[current])
@@ -1060,13 +1086,20 @@ def commitment_save(*, commitment: Commitment, editor, themes=None, parties=None
             setattr(current, attname, getattr(commitment, attname))
         reason = reason or _("Changed")
     current.full_clean()
-    _save_with_history(current, user=editor, reason=reason)
-    if themes is not None:
-        current.themes.set(themes)
-    if parties is not None:
-        current.parties.set(parties)
-    # Its named parties or its instrument may have changed whom it binds.
-    commitment_bindings_changed(commitment=current)
+    new = current.pk is None
+    with kept_counts():
+        if new:
+            _save_with_history(current, user=editor, reason=reason)
+        # Its instrument and themes are counted (a new one from nothing), then whom it binds.
+        with _counting([current.pk], new=new):
+            if not new:
+                _save_with_history(current, user=editor, reason=reason)
+            if themes is not None:
+                current.themes.set(themes)
+            if parties is not None:
+                current.parties.set(parties)
+            # Its named parties or its instrument may have changed whom it binds.
+            commitment_bindings_changed(commitment=current)
     search_index_refresh(objects=[current])
     return current
 

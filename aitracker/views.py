@@ -66,6 +66,7 @@ from .models import (
     Commitment,
     Endorsement,
     Instrument,
+    InstrumentStatusCount,
     OfficialText,
     Party,
     PartyStatus,
@@ -74,7 +75,9 @@ from .models import (
     SearchEntry,
     Source,
     Status,
+    StatusCount,
     Theme,
+    ThemeStatusCount,
     stale_cutoff,
 )
 from .paging import page_or_404
@@ -102,10 +105,9 @@ def public_updates():
     )
 
 
-def commitments_summary(commitments, summary_name):
-    """The context a page needs to show a set of commitments: how many in each status (kept as the summary
-    `summary_name` until the next write), and the first few."""
-    status_counts = cached_summary(f"status-counts:{summary_name}", commitments.status_counts)
+def commitments_summary(commitments, status_counts):
+    """The context a page needs to show a set of commitments: how many in each status (`status_counts`, from
+    the kept counts), and the first few."""
 
     def first_few():
         keys = list(commitments.values_list("pk", flat=True)[:COMMITMENTS_SHOWN])
@@ -119,11 +121,16 @@ def commitments_summary(commitments, summary_name):
     }
 
 
+def counts_of(breakdown, pk) -> dict:
+    """The {status: count} of the key `pk` in a breakdown ({(pk,): {status: count}}), zeros if it has none."""
+    return breakdown.get((pk,), dict.fromkeys(STATUS_VALUES, 0))
+
+
 def breakdown_rows(objects, breakdown):
     """Pair each object with its {status: count} (zeros if it has none) and its total."""
     rows = []
     for obj in objects:
-        counts = breakdown.get((obj.pk,), dict.fromkeys(STATUS_VALUES, 0))
+        counts = counts_of(breakdown, obj.pk)
         rows.append({"object": obj, "counts": counts, "total": sum(counts.values())})
     return rows
 
@@ -161,19 +168,25 @@ class AsOfMixin:
         return super().get_context_data(**kwargs)
 
 
-# The site-wide counts, each a pass over every commitment: kept until the next write the public can see.
+# The public commitments by status, in all, by instrument and by theme: kept as data (models.StatusCount,
+# InstrumentStatusCount, ThemeStatusCount), a few rows read in one query.
 def status_counts():
-    return cached_summary("status-counts:all", Commitment.objects.public().status_counts)
+    return cached_summary("status-counts:all", StatusCount.objects.counts)
 
 
-def status_counts_by_instrument():
-    return cached_summary(
-        "status-counts:by-instrument", lambda: Commitment.objects.public().status_counts_by("instrument")
-    )
+def status_counts_by_instrument(pks=None):
+    """{(pk,): {status: n}} of the instruments of these pks (all when None)."""
+    return InstrumentStatusCount.objects.by("instrument", pks)
 
 
-def status_counts_by_theme():
-    return cached_summary("status-counts:by-theme", lambda: Commitment.objects.public().status_counts_by("themes"))
+def status_counts_by_theme(pks=None):
+    """{(pk,): {status: n}} of the themes of these pks (all when None)."""
+    return ThemeStatusCount.objects.by("theme", pks)
+
+
+def breakdown_of_instruments(instruments):
+    instruments = list(instruments)
+    return breakdown_rows(instruments, status_counts_by_instrument([instrument.pk for instrument in instruments]))
 
 
 def stale_count():
@@ -233,9 +246,7 @@ class DashboardView(TemplateView):
             # The latest instruments only: the list of them all, with the same bars, is the instruments page.
             # Read only when the dashboard's fragment is not kept (aitracker/fragments.py).
             by_instrument=SimpleLazyObject(
-                lambda: breakdown_rows(
-                    Instrument.objects.public()[:DASHBOARD_INSTRUMENTS], status_counts_by_instrument()
-                )
+                lambda: breakdown_of_instruments(Instrument.objects.public()[:DASHBOARD_INSTRUMENTS])
             ),
             instrument_count=cached_summary("instruments", Instrument.objects.public().count),
             by_theme=SimpleLazyObject(lambda: breakdown_rows(Theme.objects.public(), status_counts_by_theme())),
@@ -283,10 +294,11 @@ class CommitmentListView(AsOfMixin, SingleTableMixin, FilterView):
         if not chosen:
             counts = status_counts()
         elif chosen.keys() == {"instrument"}:
-            key = (filterset.instrument_pks[chosen["instrument"]],)
-            counts = status_counts_by_instrument().get(key, {})
+            pk = filterset.instrument_pks[chosen["instrument"]]
+            counts = counts_of(status_counts_by_instrument([pk]), pk)
         elif chosen.keys() == {"theme"}:
-            counts = status_counts_by_theme().get((filterset.theme_pks[chosen["theme"]],), {})
+            pk = filterset.theme_pks[chosen["theme"]]
+            counts = counts_of(status_counts_by_theme([pk]), pk)
         else:
             return None
         return counts.get(status, 0) if status else sum(counts.values())
@@ -453,7 +465,8 @@ class InstrumentDetailView(AsOfMixin, DetailView):
             endorsements = asof.endorsements_as_of(endorsements, self.as_of)
             summary = asof.commitments_summary_as_of(commitments, self.as_of, COMMITMENTS_SHOWN)
         else:
-            summary = commitments_summary(commitments, f"instrument:{self.object.pk}")
+            pk = self.object.pk
+            summary = commitments_summary(commitments, counts_of(status_counts_by_instrument([pk]), pk))
 
         def groups():
             every = by_party_name(endorsements.select_related("party"))
@@ -615,9 +628,10 @@ class ThemeDetailView(DetailView):
 
     def get_context_data(self, **kwargs):
         commitments = Commitment.objects.public().for_theme(self.object)
+        pk = self.object.pk
         return super().get_context_data(
             updates=public_updates().filter(commitment__themes=self.object)[:LATEST_UPDATES],
-            **commitments_summary(commitments, f"theme:{self.object.pk}"),
+            **commitments_summary(commitments, counts_of(status_counts_by_theme([pk]), pk)),
             **kwargs,
         )
 

@@ -110,10 +110,14 @@ def make_commitment(*, instrument=None, themes=(), parties=(), **fields) -> Comm
         "text": "A test commitment.",
         "source_url": "https://example.org/text",
     }
-    commitment = Commitment.objects.create(instrument=instrument or make_instrument(), **(defaults | fields))
-    commitment.themes.set(themes)
-    commitment.parties.set(parties)
-    services.commitment_bindings_changed(commitment=commitment)
+    instrument = instrument or make_instrument()
+    # Counted in the kept counts as the services count a commitment they add (services.commitment_save).
+    with services.kept_counts():
+        commitment = Commitment.objects.create(instrument=instrument, **(defaults | fields))
+        with services._counting([commitment.pk], new=True):
+            commitment.themes.set(themes)
+            commitment.parties.set(parties)
+            services.commitment_bindings_changed(commitment=commitment)
     commitment.refresh_from_db()
     return _indexed(commitment)
 

@@ -40,13 +40,16 @@ from django.utils import timezone
 from aitracker.models import (
     AlertDelivery,
     DataGeneration,
+    InstrumentStatusCount,
     PartyStatusCount,
     SearchEntry,
     StatusChange,
     StatusChangeCount,
+    StatusCount,
     Subscriber,
     Subscription,
     Suggestion,
+    ThemeStatusCount,
 )
 
 FORMAT = "aitracker-backup"
@@ -55,6 +58,9 @@ VERSION = 1
 NOT_BACKED_UP = {
     DataGeneration,
     PartyStatusCount,
+    StatusCount,
+    InstrumentStatusCount,
+    ThemeStatusCount,
     SearchEntry,
     StatusChange,
     StatusChangeCount,
