@@ -16,7 +16,15 @@ from django.db import connection
 
 from aitracker import charts, services
 from aitracker.models import Commitment, Status
-from tests.factories import make_commitment, make_editor, make_endorsement, make_instrument, make_party, make_update
+from tests.factories import (
+    make_commitment,
+    make_editor,
+    make_endorsement,
+    make_instrument,
+    make_party,
+    make_theme,
+    make_update,
+)
 
 # serialized_rollback: a plain flush after the test would let the next serialized test meet duplicate content types.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -182,6 +190,8 @@ def test_concurrent_writes_never_lose_a_status(interleaving, scenario):
         assert charts.status_by_month() == charts.replayed_status_by_month(), f"round {round_number}: the chart"
         kept, counted = _kept_and_counted()
         assert kept == counted, f"round {round_number}: the parties' counts"
+        kept, counted = _commitments_kept_and_counted()
+        assert kept == counted, f"round {round_number}: the commitments' counts"
 
 
 def test_the_commitment_lock_alone_keeps_the_status(monkeypatch, interleaving):
@@ -200,6 +210,12 @@ def test_the_commitment_lock_alone_keeps_the_status(monkeypatch, interleaving):
 
 def _kept_and_counted():
     from tests.test_party_status_counts import kept, recounted
+
+    return kept(), recounted()
+
+
+def _commitments_kept_and_counted():
+    from tests.test_kept_status_counts import kept, recounted
 
     return kept(), recounted()
 
@@ -268,3 +284,34 @@ def test_other_connections_see_the_new_generation_exactly_when_the_write_commits
         look()
     look()
     assert seen == [before, before + 1]
+
+
+def test_publications_on_two_commitments_keep_their_instruments_and_themes_counts(monkeypatch, interleaving):
+    """Two commitments of one instrument under one theme, a publication of each (naming no party: their
+    overall status moves), in parallel, without the generation's lock: they meet at the kept counts by status,
+    instrument and theme (models.StatusCount, InstrumentStatusCount, ThemeStatusCount), locked in key order.
+    Neither count is lost and neither transaction deadlocks, whether the rows exist already (odd rounds) or are
+    new to both (even rounds)."""
+    monkeypatch.setattr(services, "public_pages_changed", lambda **kwargs: None)
+    editor = make_editor()
+    for round_number in range(ROUNDS // 3):
+        instrument, theme = make_instrument(), make_theme()
+        commitments = [make_commitment(instrument=instrument, themes=[theme]) for _ in range(3)]
+        status = ["stalled", "reversed", "achieved"][round_number % 3]
+        existing = round_number % 2
+        if existing:
+            make_update(commitment=commitments[2], state="published", status=status)
+        waiting = [
+            make_update(commitment=commitment, state="submitted", reported_on=date(2025, 3, 1), status=status)
+            for commitment in commitments[:2]
+        ]
+        interleaving.run(
+            *(
+                lambda update=update: services.progress_update_publish(update=update, editor=editor)
+                for update in waiting
+            )
+        )
+        assert interleaving.both_read, "the two transactions did not meet"
+        kept, counted = _commitments_kept_and_counted()
+        assert kept == counted, f"round {round_number}"
+        assert kept["instrument", instrument.pk, status] == kept["theme", theme.pk, status] == 2 + existing
