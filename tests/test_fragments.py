@@ -79,6 +79,12 @@ def _rename(obj, field, value, editor):
     services.reference_save(obj=obj, editor=editor)
 
 
+def _renamed_commitment(world, editor):
+    commitment = world["commitment"]
+    commitment.title = "Open the archives, renamed"
+    services.commitment_save(commitment=commitment, editor=editor)
+
+
 def _update(world):
     return world["commitment"].updates.get()
 
@@ -107,6 +113,7 @@ WRITES = {
         "Renamed statement",
     ),
     "a renamed party": (lambda w, e: _rename(w["party"], "name", "Freedonia Republic", e), "Freedonia Republic"),
+    "a renamed commitment": (_renamed_commitment, "Open the archives, renamed"),
     "a deleted update": (lambda w, e: services.progress_update_delete(update=_update(w), editor=e), None),
     "an unpublished update": (
         lambda w, e: services.progress_update_unpublish(update=_update(w), editor=e, note="Wrong source."),
@@ -169,3 +176,20 @@ def test_the_apis_lists_built_from_kept_rows_are_the_lists_read_from_the_databas
         plain = render_without_any_cache(client, fragments_on, url).json()["results"]
         assert lean == plain, f"{name}: {url}"
         assert lean, f"{name}: nothing listed"
+
+
+def test_a_detail_page_reads_its_object_once_per_generation(client, fragments_on, world, editor):
+    """The commitment's, instrument's, party's and theme's pages, on a second visit the page cache has not seen:
+    the object comes from its kept copy (views.KeptObjectMixin), not from a query; a write shows at once."""
+    for key in ("commitment", "instrument", "party", "theme"):
+        obj = world[key]
+        url = obj.get_absolute_url()
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        table = connection.ops.quote_name(obj._meta.db_table)
+        column = f"{table}.{connection.ops.quote_name('slug')} ="
+        assert not [q["sql"] for q in queries if column in q["sql"]], key
+    assert client.get("/commitments/no-such-commitment/").status_code == 404
+    _renamed_commitment(world, editor)
+    assert "Open the archives, renamed" in client.get(world["commitment"].get_absolute_url()).content.decode()
