@@ -92,11 +92,9 @@ class FeedEntry:
     xml: str = ""
 
 
-def entry_xml(entry: FeedEntry) -> str:
-    """The <entry> element of `entry` as XmlSafeAtom1Feed writes it from the item Feed.get_feed() makes of it with
-    UpdatesFeed's hooks (an absolute link, which is its id; no author, category or enclosure of its own).
-    tests/test_feeds_markup.py checks it against the feed written item by item."""
-    feed = XmlSafeAtom1Feed(title="", link="", description="")
+def add_entry(feed, entry: FeedEntry, **extra) -> None:
+    """Add `entry` to `feed` as Feed.get_feed adds the item UpdatesFeed's hooks make of it (an absolute link, which
+    is its id; no author, category, enclosure or comments of its own), with `extra` (item_extra_kwargs)."""
     feed.add_item(
         title=entry.title,
         link=entry.link,
@@ -105,7 +103,16 @@ def entry_xml(entry: FeedEntry) -> str:
         enclosures=[],
         pubdate=entry.pubdate,
         updateddate=entry.updateddate,
+        **extra,
     )
+
+
+def entry_xml(entry: FeedEntry) -> str:
+    """The <entry> element of `entry` as XmlSafeAtom1Feed writes it from the item Feed.get_feed() makes of it with
+    UpdatesFeed's hooks (an absolute link, which is its id; no author, category or enclosure of its own).
+    tests/test_feeds_markup.py checks it against the feed written item by item."""
+    feed = XmlSafeAtom1Feed(title="", link="", description="")
+    add_entry(feed, entry)
     out = io.StringIO()
     feed.write_items(SimplerXMLGenerator(out, "utf-8", short_empty_elements=True))
     return out.getvalue()
@@ -156,8 +163,8 @@ class UpdatesFeed(Feed):
     def get_feed(self, obj, request):
         """Django's feed (Feed.get_feed) with the entries added as they were kept: Django's loop asks a dozen hooks
         about every item through its introspection, about a third of a feed made of kept entries. Each entry is
-        added with what Feed.get_feed passes for it given this class's hooks (no author, category, enclosure or
-        comments of its own); tests/test_feeds_markup.py checks the feeds against Django's own get_feed."""
+        added as Feed.get_feed adds it (add_entry); tests/test_feeds_markup.py checks the feeds against Django's
+        own get_feed."""
         entries = self.items(obj)
         token = _ITEMS_OVERRIDE.set(())
         try:
@@ -165,25 +172,16 @@ class UpdatesFeed(Feed):
         finally:
             _ITEMS_OVERRIDE.reset(token)
         for entry in entries:
-            feed.add_item(
-                title=entry.title,
-                link=entry.link,
-                description=entry.description,
-                unique_id=entry.link,
-                enclosures=[],
-                pubdate=entry.pubdate,
-                updateddate=entry.updateddate,
-                **self.item_extra_kwargs(entry),
-            )
+            add_entry(feed, entry, **self.item_extra_kwargs(entry))
         return feed
 
     def items(self, obj=None):
-        return self._kept_or(lambda: self.entries(self.updates()))
-
-    @staticmethod
-    def _kept_or(entries):
         override = _ITEMS_OVERRIDE.get()
-        return override if override is not None else entries()
+        return override if override is not None else self.entries(self.feed_updates(obj))
+
+    def feed_updates(self, obj):
+        """The updates this feed shows (its first FEED_ITEMS): all of them here."""
+        return self.updates()
 
     def entries(self, updates):
         """The feed's entries for the first FEED_ITEMS of `updates` (latest first)."""
@@ -253,8 +251,8 @@ class CommitmentUpdatesFeed(UpdatesFeed):
     def link(self, obj):
         return absolute_url(obj.get_absolute_url())
 
-    def items(self, obj):
-        return self._kept_or(lambda: self.entries(self.updates().filter(commitment=obj)))
+    def feed_updates(self, obj):
+        return self.updates().filter(commitment=obj)
 
 
 class PartyUpdatesFeed(UpdatesFeed):
@@ -275,8 +273,8 @@ class PartyUpdatesFeed(UpdatesFeed):
     def link(self, obj):
         return absolute_url(obj.get_absolute_url())
 
-    def items(self, obj):
-        return self._kept_or(lambda: self.entries(self.updates().for_party(obj)))
+    def feed_updates(self, obj):
+        return self.updates().for_party(obj)
 
 
 def readable_in_browsers(view):

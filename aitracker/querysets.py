@@ -190,18 +190,6 @@ class CommitmentQuerySet(ReviewedQuerySetMixin, models.QuerySet):
         counts = dict(self.order_by().values_list("current_status").annotate(n=Count("pk")))
         return {status: counts.get(status, 0) for status in domain.STATUS_VALUES}
 
-    def status_counts_by(self, *fields):
-        """{(values of fields): {status: count}} over this queryset in one query, every status present in each.
-
-        Grouping by a many-to-many field (`themes__slug`) counts a commitment once per theme, and under
-        (None, ...) when it has none.
-        """
-        rows = self.order_by().values_list(*fields, "current_status").annotate(n=Count("pk", distinct=True))
-        breakdown = {}
-        for *key, status, count in rows:
-            breakdown.setdefault(tuple(key), dict.fromkeys(domain.STATUS_VALUES, 0))[status] = count
-        return breakdown
-
     def with_status_rank(self):
         """Annotate `status_rank`, the status's place in Status (not yet assessed first), to sort by meaning."""
         return self.annotate(
@@ -359,8 +347,7 @@ class CommitmentStatusCountQuerySet(models.QuerySet):
 
     def by(self, field: str, pks=None) -> dict:
         """{(pk,): {status: count}, every status present} by `field` ("instrument" or "theme") for these pks
-        (all when None), in one query: the shape of CommitmentQuerySet.status_counts_by(field). A key with no
-        public commitment is left out."""
+        (all when None), in one query. A key with no public commitment is left out."""
         rows = self.public()
         if pks is not None:
             rows = rows.filter(**{f"{field}__in": list(pks)})
