@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from aitracker import services
 from aitracker.models import ProgressUpdate
+from tests import factories
 from tests.test_cache import make_world, publish, render_without_any_cache, without_clock
 from tests.test_query_budgets import public_pages
 
@@ -193,3 +194,41 @@ def test_a_detail_page_reads_its_object_once_per_generation(client, fragments_on
     assert client.get("/commitments/no-such-commitment/").status_code == 404
     _renamed_commitment(world, editor)
     assert "Open the archives, renamed" in client.get(world["commitment"].get_absolute_url()).content.decode()
+
+
+def test_the_filter_panel_is_kept_for_every_page_of_the_same_filters_and_sort(client, fragments_on, world, monkeypatch):
+    """The filter panel of the table and of the updates list is rendered once for every page of the same filters
+    and sort (a crawler's deep pages, a reader paging on), and shows each address its own choices and errors."""
+    from aitracker.filters import PlainSelect
+
+    other = factories.make_theme(name="Another theme of tests")
+    renders = []
+    plain_render = PlainSelect.render
+    monkeypatch.setattr(PlainSelect, "render", lambda self, *a, **k: renders.append(1) or plain_render(self, *a, **k))
+    theme = world["theme"].slug
+    table = reverse("commitment_list")
+    assert client.get(f"{table}?theme={theme}&sort=title").status_code == 200
+    assert renders
+    renders.clear()
+    for extra in ("&page=1", "&page=1&utm_source=feed"):
+        lean, plain = lean_and_plain(client, fragments_on, f"{table}?theme={theme}&sort=title{extra}")
+        assert lean == plain
+    renders.clear()
+    assert client.get(f"{table}?theme={theme}&sort=title&page=1").status_code == 200
+    assert not renders, "the panel of the same filters and sort was rendered again"
+    # Other filters, another sort, another language, an error: each its own panel, as a plain render shows it.
+    for url in (
+        f"{table}?theme={other.slug}&sort=title",
+        f"{table}?theme={theme}&sort=-title",
+        f"/fr{table}?theme={theme}&sort=title",
+        f"{table}?theme=no-such-theme&sort=title",
+        f"{table}?page=1",
+        reverse("update_list") + "?published=last_30_days",
+    ):
+        lean, plain = lean_and_plain(client, fragments_on, url)
+        assert lean == plain, url
+    page = client.get(f"{table}?theme={other.slug}&sort=title").content.decode()
+    assert f'<option value="{other.slug}" selected>' in page
+    assert f'<option value="{theme}" selected>' not in page
+    assert 'name="sort" value="title"' in page
+    assert "field-error" in client.get(f"{table}?theme=no-such-theme").content.decode()

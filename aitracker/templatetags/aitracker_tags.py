@@ -1,6 +1,7 @@
 """Template helpers for the public site: safe Markdown, the one date format, status bars and navigation state."""
 
 import functools
+import hashlib
 import json
 
 from django import template
@@ -313,6 +314,18 @@ def fragment(parser, token):
     nodelist = parser.parse(("endfragment",))
     parser.delete_first_token()
     return FragmentNode(nodelist, name, parts)
+
+
+@register.filter
+def filter_panel_key(filterset):
+    """What a filter panel shows besides the data and the language: whether its form is bound and the values it
+    was given for its own fields (other parameters, a page number, change nothing in it), as a short digest, so
+    that every page of the same filters and sort shares one kept panel and no visitor's text goes into a key."""
+    form = filterset.form
+    data = form.data
+    values = [(name, data.getlist(name) if hasattr(data, "getlist") else data.get(name)) for name in form.fields]
+    text = json.dumps([form.is_bound, values], default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 _JSON_LD_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
